@@ -1,0 +1,55 @@
+from typing import Any
+
+from django import forms
+
+from .models import Provider, ProviderKind
+
+
+class ProviderForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted. Leave empty to keep the current key.",
+    )
+    clear_api_key = forms.BooleanField(required=False, label="Remove the stored API key")
+
+    class Meta:
+        model = Provider
+        fields = [
+            "name",
+            "kind",
+            "base_url",
+            "default_model",
+            "structured_output",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "max_concurrency",
+            "timeout_seconds",
+        ]
+        widgets = {"base_url": forms.URLInput(attrs={"placeholder": "https://host/v1"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The embedded provider is created by Seedbed; users add the other kinds.
+        if self.instance.kind != ProviderKind.EMBEDDED:
+            kind = self.fields["kind"]
+            kind.choices = [c for c in ProviderKind.choices if c[0] != ProviderKind.EMBEDDED]  # type: ignore[attr-defined]
+        self.fields["max_concurrency"].min_value = 1
+        self.fields["max_concurrency"].widget.attrs.update(min=1, max=1024)
+
+    def service_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+    def api_key_value(self) -> str | None:
+        """The key to store: None keeps the current one."""
+        if self.cleaned_data.get("clear_api_key"):
+            return ""
+        return self.cleaned_data.get("api_key") or None
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the key is for, e.g. 'CI'.")
+
+
+class ProjectForm(forms.Form):
+    name = forms.CharField(max_length=120)

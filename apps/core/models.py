@@ -1,0 +1,126 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from encrypted_fields.fields import EncryptedCharField
+
+
+class Project(models.Model):
+    """A workspace: every spec, run, dataset, provider and key belongs to one."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} ({self.role})"
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role != Role.VIEWER
+
+
+class ApiKey(models.Model):
+    """An API key of one user in one project. Only the SHA-256 of the secret is kept."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="Shown to tell keys apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["key_hash"], condition=Q(revoked_at__isnull=True), name="apikey_active"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ProviderKind(models.TextChoices):
+    OPENAI = "openai", "OpenAI-compatible (vLLM, Ollama, llama.cpp, OpenAI…)"
+    ANTHROPIC = "anthropic", "Anthropic"
+    EMBEDDED = "embedded", "Embedded (local llama.cpp)"
+
+
+class StructuredOutput(models.TextChoices):
+    """How a provider takes a JSON schema: the dialect differs between servers."""
+
+    JSON_SCHEMA = "json_schema", "OpenAI json_schema (OpenAI, vLLM)"
+    JSON_OBJECT_SCHEMA = "json_object_schema", "json_object + schema (llama.cpp)"
+    NONE = "none", "No constrained decoding"
+
+
+class Provider(models.Model):
+    """An LLM endpoint of a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="providers")
+    name = models.SlugField(max_length=60, help_text="Used in model ids: <name>/<model>.")
+    kind = models.CharField(max_length=12, choices=ProviderKind.choices)
+    base_url = models.URLField(max_length=500)
+    api_key = EncryptedCharField(max_length=500, blank=True, null=True)
+    default_model = models.CharField(max_length=200, blank=True)
+    structured_output = models.CharField(
+        max_length=20, choices=StructuredOutput.choices, default=StructuredOutput.JSON_SCHEMA
+    )
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_concurrency = models.PositiveIntegerField(default=16)
+    timeout_seconds = models.FloatField(default=60.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="provider_name_unique"),
+            models.CheckConstraint(
+                condition=Q(max_concurrency__gte=1) & Q(max_concurrency__lte=1024),
+                name="provider_concurrency_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gt=0) & Q(timeout_seconds__lte=3600),
+                name="provider_timeout_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"

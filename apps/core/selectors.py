@@ -1,0 +1,75 @@
+"""Reads that enforce tenancy: every query for project-owned objects goes through here.
+
+Objects of a project the caller is not a member of are reported as missing (404), never
+as forbidden, so their existence does not leak.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from .models import ApiKey, Membership, Project, Provider
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_get(*, user: AnyUser, project_id: int) -> Membership:
+    """The caller's membership in a project, or 404."""
+    if not user.is_authenticated:
+        raise Http404("No such project.")
+    try:
+        return Membership.objects.select_related("project").get(
+            user=user, project_id=project_id
+        )
+    except Membership.DoesNotExist as exc:
+        raise Http404("No such project.") from exc
+
+
+def membership_default(*, user: AnyUser) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("project")
+        .filter(user=user)
+        .order_by("project__name")
+        .first()
+    )
+
+
+def provider_list(*, project: Project) -> QuerySet[Provider]:
+    return Provider.objects.filter(project=project).order_by("name")
+
+
+def provider_get(*, project: Project, provider_id: int) -> Provider:
+    try:
+        return provider_list(project=project).get(pk=provider_id)
+    except Provider.DoesNotExist as exc:
+        raise Http404("No such provider.") from exc
+
+
+def api_key_list(*, project: Project, user: AnyUser) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(project=project, user_id=user.pk).order_by("-created_at")
+
+
+def api_key_get(*, project: Project, user: AnyUser, key_id: int) -> ApiKey:
+    try:
+        return api_key_list(project=project, user=user).get(pk=key_id)
+    except ApiKey.DoesNotExist as exc:
+        raise Http404("No such API key.") from exc
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key whose hash matches, with its user and project."""
+    from .services import api_key_hash
+
+    return (
+        ApiKey.objects.select_related("user", "project")
+        .filter(key_hash=api_key_hash(raw_key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )

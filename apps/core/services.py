@@ -1,0 +1,212 @@
+"""Writes for projects, memberships, API keys and providers."""
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .llm.config import ProviderConfig
+from .models import ApiKey, Membership, Project, Provider, ProviderKind, Role, StructuredOutput
+from .urlguard import UnsafeURLError, check_provider_url
+
+API_KEY_PREFIX = "sb_"
+EMBEDDED_PROVIDER_NAME = "embedded"
+
+
+def require_editor(membership: Membership) -> None:
+    """Viewers may look but not start or change anything."""
+    if not membership.can_edit:
+        raise PermissionDenied("Viewers cannot change this project.")
+
+
+def require_owner(membership: Membership) -> None:
+    if membership.role != Role.OWNER:
+        raise PermissionDenied("Only project owners can do this.")
+
+
+# --- users, projects, memberships ----------------------------------------------------
+
+
+def user_create(
+    *, username: str, password: str, email: str = "", is_superuser: bool = False
+) -> AbstractBaseUser:
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": f"A user named {username!r} already exists."})
+    if is_superuser:
+        return User.objects.create_superuser(username=username, email=email, password=password)
+    return User.objects.create_user(username=username, email=email, password=password)
+
+
+@transaction.atomic
+def project_create(*, name: str, owner: AbstractBaseUser | None = None) -> Project:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A project needs a name."})
+    base = slugify(name)[:100] or "project"
+    slug, n = base, 1
+    while Project.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    project = Project.objects.create(name=name, slug=slug)
+    if owner is not None:
+        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    provider_ensure_embedded(project=project)
+    return project
+
+
+def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Role must be one of {', '.join(Role.values)}."})
+    membership, _ = Membership.objects.update_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+# --- API keys ------------------------------------------------------------------------
+
+
+def api_key_hash(raw_key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_create(*, membership: Membership, name: str) -> tuple[ApiKey, str]:
+    """Create a key; the raw key is returned once and never stored."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "Give the key a name, e.g. 'CI' or 'notebook'."})
+    if len(name) > 100:
+        raise ValidationError({"name": "Key names are at most 100 characters."})
+    raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        project=membership.project,
+        user=membership.user,
+        name=name,
+        prefix=raw[:10],
+        key_hash=api_key_hash(raw),
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use at most once a minute, so authentication stays a read."""
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+
+# --- providers -----------------------------------------------------------------------
+
+PROVIDER_FIELDS = (
+    "name",
+    "kind",
+    "base_url",
+    "default_model",
+    "structured_output",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "max_concurrency",
+    "timeout_seconds",
+)
+
+
+def _provider_validate(provider: Provider) -> None:
+    try:
+        check_provider_url(provider.base_url)
+    except UnsafeURLError as exc:
+        raise ValidationError({"base_url": str(exc)}) from exc
+    if not 1 <= provider.max_concurrency <= 1024:
+        raise ValidationError({"max_concurrency": "Max concurrency must be 1..1024."})
+    if not 0 < provider.timeout_seconds <= 3600:
+        raise ValidationError({"timeout_seconds": "Timeout must be 0..3600 seconds."})
+    clash = Provider.objects.filter(project=provider.project, name=provider.name)
+    if clash.exclude(pk=provider.pk).exists():
+        raise ValidationError({"name": f"This project already has a provider {provider.name!r}."})
+
+
+def provider_create(*, membership: Membership, api_key: str = "", **fields: Any) -> Provider:
+    require_editor(membership)
+    unknown = set(fields) - set(PROVIDER_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown provider fields: {sorted(unknown)}")
+    provider = Provider(project=membership.project, api_key=api_key, **fields)
+    _provider_validate(provider)
+    provider.save()
+    return provider
+
+
+def provider_update(
+    *, membership: Membership, provider: Provider, api_key: str | None = None, **fields: Any
+) -> Provider:
+    """Update a provider; `api_key=None` keeps the stored key, "" clears it."""
+    require_editor(membership)
+    for field, value in fields.items():
+        if field not in PROVIDER_FIELDS:
+            raise TypeError(f"Unknown provider field: {field}")
+        setattr(provider, field, value)
+    if api_key is not None:
+        provider.api_key = api_key
+    _provider_validate(provider)
+    provider.save()
+    return provider
+
+
+def provider_delete(*, membership: Membership, provider: Provider) -> None:
+    require_editor(membership)
+    provider.delete()
+
+
+def provider_ensure_embedded(*, project: Project) -> Provider:
+    """Every project gets the embedded llama.cpp server as a provider."""
+    provider, _ = Provider.objects.get_or_create(
+        project=project,
+        name=EMBEDDED_PROVIDER_NAME,
+        defaults={
+            "kind": ProviderKind.EMBEDDED,
+            "base_url": settings.EMBEDDED_LLM_URL,
+            "default_model": settings.EMBEDDED_LLM_MODEL,
+            "structured_output": StructuredOutput.JSON_OBJECT_SCHEMA,
+            "max_concurrency": 2,
+            "timeout_seconds": 120.0,
+        },
+    )
+    return provider
+
+
+def provider_config(*, provider: Provider) -> ProviderConfig:
+    """What the LLM client needs, decrypted; never log the result."""
+    return ProviderConfig(
+        key=f"provider:{provider.pk}",
+        kind=provider.kind,
+        base_url=provider.base_url,
+        api_key=provider.api_key or "",
+        default_model=provider.default_model,
+        structured_output=provider.structured_output,
+        requests_per_minute=provider.requests_per_minute,
+        tokens_per_minute=provider.tokens_per_minute,
+        max_concurrency=provider.max_concurrency,
+        timeout_seconds=provider.timeout_seconds,
+    )
+
+
+def provider_test_connection(*, provider: Provider) -> list[str]:
+    """List the provider's models; raises apps.core.llm.errors.LLMError on failure."""
+    from .llm.client import list_models_sync
+
+    return list_models_sync(provider_config(provider=provider))

@@ -1,0 +1,36 @@
+"""The house Celery task decorator. Bare `shared_task` is banned (ruff TID251)."""
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import shared_task  # noqa: TID251 - the one sanctioned use
+
+RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
+
+
+def seedbed_task(
+    *,
+    queue: str = "default",
+    soft_time_limit: int = 240,
+    time_limit: int = 300,
+    max_retries: int = 5,
+    retry_on: tuple[type[Exception], ...] = RETRY_ON,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a task that is safe to redeliver.
+
+    acks_late + reject_on_worker_lost: a task killed mid-way (kill -9, OOM) goes back to
+    the queue, so tasks must be idempotent. Time limits stay far below the broker's
+    visibility timeout so a live task is never delivered twice.
+    """
+    return shared_task(
+        acks_late=True,
+        reject_on_worker_lost=True,
+        queue=queue,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+        autoretry_for=retry_on,
+        max_retries=max_retries,
+        retry_backoff=True,
+        retry_jitter=True,
+        serializer="json",
+    )

@@ -1,0 +1,34 @@
+from django.urls import path
+
+from . import apis, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/switch/", views.project_switch, name="project_switch"),
+    path("providers/", views.provider_list, name="provider_list"),
+    path("providers/new/", views.provider_create, name="provider_create"),
+    path("providers/<int:provider_id>/edit/", views.provider_edit, name="provider_edit"),
+    path("providers/<int:provider_id>/delete/", views.provider_delete, name="provider_delete"),
+    path("providers/<int:provider_id>/test/", views.provider_test, name="provider_test"),
+    path("settings/api-keys/", views.api_key_list, name="api_key_list"),
+    path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+    path("specs/", views.coming_soon, {"section": "specs"}, name="spec_list"),
+    path("runs/", views.coming_soon, {"section": "runs"}, name="run_list"),
+    path("datasets/", views.coming_soon, {"section": "datasets"}, name="dataset_list"),
+    path("inference/", views.coming_soon, {"section": "inference"}, name="inference_home"),
+]
+
+api_urlpatterns = [
+    path("providers/", apis.ProviderListApi.as_view(), name="api_provider_list"),
+    path(
+        "providers/<int:provider_id>/",
+        apis.ProviderDetailApi.as_view(),
+        name="api_provider_detail",
+    ),
+    path(
+        "providers/<int:provider_id>/test/",
+        apis.ProviderTestApi.as_view(),
+        name="api_provider_test",
+    ),
+]

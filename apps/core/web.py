@@ -1,0 +1,56 @@
+"""Helpers for the browser pages: the current project and htmx partial rendering."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from . import selectors
+from .models import Membership
+
+SESSION_PROJECT = "project_id"
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The session's project if the user is still a member of it, else their first one."""
+    project_id = request.session.get(SESSION_PROJECT)
+    if project_id is not None:
+        membership = (
+            Membership.objects.select_related("project")
+            .filter(user_id=request.user.pk, project_id=project_id)
+            .first()
+        )
+        if membership is not None:
+            return membership
+    membership = selectors.membership_default(user=request.user)
+    if membership is not None:
+        request.session[SESSION_PROJECT] = membership.project_id
+    return membership
+
+
+def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Require login and a project; the view receives `membership` as first argument."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        membership = current_membership(request)
+        if membership is None:
+            return render(request, "core/no_project.html", status=200)
+        request.membership = membership  # type: ignore[attr-defined]
+        return view(request, membership, *args, **kwargs)
+
+    return wrapper
+
+
+def render_page(
+    request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None
+) -> HttpResponse:
+    """Render the whole page, or only `template#partial` for a non-boosted htmx request."""
+    htmx = getattr(request, "htmx", None)
+    if partial and htmx and not htmx.boosted:
+        return render(request, f"{template}#{partial}", context)
+    return render(request, template, context)

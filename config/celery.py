@@ -1,0 +1,11 @@
+"""Celery application. Tasks are declared with apps.core.tasks.seedbed_task."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("seedbed")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,44 @@
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from apps.core.models import ApiKey, Membership, Provider
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_provisioning_from_the_command_line():
+    run("seedbed_user", "alice", "--password", "pw-alice-123")
+    run("seedbed_user", "bob", "--password", "pw-bob-123")
+    assert "slug ml-team" in run("seedbed_project", "ML team", "--owner", "alice")
+    run("seedbed_member", "ml-team", "bob", "--role", "viewer")
+    raw = run("seedbed_api_key", "ml-team", "bob", "--name", "ci")
+
+    assert Membership.objects.get(user__username="bob").role == "viewer"
+    assert ApiKey.objects.get(name="ci").prefix == raw[:10]
+    # Every new project gets the embedded provider; the key sees it.
+    response = Client().get("/api/v1/providers/", HTTP_X_API_KEY=raw)
+    assert response.status_code == 200
+    assert [p["name"] for p in response.json()] == ["embedded"]
+
+
+def test_command_errors_are_clear():
+    run("seedbed_user", "alice", "--password", "pw-alice-123")
+    with pytest.raises(CommandError, match="already exists"):
+        run("seedbed_user", "alice", "--password", "again-123")
+    with pytest.raises(CommandError, match="not a member"):
+        run("seedbed_api_key", "nope", "alice")
+
+
+def test_seed_demo_runs_once():
+    assert "created demo user" in run("seed_demo")
+    assert "created demo user" not in run("seed_demo")
+    assert Provider.objects.filter(kind="embedded").count() == 1

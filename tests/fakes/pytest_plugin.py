@@ -1,0 +1,1 @@
+"""Fixtures for the fake LLM providers (filled in with the fakes)."""
