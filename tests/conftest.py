@@ -54,7 +54,8 @@ def embedded_llm() -> Iterator[str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"embedded server exited: {process.stderr.read().decode()[-2000:]}")
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"embedded server exited: {stderr[-2000:]}")
         try:
             if httpx.get(f"{url}/models", timeout=1).status_code == 200:
                 break

@@ -44,9 +44,7 @@ class ProviderInput(serializers.Serializer):
     base_url = serializers.URLField(max_length=500)
     api_key = serializers.CharField(max_length=500, required=False, allow_blank=True)
     default_model = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    structured_output = serializers.ChoiceField(
-        choices=StructuredOutput.choices, required=False
-    )
+    structured_output = serializers.ChoiceField(choices=StructuredOutput.choices, required=False)
     requests_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     tokens_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     max_concurrency = serializers.IntegerField(min_value=1, max_value=1024, required=False)
@@ -105,9 +103,7 @@ class ProviderDetailApi(ProjectAPIView):
 class ProviderTestApi(ProjectAPIView):
     @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, provider_id: int) -> Response:
-        provider = selectors.provider_get(
-            project=self.membership.project, provider_id=provider_id
-        )
+        provider = selectors.provider_get(project=self.membership.project, provider_id=provider_id)
         try:
             models = services.provider_test_connection(provider=provider)
         except LLMError as exc:

@@ -44,6 +44,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     command = server_command(args.port, args.host)
+    # llama_cpp.server lets PORT/HOST from the environment (which honcho sets) win over
+    # its command line, so make them agree.
+    os.environ.update(PORT=str(args.port), HOST=args.host)
     os.execv(command[0], command)  # noqa: S606 - replaces this process with the server
 
 

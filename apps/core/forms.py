@@ -34,7 +34,6 @@ class ProviderForm(forms.ModelForm):
         if self.instance.kind != ProviderKind.EMBEDDED:
             kind = self.fields["kind"]
             kind.choices = [c for c in ProviderKind.choices if c[0] != ProviderKind.EMBEDDED]  # type: ignore[attr-defined]
-        self.fields["max_concurrency"].min_value = 1
         self.fields["max_concurrency"].widget.attrs.update(min=1, max=1024)
 
     def service_fields(self) -> dict[str, Any]:

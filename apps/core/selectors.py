@@ -4,13 +4,13 @@ Objects of a project the caller is not a member of are reported as missing (404)
 as forbidden, so their existence does not leak.
 """
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from django.http import Http404
 
 from .models import ApiKey, Membership, Project, Provider
 
-AnyUser = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 
 def project_list_for_user(*, user: AnyUser) -> QuerySet[Project]:
@@ -24,9 +24,7 @@ def membership_get(*, user: AnyUser, project_id: int) -> Membership:
     if not user.is_authenticated:
         raise Http404("No such project.")
     try:
-        return Membership.objects.select_related("project").get(
-            user=user, project_id=project_id
-        )
+        return Membership.objects.select_related("project").get(user=user, project_id=project_id)
     except Membership.DoesNotExist as exc:
         raise Http404("No such project.") from exc
 
@@ -54,7 +52,7 @@ def provider_get(*, project: Project, provider_id: int) -> Provider:
 
 
 def api_key_list(*, project: Project, user: AnyUser) -> QuerySet[ApiKey]:
-    return ApiKey.objects.filter(project=project, user_id=user.pk).order_by("-created_at")
+    return ApiKey.objects.filter(project=project, user_id=user.pk or 0).order_by("-created_at")
 
 
 def api_key_get(*, project: Project, user: AnyUser, key_id: int) -> ApiKey:

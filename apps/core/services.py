@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -36,17 +36,17 @@ def require_owner(membership: Membership) -> None:
 
 def user_create(
     *, username: str, password: str, email: str = "", is_superuser: bool = False
-) -> AbstractBaseUser:
-    User = get_user_model()
-    if User.objects.filter(username=username).exists():
+) -> User:
+    users = get_user_model()
+    if users.objects.filter(username=username).exists():
         raise ValidationError({"username": f"A user named {username!r} already exists."})
     if is_superuser:
-        return User.objects.create_superuser(username=username, email=email, password=password)
-    return User.objects.create_user(username=username, email=email, password=password)
+        return users.objects.create_superuser(username=username, email=email, password=password)
+    return users.objects.create_user(username=username, email=email, password=password)
 
 
 @transaction.atomic
-def project_create(*, name: str, owner: AbstractBaseUser | None = None) -> Project:
+def project_create(*, name: str, owner: User | None = None) -> Project:
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A project needs a name."})
@@ -62,7 +62,7 @@ def project_create(*, name: str, owner: AbstractBaseUser | None = None) -> Proje
     return project
 
 
-def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def membership_set(*, project: Project, user: User, role: str) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"Role must be one of {', '.join(Role.values)}."})
     membership, _ = Membership.objects.update_or_create(

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -34,6 +35,7 @@ def project_switch(request: HttpRequest) -> HttpResponse:
 def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, User)  # login_required
         project = services.project_create(name=form.cleaned_data["name"], owner=request.user)
         request.session[SESSION_PROJECT] = project.pk
         messages.success(request, f"Project “{project.name}” created.")
@@ -95,9 +97,7 @@ def provider_edit(request: HttpRequest, membership: Membership, provider_id: int
 
 @project_view
 @require_POST
-def provider_delete(
-    request: HttpRequest, membership: Membership, provider_id: int
-) -> HttpResponse:
+def provider_delete(request: HttpRequest, membership: Membership, provider_id: int) -> HttpResponse:
     provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
     services.provider_delete(membership=membership, provider=provider)
     messages.success(request, f"Provider “{provider.name}” deleted.")
@@ -125,7 +125,7 @@ def api_key_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:
-            key, new_key = services.api_key_create(
+            _, new_key = services.api_key_create(
                 membership=membership, name=form.cleaned_data["name"]
             )
             form = ApiKeyForm()

@@ -20,7 +20,7 @@ def current_membership(request: HttpRequest) -> Membership | None:
     if project_id is not None:
         membership = (
             Membership.objects.select_related("project")
-            .filter(user_id=request.user.pk, project_id=project_id)
+            .filter(user_id=request.user.pk or 0, project_id=project_id)
             .first()
         )
         if membership is not None:

@@ -33,7 +33,7 @@ def test_host_name_resolving_to_private_address_is_refused(monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
-    with pytest.raises(UnsafeURLError, match="10.20.30.40"):
+    with pytest.raises(UnsafeURLError, match=r"10\.20\.30\.40"):
         check_provider_url("https://internal.corp.example/v1")
 
 

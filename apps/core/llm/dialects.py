@@ -264,9 +264,7 @@ class AnthropicDialect:
                 output_tokens = _int(usage.get("output_tokens")) or output_tokens
                 input_tokens = _int(usage.get("input_tokens")) or input_tokens
             elif kind == "message_stop":
-                yield ChatChunk(
-                    "", finish_reason=finish, usage=Usage(input_tokens, output_tokens)
-                )
+                yield ChatChunk("", finish_reason=finish, usage=Usage(input_tokens, output_tokens))
                 return
             elif kind == "error":
                 error: LLMError = ProviderHTTPError(
@@ -293,9 +291,7 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return "" if content is None else str(content)
 
 

@@ -46,7 +46,9 @@ def estimate_tokens(messages: list[dict], max_tokens: int | None, default_max_to
         if isinstance(content, str):
             chars += len(content)
         elif isinstance(content, list):  # content parts
-            chars += sum(len(str(part.get("text", ""))) for part in content if isinstance(part, dict))
+            chars += sum(
+                len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
+            )
     return chars // 4 + (max_tokens if max_tokens is not None else default_max_tokens)
 
 

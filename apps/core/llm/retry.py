@@ -14,6 +14,7 @@ be called `max_attempts` times.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,6 +24,8 @@ from typing import TypeVar
 
 from .config import ProviderConfig
 from .errors import LLMError, ProviderBadResponse
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -94,7 +97,7 @@ class RetryPolicy:
             delay = max(delay, exc.retry_after + 0.01)
         return delay
 
-    async def run(self, attempt_fn: Callable[[int], Awaitable[T]]) -> T:
+    async def run(self, attempt_fn: Callable[[int], Awaitable[T]], *, label: str = "") -> T:
         """Call `attempt_fn(1)`, `attempt_fn(2)`, ... until it returns or we give up."""
         attempt = 0
         bad_responses = 0
@@ -109,6 +112,14 @@ class RetryPolicy:
                 if delay is None:
                     give_up(exc, attempt)
                     raise
+                logger.info(
+                    "LLM call to %s failed (attempt %d/%d), retrying in %.2f s: %s",
+                    label,
+                    attempt,
+                    self.max_attempts,
+                    delay,
+                    exc,
+                )
                 await asyncio.sleep(delay)
 
 

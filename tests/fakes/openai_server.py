@@ -1,0 +1,211 @@
+"""Fake OpenAI-compatible server: /v1/models and /v1/chat/completions (plain and SSE).
+
+Understands both structured-output dialects: OpenAI/vLLM `{"type": "json_schema",
+"json_schema": {"schema": ...}}` and llama.cpp's `{"type": "json_object", "schema": ...}`.
+
+Run standalone: `python -m tests.fakes.openai_server --port 0 --latency-ms 20`; it prints
+`READY <port>` once it listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .base import Behaviour, FakeServer
+
+MODELS = ["fake-gpt", "fake-gpt-mini"]
+
+
+def response_schema(data: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = data.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return schema if isinstance(schema, dict) else None
+    if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+        return fmt["schema"]  # type: ignore[no-any-return]
+    return None
+
+
+class FakeOpenAI(FakeServer):
+    url_suffix = "/v1"
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/v1/models", self._tracked(self.models))
+        app.router.add_post("/v1/chat/completions", self._tracked(self.chat))
+
+    def _auth_error(self, request: web.Request) -> web.Response | None:
+        if self.require_key is None:
+            return None
+        if request.headers.get("Authorization") == f"Bearer {self.require_key}":
+            return None
+        return web.json_response(
+            {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error"}},
+            status=401,
+        )
+
+    async def models(self, request: web.Request) -> web.Response:
+        _, entry = await self.begin(request)
+        if (denied := self._auth_error(request)) is not None:
+            entry["status"] = 401
+            return denied
+        behaviour = self.next_behaviour()
+        if (early := await self._misbehave(behaviour, entry)) is not None:
+            return early
+        entry["status"] = 200
+        return web.json_response(
+            {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in MODELS]}
+        )
+
+    async def _misbehave(self, behaviour: Behaviour, entry: dict[str, Any]) -> web.Response | None:
+        if behaviour.latency:
+            await asyncio.sleep(behaviour.latency)
+        if behaviour.stall:
+            await self.stall()
+            entry["status"] = 599
+            return web.Response(status=503)
+        if behaviour.status is not None:
+            message = f"Scripted failure (HTTP {behaviour.status})."
+            return self.error_response(
+                behaviour, entry, {"error": {"message": message, "type": "fake_error"}}
+            )
+        if behaviour.malformed:
+            return self.malformed_response(entry)
+        return None
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        data, entry = await self.begin(request)
+        if (denied := self._auth_error(request)) is not None:
+            entry["status"] = 401
+            return denied
+        behaviour = self.next_behaviour()
+        if (early := await self._misbehave(behaviour, entry)) is not None:
+            return early
+        content = behaviour.content
+        if content is None:
+            content = self.answer_text(data, response_schema(data))
+        prompt_tokens = self.count_tokens(data)
+        completion_tokens = max(1, len(content) // 4)
+        entry["status"] = 200
+        entry["usage_total"] = prompt_tokens + completion_tokens
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        model = data.get("model") or MODELS[0]
+        if data.get("stream"):
+            return await self._stream(request, data, content, usage, model, behaviour)
+        body = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": usage,
+        }
+        return web.Response(body=json.dumps(body).encode(), content_type="application/json")
+
+    async def _stream(
+        self,
+        request: web.Request,
+        data: dict[str, Any],
+        content: str,
+        usage: dict[str, int],
+        model: str,
+        behaviour: Behaviour,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+            obj = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(obj)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}, None))
+        for number, piece in enumerate(self.split_text(content)):
+            if behaviour.stall_after_chunks is not None and number >= behaviour.stall_after_chunks:
+                await self.stall()
+                return response
+            if behaviour.malformed:
+                await response.write(b"data: {not json\n\n")
+                return response
+            if behaviour.chunk_delay:
+                await asyncio.sleep(behaviour.chunk_delay)
+            await response.write(chunk({"content": piece}, None))
+        await response.write(chunk({}, "stop"))
+        if (data.get("stream_options") or {}).get("include_usage"):
+            obj = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
+            await response.write(f"data: {json.dumps(obj)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpenAI) -> None:
+    parser = argparse.ArgumentParser(description=f"Run {server_class.__name__} standalone.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--no-log", action="store_true", help="skip the request log (faster)")
+    parser.add_argument("--no-uvloop", action="store_true")
+    args = parser.parse_args(argv)
+
+    server = server_class(host=args.host, port=args.port, log_requests=not args.no_log)
+    server.script(latency=args.latency_ms / 1000, error_rate=args.error_rate)
+
+    async def serve() -> None:
+        await server.start_async()
+        print(f"READY {server.port}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop_async()
+
+    runner: Any = asyncio.run
+    if not args.no_uvloop:
+        try:
+            import uvloop  # noqa: PLC0415 - optional speed-up for benchmarks
+
+            runner = uvloop.run
+        except ImportError:
+            pass
+    try:
+        runner(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
