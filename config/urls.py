@@ -4,13 +4,19 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.urls import api_urlpatterns as core_api
+from apps.datasets.urls import api_urlpatterns as datasets_api
+from apps.runs.urls import api_urlpatterns as runs_api
+from apps.specs.urls import api_urlpatterns as specs_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/v1/", include(core_api)),
+    path("api/v1/", include(core_api + specs_api + runs_api + datasets_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("specs/", include("apps.specs.urls")),
+    path("runs/", include("apps.runs.urls")),
+    path("datasets/", include("apps.datasets.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -13,9 +13,6 @@ urlpatterns = [
     path("providers/<int:provider_id>/test/", views.provider_test, name="provider_test"),
     path("settings/api-keys/", views.api_key_list, name="api_key_list"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
-    path("specs/", views.coming_soon, {"section": "specs"}, name="spec_list"),
-    path("runs/", views.coming_soon, {"section": "runs"}, name="run_list"),
-    path("datasets/", views.coming_soon, {"section": "datasets"}, name="dataset_list"),
     path("inference/", views.coming_soon, {"section": "inference"}, name="inference_home"),
 ]
 

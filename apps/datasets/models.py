@@ -1,0 +1,109 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+
+
+class Dataset(models.Model):
+    """Named, versioned samples of one project."""
+
+    project = models.ForeignKey("core.Project", on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=120)
+    task_type = models.CharField(max_length=20)
+    latest_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="dataset_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VersionSource(models.TextChoices):
+    RUN = "run", "Generation run"
+    IMPORT = "import", "File import"
+    PROMOTION = "promotion", "Promoted inferences"
+    LABELLING = "labelling", "Labelling job"
+
+
+class DatasetVersion(models.Model):
+    """Version n holds every sample added in versions 1..n (no rows are copied)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    source = models.CharField(max_length=12, choices=VersionSource.choices)
+    run = models.ForeignKey("runs.Run", null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="datasetversion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name} v{self.number}"
+
+
+class ReviewState(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Unreviewed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    EDITED = "edited", "Edited"
+
+
+class Sample(models.Model):
+    """One sample. It belongs to every version from `version` on."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="samples")
+    version = models.PositiveIntegerField(help_text="The version that added this sample.")
+    run = models.ForeignKey("runs.Run", null=True, blank=True, on_delete=models.SET_NULL)
+    index = models.PositiveIntegerField(null=True, blank=True, help_text="Position in its run.")
+    payload = models.JSONField()
+    text = models.TextField()
+    text_hash = models.CharField(max_length=32)
+    labels = models.JSONField(default=list)
+    lineage = models.JSONField(default=dict)
+    review_state = models.CharField(
+        max_length=12, choices=ReviewState.choices, default=ReviewState.UNREVIEWED
+    )
+    search = models.GeneratedField(
+        expression=models.Func(
+            models.Value("english"),
+            Coalesce("text", models.Value("")),
+            function="to_tsvector",
+            output_field=SearchVectorField(),
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Deterministic key: a redelivered chunk cannot insert a sample twice.
+            models.UniqueConstraint(
+                fields=["run", "index"], condition=Q(run__isnull=False), name="sample_run_index"
+            ),
+            models.UniqueConstraint(fields=["dataset", "text_hash"], name="sample_text_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "-id"], name="sample_dataset_id"),
+            models.Index(fields=["dataset", "review_state", "-id"], name="sample_review"),
+            models.Index(fields=["run", "-id"], name="sample_run"),
+            GinIndex(fields=["labels"], name="sample_labels", opclasses=["jsonb_path_ops"]),
+            GinIndex(fields=["search"], name="sample_search"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:60]

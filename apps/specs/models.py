@@ -1,0 +1,70 @@
+from django.conf import settings
+from django.db import models
+
+
+class TaskType(models.TextChoices):
+    NER = "ner", "Named-entity recognition"
+    CLASSIFICATION = "classification", "Classification"
+    DECODER = "decoder", "Instruction → response"
+    CONVERSATION = "conversation", "Conversation"
+    CUSTOM = "custom", "Custom fields"
+
+
+class Spec(models.Model):
+    """What a team wants generated. Its content lives in immutable SpecVersions."""
+
+    project = models.ForeignKey("core.Project", on_delete=models.CASCADE, related_name="specs")
+    name = models.CharField(max_length=120)
+    task_type = models.CharField(max_length=20, choices=TaskType.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="spec_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SpecVersionStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+
+
+class SpecVersion(models.Model):
+    """One immutable state of a spec. Editing a spec creates version n+1."""
+
+    spec = models.ForeignKey(Spec, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    description = models.TextField(help_text="The domain or application the data is for.")
+    instruction = models.TextField(blank=True, help_text="Extra instructions for the model.")
+    labels = models.JSONField(default=list, blank=True)
+    multi_label = models.BooleanField(default=False)
+    requirements = models.JSONField(default=list, blank=True)
+    seeds = models.JSONField(default=list, blank=True)
+    custom_schema = models.JSONField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=SpecVersionStatus.choices, default=SpecVersionStatus.PENDING
+    )
+    errors = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["spec", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["spec", "number"], name="specversion_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.spec.name} v{self.number}"

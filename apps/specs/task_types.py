@@ -1,0 +1,352 @@
+"""What a sample of each task type looks like, and how one is checked.
+
+Each task type gives the JSON schema the model is asked to follow, a short description
+for the prompt, and a validator that turns a candidate payload into an accepted sample
+(normalised payload, its text and labels) or a rejection reason. The same validator checks
+seed examples, generated samples, imported rows and edited samples.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jsonschema import Draft202012Validator
+
+from .models import TaskType
+
+# Reject reasons, as counted on runs and shown to people.
+REASON_SCHEMA = "schema"
+REASON_EMPTY = "empty_text"
+REASON_UNKNOWN_LABEL = "unknown_label"
+REASON_SPAN = "span_not_found"
+REASON_DUPLICATE = "duplicate"
+REASON_LABELS = {
+    REASON_SCHEMA: "Does not follow the schema",
+    REASON_EMPTY: "Empty text",
+    REASON_UNKNOWN_LABEL: "Label not in the spec",
+    REASON_SPAN: "Entity not found in the text",
+    REASON_DUPLICATE: "Duplicate of an existing sample",
+}
+
+
+@dataclass(frozen=True)
+class SpecContent:
+    """The parts of a spec version that decide what a valid sample is."""
+
+    task_type: str
+    labels: tuple[str, ...] = ()
+    multi_label: bool = False
+    custom_schema: dict[str, Any] | None = None
+    seeds: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass
+class Checked:
+    ok: bool
+    payload: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+    labels: list[str] = field(default_factory=list)
+    reason: str = ""
+    detail: str = ""
+
+
+def normalise_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def text_hash(text: str) -> str:
+    """Key for exact-duplicate detection within a dataset."""
+    return hashlib.sha256(normalise_text(text).encode()).hexdigest()[:32]
+
+
+def _reject(reason: str, detail: str) -> Checked:
+    return Checked(ok=False, reason=reason, detail=detail)
+
+
+def _schema_errors(schema: dict[str, Any], payload: Any) -> str | None:
+    errors = sorted(Draft202012Validator(schema).iter_errors(payload), key=str)
+    if not errors:
+        return None
+    first = errors[0]
+    where = "/".join(str(p) for p in first.absolute_path) or "sample"
+    return f"{where}: {first.message}"
+
+
+def _label_schema(content: SpecContent) -> dict[str, Any]:
+    return (
+        {"type": "string", "enum": list(content.labels)}
+        if content.labels
+        else {
+            "type": "string",
+            "minLength": 1,
+        }
+    )
+
+
+class TaskHandler(Protocol):
+    def schema(self, content: SpecContent) -> dict[str, Any]: ...
+    def describe(self, content: SpecContent) -> str: ...
+    def check(self, payload: Any, content: SpecContent) -> Checked: ...
+
+
+class Ner:
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        entity = {
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "minLength": 1},
+                "label": _label_schema(content),
+            },
+            "required": ["text", "label"],
+        }
+        return {
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "minLength": 1},
+                "entities": {"type": "array", "items": entity},
+            },
+            "required": ["text", "entities"],
+        }
+
+    def describe(self, content: SpecContent) -> str:
+        return (
+            "Each sample is a realistic text and the entities it mentions. Every entity's "
+            "`text` must be copied exactly from the sample's text; `label` is one of: "
+            + ", ".join(content.labels)
+            + "."
+        )
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        loose = {**self.schema(content)}
+        if error := _schema_errors(_without_enums(loose), payload):
+            return _reject(REASON_SCHEMA, error)
+        text = payload["text"]
+        if not text.strip():
+            return _reject(REASON_EMPTY, "text is empty")
+        entities, seen = [], {}
+        for entity in payload["entities"]:
+            if content.labels and entity["label"] not in content.labels:
+                return _reject(REASON_UNKNOWN_LABEL, f"label {entity['label']!r}")
+            # The k-th mention of the same string is its k-th occurrence in the text.
+            start = text.find(entity["text"], seen.get(entity["text"], 0))
+            if start < 0:
+                start = text.find(entity["text"])
+            if start < 0:
+                return _reject(REASON_SPAN, f"{entity['text']!r} is not in the text")
+            end = start + len(entity["text"])
+            seen[entity["text"]] = end
+            entities.append(
+                {"text": entity["text"], "label": entity["label"], "start": start, "end": end}
+            )
+        entities.sort(key=lambda e: (e["start"], e["end"]))
+        labels = sorted({e["label"] for e in entities})
+        return Checked(
+            ok=True, payload={"text": text, "entities": entities}, text=text, labels=labels
+        )
+
+
+class Classification:
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        if content.multi_label:
+            labels = {"type": "array", "items": _label_schema(content), "minItems": 1}
+            return {
+                "type": "object",
+                "properties": {"text": {"type": "string", "minLength": 1}, "labels": labels},
+                "required": ["text", "labels"],
+            }
+        return {
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "minLength": 1},
+                "label": _label_schema(content),
+            },
+            "required": ["text", "label"],
+        }
+
+    def describe(self, content: SpecContent) -> str:
+        how = "one or more labels in `labels`" if content.multi_label else "one `label`"
+        return f"Each sample is a realistic text and {how} from: {', '.join(content.labels)}."
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        if error := _schema_errors(_without_enums(self.schema(content)), payload):
+            return _reject(REASON_SCHEMA, error)
+        text = payload["text"]
+        if not text.strip():
+            return _reject(REASON_EMPTY, "text is empty")
+        labels = payload["labels"] if content.multi_label else [payload["label"]]
+        unknown = [label for label in labels if content.labels and label not in content.labels]
+        if unknown:
+            return _reject(REASON_UNKNOWN_LABEL, f"label {unknown[0]!r}")
+        labels = sorted(set(labels))
+        clean = (
+            {"text": text, "labels": labels}
+            if content.multi_label
+            else {
+                "text": text,
+                "label": labels[0],
+            }
+        )
+        return Checked(ok=True, payload=clean, text=text, labels=labels)
+
+
+class Decoder:
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "instruction": {"type": "string", "minLength": 1},
+                "input": {"type": "string"},
+                "response": {"type": "string", "minLength": 1},
+            },
+            "required": ["instruction", "response"],
+        }
+
+    def describe(self, content: SpecContent) -> str:
+        return (
+            "Each sample is an `instruction` a user could give, an optional `input` it "
+            "refers to, and the ideal `response`."
+        )
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        if error := _schema_errors(self.schema(content), payload):
+            return _reject(REASON_SCHEMA, error)
+        clean = {k: payload[k] for k in ("instruction", "input", "response") if k in payload}
+        text = "\n".join(clean.values())
+        if not payload["response"].strip():
+            return _reject(REASON_EMPTY, "response is empty")
+        return Checked(ok=True, payload=clean, text=text)
+
+
+class Conversation:
+    ROLES = ("system", "user", "assistant")
+
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        message = {
+            "type": "object",
+            "properties": {
+                "role": {"type": "string", "enum": list(self.ROLES)},
+                "content": {"type": "string", "minLength": 1},
+            },
+            "required": ["role", "content"],
+        }
+        return {
+            "type": "object",
+            "properties": {
+                "conv_prefix": {"type": "array", "items": message, "minItems": 1},
+                "response": message,
+            },
+            "required": ["conv_prefix", "response"],
+        }
+
+    def describe(self, content: SpecContent) -> str:
+        return (
+            "Each sample is a conversation: `conv_prefix` is the list of messages so far "
+            "(role and content), `response` is the next assistant message."
+        )
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        if error := _schema_errors(self.schema(content), payload):
+            return _reject(REASON_SCHEMA, error)
+        messages = [*payload["conv_prefix"], payload["response"]]
+        clean = {
+            "conv_prefix": [{"role": m["role"], "content": m["content"]} for m in messages[:-1]],
+            "response": {"role": messages[-1]["role"], "content": messages[-1]["content"]},
+        }
+        text = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        return Checked(ok=True, payload=clean, text=text)
+
+
+class Custom:
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        if content.custom_schema:
+            return content.custom_schema
+        return infer_schema(content.seeds)
+
+    def describe(self, content: SpecContent) -> str:
+        fields = ", ".join(f"`{name}`" for name in self.schema(content).get("properties", {}))
+        return f"Each sample is an object with the fields {fields}."
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        if error := _schema_errors(self.schema(content), payload):
+            return _reject(REASON_SCHEMA, error)
+        strings = (
+            [v for v in payload.values() if isinstance(v, str)] if isinstance(payload, dict) else []
+        )
+        text = "\n".join(strings) or json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return Checked(ok=True, payload=payload, text=text)
+
+
+def _without_enums(schema: Any) -> Any:
+    """The schema minus label enums: unknown labels get their own reject reason."""
+    if isinstance(schema, dict):
+        return {k: _without_enums(v) for k, v in schema.items() if k != "enum"}
+    if isinstance(schema, list):
+        return [_without_enums(v) for v in schema]
+    return schema
+
+
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
+
+
+def infer_schema(seeds: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> dict[str, Any]:
+    """A schema for custom rows from their seed examples: every field seen, typed."""
+    properties: dict[str, Any] = {}
+    required: set[str] | None = None
+    for seed in seeds:
+        if not isinstance(seed, dict):
+            continue
+        for name, value in seed.items():
+            kind = _JSON_TYPES.get(type(value), "object" if isinstance(value, dict) else "string")
+            properties.setdefault(name, {"type": kind})
+        required = set(seed) if required is None else required & set(seed)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": sorted(required or []),
+    }
+
+
+HANDLERS: dict[str, TaskHandler] = {
+    TaskType.NER: Ner(),
+    TaskType.CLASSIFICATION: Classification(),
+    TaskType.DECODER: Decoder(),
+    TaskType.CONVERSATION: Conversation(),
+    TaskType.CUSTOM: Custom(),
+}
+
+
+def handler(task_type: str) -> TaskHandler:
+    return HANDLERS[task_type]
+
+
+def check_sample(payload: Any, content: SpecContent) -> Checked:
+    return handler(content.task_type).check(payload, content)
+
+
+def batch_schema(content: SpecContent, size: int) -> dict[str, Any]:
+    """The schema a model answers with: `size` samples under a `samples` key."""
+    return {
+        "type": "object",
+        "properties": {
+            "samples": {
+                "type": "array",
+                "items": handler(content.task_type).schema(content),
+                "minItems": size,
+                "maxItems": size,
+            }
+        },
+        "required": ["samples"],
+    }
+
+
+def content_of(version: Any) -> SpecContent:
+    """The SpecContent of a SpecVersion row."""
+    return SpecContent(
+        task_type=version.spec.task_type,
+        labels=tuple(version.labels or ()),
+        multi_label=version.multi_label,
+        custom_schema=version.custom_schema,
+        seeds=tuple(version.seeds or ()),
+    )
