@@ -166,7 +166,15 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_TASK_ROUTES = {"apps.runs.tasks.run_chunk_task": {"queue": "runs"}}
+# A run whose heartbeat is older than this is taken to have lost its worker and is resumed.
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "run-reaper": {
+        "task": "apps.runs.tasks.run_reaper_task",
+        "schedule": env.float("RUN_REAPER_INTERVAL", default=15.0),
+    },
+}
 
 # --- Providers -----------------------------------------------------------------------
 EMBEDDED_LLM_URL = env.str("EMBEDDED_LLM_URL", default="http://127.0.0.1:8765/v1")

@@ -22,7 +22,9 @@ REASON_EMPTY = "empty_text"
 REASON_UNKNOWN_LABEL = "unknown_label"
 REASON_SPAN = "span_not_found"
 REASON_DUPLICATE = "duplicate"
+REASON_UNPARSEABLE = "unparseable"
 REASON_LABELS = {
+    REASON_UNPARSEABLE: "Answer was not valid JSON samples",
     REASON_SCHEMA: "Does not follow the schema",
     REASON_EMPTY: "Empty text",
     REASON_UNKNOWN_LABEL: "Label not in the spec",

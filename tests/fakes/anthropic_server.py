@@ -61,7 +61,8 @@ class FakeAnthropic(FakeServer):
             return web.Response(status=503)
         if behaviour.status is not None:
             kind = "rate_limit_error" if behaviour.status == 429 else "api_error"
-            body = {"type": "error", "error": {"type": kind, "message": "Scripted failure."}}
+            message = behaviour.error_message or "Scripted failure."
+            body = {"type": "error", "error": {"type": kind, "message": message}}
             return self.error_response(behaviour, entry, body)
         if behaviour.malformed:
             return self.malformed_response(entry)
@@ -94,19 +95,22 @@ class FakeAnthropic(FakeServer):
         content = behaviour.content
         if content is None:
             content = self.answer_text(data, None)
+        content, output_tokens, truncated = self.limit_tokens(content, data)
+        stop_reason = "max_tokens" if truncated else "end_turn"
         input_tokens = self.count_tokens(data)
-        output_tokens = max(1, len(content) // 4)
         entry["status"] = 200
         entry["usage_total"] = input_tokens + output_tokens
         if data.get("stream"):
-            return await self._stream(request, data, content, input_tokens, output_tokens, behaviour)
+            return await self._stream(
+                request, data, content, input_tokens, output_tokens, behaviour
+            )
         body = {
             "id": "msg_fake",
             "type": "message",
             "role": "assistant",
             "model": data["model"],
             "content": [{"type": "text", "text": content}],
-            "stop_reason": "end_turn",
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
         }
@@ -117,10 +121,11 @@ class FakeAnthropic(FakeServer):
         request: web.Request,
         data: dict[str, Any],
         content: str,
-        input_tokens: int,
-        output_tokens: int,
+        usage: tuple[int, int],
+        stop_reason: str,
         behaviour: Behaviour,
     ) -> web.StreamResponse:
+        input_tokens, output_tokens = usage
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
@@ -139,7 +144,11 @@ class FakeAnthropic(FakeServer):
         await response.write(
             _event(
                 "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
             )
         )
         await response.write(_event("ping", {"type": "ping"}))
@@ -154,15 +163,20 @@ class FakeAnthropic(FakeServer):
                 await asyncio.sleep(behaviour.chunk_delay)
             delta = {"type": "text_delta", "text": piece}
             await response.write(
-                _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+                _event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": delta},
+                )
             )
-        await response.write(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        await response.write(
+            _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        )
         await response.write(
             _event(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": stop_reason, "stop_sequence": None},
                     "usage": {"output_tokens": output_tokens},
                 },
             )

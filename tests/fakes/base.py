@@ -43,6 +43,7 @@ class Behaviour:
     stall_after_chunks: int | None = None  # streaming: stall after this many deltas
     malformed: bool = False  # 200 with a body that is not JSON (or broken SSE)
     content: str | None = None  # answer text instead of the responder's
+    error_message: str | None = None  # message inside an error answer
     chunk_delay: float = 0.0  # streaming: seconds between deltas
 
 
@@ -160,11 +161,25 @@ class FakeServer:
         if schema is not None:
             return json.dumps(generate(schema, rng))
         last = next(
-            (m.get("content") for m in reversed(data.get("messages") or []) if m.get("role") == "user"),
+            (
+                m.get("content")
+                for m in reversed(data.get("messages") or [])
+                if m.get("role") == "user"
+            ),
             "",
         )
-        words = " ".join(str(last).split()[:12])
+        words = " ".join(str(last).split()[:12])[:60]
         return f"Fake answer {digest.hex()[:8]} to: {words}"
+
+    @staticmethod
+    def limit_tokens(content: str, data: dict[str, Any]) -> tuple[str, int, bool]:
+        """Cut `content` at the request's max_tokens (4 characters a token), as a real
+        server stops generating: returns (content, completion tokens, truncated)."""
+        tokens = max(1, len(content) // 4)
+        limit = data.get("max_tokens")
+        if isinstance(limit, int) and 0 < limit < tokens:
+            return content[: limit * 4], limit, True
+        return content, tokens, False
 
     @staticmethod
     def schema_from_prompt(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -260,7 +275,11 @@ class FakeServer:
 
     async def _admin_stats(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"served": self.served, "in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+            {
+                "served": self.served,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+            }
         )
 
     async def _admin_reset(self, request: web.Request) -> web.Response:

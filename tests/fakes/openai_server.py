@@ -61,7 +61,10 @@ class FakeOpenAI(FakeServer):
             return early
         entry["status"] = 200
         return web.json_response(
-            {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in MODELS]}
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "fake"} for m in MODELS],
+            }
         )
 
     async def _misbehave(self, behaviour: Behaviour, entry: dict[str, Any]) -> web.Response | None:
@@ -72,7 +75,7 @@ class FakeOpenAI(FakeServer):
             entry["status"] = 599
             return web.Response(status=503)
         if behaviour.status is not None:
-            message = f"Scripted failure (HTTP {behaviour.status})."
+            message = behaviour.error_message or f"Scripted failure (HTTP {behaviour.status})."
             return self.error_response(
                 behaviour, entry, {"error": {"message": message, "type": "fake_error"}}
             )
@@ -91,8 +94,9 @@ class FakeOpenAI(FakeServer):
         content = behaviour.content
         if content is None:
             content = self.answer_text(data, response_schema(data))
+        content, completion_tokens, truncated = self.limit_tokens(content, data)
+        finish = "length" if truncated else "stop"
         prompt_tokens = self.count_tokens(data)
-        completion_tokens = max(1, len(content) // 4)
         entry["status"] = 200
         entry["usage_total"] = prompt_tokens + completion_tokens
         usage = {
@@ -102,7 +106,7 @@ class FakeOpenAI(FakeServer):
         }
         model = data.get("model") or MODELS[0]
         if data.get("stream"):
-            return await self._stream(request, data, content, usage, model, behaviour)
+            return await self._stream(request, data, content, usage, model, finish, behaviour)
         body = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
@@ -113,7 +117,7 @@ class FakeOpenAI(FakeServer):
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ],
             "usage": usage,
@@ -127,6 +131,7 @@ class FakeOpenAI(FakeServer):
         content: str,
         usage: dict[str, int],
         model: str,
+        finish: str,
         behaviour: Behaviour,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
@@ -141,7 +146,9 @@ class FakeOpenAI(FakeServer):
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
             }
             return f"data: {json.dumps(obj)}\n\n".encode()
 
@@ -156,7 +163,7 @@ class FakeOpenAI(FakeServer):
             if behaviour.chunk_delay:
                 await asyncio.sleep(behaviour.chunk_delay)
             await response.write(chunk({"content": piece}, None))
-        await response.write(chunk({}, "stop"))
+        await response.write(chunk({}, finish))
         if (data.get("stream_options") or {}).get("include_usage"):
             obj = {
                 "id": "chatcmpl-fake",
@@ -196,7 +203,7 @@ def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpe
     runner: Any = asyncio.run
     if not args.no_uvloop:
         try:
-            import uvloop  # noqa: PLC0415 - optional speed-up for benchmarks
+            import uvloop
 
             runner = uvloop.run
         except ImportError:

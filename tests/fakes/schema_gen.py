@@ -12,10 +12,34 @@ import math
 import random
 from typing import Any
 
-WORDS = (
-    "amber basil cedar delta ember fjord garnet harbor indigo juniper kelp lumen meadow "
-    "nectar orchid pebble quartz river saffron tundra umber violet willow xenon yarrow zephyr"
-).split()
+WORDS = [
+    "amber",
+    "basil",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "garnet",
+    "harbor",
+    "indigo",
+    "juniper",
+    "kelp",
+    "lumen",
+    "meadow",
+    "nectar",
+    "orchid",
+    "pebble",
+    "quartz",
+    "river",
+    "saffron",
+    "tundra",
+    "umber",
+    "violet",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+]
 
 
 def generate(schema: Any, rng: random.Random | None = None) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 
 from .config import ChatChunk, ChatResult, ProviderConfig, Usage
 from .dialects import error_text, make_dialect
@@ -28,7 +29,7 @@ from .guard import ensure_allowed
 from .limits import ProviderLimiter, TokenReservation, estimate_tokens
 from .retry import RetryPolicy, give_up, is_retryable_status, parse_retry_after
 from .sse import iter_sse
-from .transport import http_client, run_sync
+from .transport import http_client, run_sync, shared_http
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,15 @@ class LLMClient:
             write=config.timeout_seconds,
             pool=config.timeout_seconds,
         )
+        self._aiohttp_timeout = aiohttp.ClientTimeout(
+            sock_connect=config.connect_timeout,
+            sock_read=config.timeout_seconds,
+            connect=config.timeout_seconds,  # waiting for a pooled connection included
+        )
+        # Parsed once; aiohttp would otherwise parse the URL string on every request.
+        self._yarl_urls = {
+            url: yarl.URL(url) for url in (self._dialect.chat_url, self._dialect.models_url)
+        }
         self._policy = RetryPolicy.for_config(config)
         self._guard_until = 0.0
 
@@ -262,9 +272,14 @@ class LLMClient:
         self, method: str, url: str, headers: dict[str, str], payload: bytes | None
     ) -> httpx.Response:
         async with _mapped_errors(self):
-            response = await self._http().request(
-                method, url, content=payload, headers=headers, timeout=self._timeout
-            )
+            if self._http_override is None:
+                response = await shared_http().transport.request_eager(
+                    method, self._yarl_urls[url], headers, payload, self._aiohttp_timeout
+                )
+            else:
+                response = await self._http_override.request(
+                    method, url, content=payload, headers=headers, timeout=self._timeout
+                )
         if not response.is_success:
             raise self._status_error(response)
         return response

@@ -11,6 +11,7 @@ from .errors import LLMError, ProviderBadResponse, ProviderHTTPError
 from .sse import SSEEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
+USER_AGENT = "seedbed-llm-client/0.1"
 
 
 def schema_instruction(schema: dict[str, Any]) -> str:
@@ -62,7 +63,11 @@ class OpenAIDialect:
         self.config = config
         self.chat_url = f"{base}/chat/completions"
         self.models_url = f"{base}/models"
-        self.headers = {"content-type": "application/json", "accept": "application/json"}
+        self.headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            "user-agent": USER_AGENT,
+        }
         if config.api_key:
             self.headers["authorization"] = f"Bearer {config.api_key}"
         self.stream_headers = {**self.headers, "accept": "text/event-stream"}
@@ -178,6 +183,7 @@ class AnthropicDialect:
             "content-type": "application/json",
             "accept": "application/json",
             "anthropic-version": ANTHROPIC_VERSION,
+            "user-agent": USER_AGENT,
         }
         if config.api_key:
             self.headers["x-api-key"] = config.api_key

@@ -16,12 +16,15 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
+import aiohttp
 import httpx
+import yarl
 from asgiref.sync import async_to_sync
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import map_aiohttp_exceptions
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +35,6 @@ POOL_LIMITS = httpx.Limits(
     max_connections=1024, max_keepalive_connections=1024, keepalive_expiry=30.0
 )
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=60.0, pool=60.0)
-
-
-class _Closable(Protocol):
-    async def aclose(self) -> None: ...
 
 
 class LoopState:
@@ -132,17 +131,65 @@ def loop_state() -> LoopState:
     return state
 
 
-def _new_http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=POOL_LIMITS),
-        timeout=DEFAULT_TIMEOUT,
-        follow_redirects=False,  # a redirect must not carry the API key to another host
-    )
+class EagerAiohttpTransport(AiohttpTransport):
+    """`AiohttpTransport` plus a lean path for small request/response JSON calls.
+
+    Going through `httpx.AsyncClient.request` costs ~0.4 ms of CPU per call on this
+    hardware (URL merging, header copies, stream wrappers), which alone pushes a 64-way
+    run far past its latency-bound ideal. `request_eager` sends through the same aiohttp
+    session and connection pool and returns a fully read `httpx.Response`, at about the
+    cost of bare aiohttp. Streaming keeps using the regular httpx client.
+    """
+
+    async def request_eager(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> httpx.Response:
+        session = self.client
+        if not isinstance(session, aiohttp.ClientSession):
+            session = self.client = self.get_client()
+        with map_aiohttp_exceptions():
+            async with session.request(
+                method,
+                url,
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                # httpx decodes Content-Encoding itself from the raw body, as usual.
+                auto_decompress=False,
+                compress=False,
+                timeout=timeout,
+            ) as response:
+                body = await response.read()
+        return httpx.Response(response.status, headers=response.raw_headers, content=body)
+
+
+class SharedHTTP:
+    """The loop's httpx client and the aiohttp transport (connection pool) under it."""
+
+    def __init__(self) -> None:
+        self.transport = EagerAiohttpTransport(limits=POOL_LIMITS)
+        self.client = httpx.AsyncClient(
+            transport=self.transport,
+            timeout=DEFAULT_TIMEOUT,
+            follow_redirects=False,  # a redirect must not carry the API key to another host
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def shared_http() -> SharedHTTP:
+    return loop_state().resource("http", SharedHTTP)
 
 
 def http_client() -> httpx.AsyncClient:
     """The shared httpx client (aiohttp transport) of the running event loop."""
-    return loop_state().resource("http", _new_http_client)
+    return shared_http().client
 
 
 async def aclose_loop_resources() -> None:

@@ -1,0 +1,223 @@
+"""One chunk of a local run: claim, generate, commit — the body of `run_chunk_task`.
+
+Idempotence: a chunk is numbered. It only starts if the run's checkpoint
+(`chunks_done`) still equals its number, and it commits samples, counters and the new
+checkpoint in one transaction under the run's row lock, after checking the number again.
+A redelivered or duplicated chunk therefore either redoes lost work or changes nothing.
+"""
+
+import time
+from collections import Counter
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from apps.core.llm import run_sync
+from apps.core.services import provider_config
+from apps.datasets.models import Sample
+from apps.datasets.services import NewSample, samples_insert
+from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS, content_of
+
+from .engine import Candidate, ChunkInput, ChunkOutput, run_chunk
+from .models import Run, RunStatus, ThroughputPoint
+from .prompts import PromptSettings
+from .services import run_event, run_finish
+
+MAX_STORED_REJECTS = 2000
+CHUNK_SECONDS = 5.0
+
+
+def chunk_claim(*, run_id: int, chunk: int) -> Run | None:
+    """Mark the run RUNNING if chunk `chunk` is the next one; None if there is nothing to do."""
+    claimed = Run.objects.filter(
+        pk=run_id,
+        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
+        chunks_done=chunk,
+    ).update(
+        status=RunStatus.RUNNING,
+        heartbeat_at=Now(),
+        started_at=Coalesce(F("started_at"), Now()),
+    )
+    if not claimed:
+        return None
+    return Run.objects.select_related("spec_version__spec", "provider", "dataset").get(pk=run_id)
+
+
+def chunk_input(run: Run) -> ChunkInput:
+    version = run.spec_version
+    content = content_of(version)
+    assert run.provider is not None  # checked by chunk_execute
+    return ChunkInput(
+        provider=provider_config(provider=run.provider),
+        model=run.model,
+        prompt=PromptSettings(
+            description=version.description,
+            instruction=version.instruction,
+            requirements=tuple(version.requirements or ()),
+            content=content,
+            batch_size=run.batch_size,
+            num_shots=run.num_shots,
+            max_examples_in_prompt=run.max_examples_in_prompt,
+            seed_shuffling=run.seed_shuffling,
+            exploration_mode=run.exploration_mode,
+            random_seed=run.random_seed,
+        ),
+        num_samples=run.num_samples,
+        accepted=run.accepted,
+        calls_done=run.calls + run.failed_calls,
+        call_budget=run.call_budget,
+        concurrency=run.concurrency,
+        label_counts=dict(run.label_counts),
+        balance_labels=run.balance_labels,
+        originals=content.seeds if run.multiplier else (),
+        time_budget=CHUNK_SECONDS,
+    )
+
+
+def chunk_execute(*, run_id: int, chunk: int) -> bool:
+    """Run chunk `chunk` of a run; True if another chunk should follow."""
+    run = chunk_claim(run_id=run_id, chunk=chunk)
+    if run is None:
+        return False
+    if chunk == 0:
+        run_event(run=run, message=f"Started on {run.model}: {run.num_samples} samples wanted.")
+    if run.cancel_requested:
+        run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled before start.")
+        return False
+    if run.provider is None:
+        run_finish(run_id=run.pk, status=RunStatus.FAILED, error="The provider was deleted.")
+        return False
+    checked_at = [0.0, False]
+
+    @sync_to_async
+    def cancel_requested() -> bool:
+        return Run.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+    async def should_stop() -> bool:
+        # Checked before each call starts, at most twice a second.
+        if time.monotonic() - checked_at[0] > 0.5:
+            checked_at[:] = [time.monotonic(), await cancel_requested()]
+        return bool(checked_at[1])
+
+    @sync_to_async
+    def heartbeat() -> None:
+        Run.objects.filter(pk=run_id).update(heartbeat_at=Now())
+
+    output = run_sync(run_chunk, chunk_input(run), should_stop=should_stop, heartbeat=heartbeat)
+    return chunk_commit(run_id=run_id, chunk=chunk, output=output)
+
+
+def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
+    lineage: dict[str, Any] = {
+        "run_id": run.pk,
+        "spec_version_id": run.spec_version_id,
+        "provider": run.provider.name if run.provider else None,
+        "model": run.model,
+        "call": candidate.call_index,
+    }
+    if candidate.original is not None:
+        lineage["original"] = candidate.original
+    return lineage
+
+
+@transaction.atomic
+def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> bool:
+    run = Run.objects.select_for_update(of=("self",)).select_related("provider").get(pk=run_id)
+    if run.chunks_done != chunk or run.is_finished:
+        return False  # another delivery of this chunk already committed
+    existing = set(
+        Sample.objects.filter(
+            dataset_id=run.dataset_id, text_hash__in=[c.text_hash for c in output.accepted]
+        ).values_list("text_hash", flat=True)
+    )
+    fresh, duplicates = [], []
+    for candidate in output.accepted:
+        if candidate.text_hash in existing:
+            candidate.reason, candidate.detail = REASON_DUPLICATE, "already in the dataset"
+            duplicates.append(candidate)
+        else:
+            fresh.append(candidate)
+    fresh = fresh[: max(0, run.num_samples - run.accepted)]
+    inserted = samples_insert(
+        dataset_id=run.dataset_id,
+        version=run.dataset_version,
+        run_id=run.pk,
+        samples=[
+            NewSample(
+                payload=c.payload,
+                text=c.text,
+                text_hash=c.text_hash,
+                labels=c.labels,
+                lineage=_lineage(run, c),
+                index=run.accepted + i,
+            )
+            for i, c in enumerate(fresh)
+        ],
+    )
+    kept = [c for c in fresh if c.text_hash in inserted]
+    rejects = output.rejected + duplicates
+    reasons = Counter(c.reason for c in rejects)
+    labels = Counter(label for c in kept for label in c.labels)
+
+    run.calls += output.calls
+    run.failed_calls += output.failed_calls
+    run.retries += output.retries
+    run.input_tokens += output.input_tokens
+    run.output_tokens += output.output_tokens
+    run.accepted += len(kept)
+    run.duplicates += reasons[REASON_DUPLICATE] + len(fresh) - len(kept)
+    run.rejected += sum(n for reason, n in reasons.items() if reason != REASON_DUPLICATE)
+    run.rejected_by_reason = dict(Counter(run.rejected_by_reason) + reasons)
+    run.label_counts = dict(Counter(run.label_counts) + labels)
+    run.chunks_done += 1
+    run.heartbeat_at = timezone.now()
+    run.save()
+    _store_rejects(run, rejects)
+    ThroughputPoint.objects.create(run=run, accepted_total=run.accepted)
+    for message in sorted(set(output.errors))[:5]:
+        run_event(run=run, level="error", message=f"Provider call failed: {message}")
+    return _decide(run, output)
+
+
+def _store_rejects(run: Run, rejects: list[Candidate]) -> None:
+    from .models import RejectedSample
+
+    room = MAX_STORED_REJECTS - RejectedSample.objects.filter(run=run).count()
+    RejectedSample.objects.bulk_create(
+        RejectedSample(run=run, reason=c.reason, detail=c.detail[:1000], payload=c.payload)
+        for c in rejects[: max(0, room)]
+    )
+
+
+def _decide(run: Run, output: ChunkOutput) -> bool:
+    """Finish the run or ask for another chunk."""
+    if run.accepted >= run.num_samples:
+        run_finish(run_id=run.pk, status=RunStatus.SUCCEEDED, message="All samples generated.")
+        return False
+    if output.fatal_error:
+        run_finish(run_id=run.pk, status=RunStatus.FAILED, error=output.fatal_error)
+        return False
+    if run.cancel_requested or output.stopped:
+        run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled by a user.")
+        return False
+    if run.calls + run.failed_calls >= run.call_budget:
+        common = Counter(run.rejected_by_reason).most_common(1)
+        why = (
+            f"; most common rejection: {REASON_LABELS.get(common[0][0], common[0][0])}"
+            if (common)
+            else ""
+        )
+        run_finish(
+            run_id=run.pk,
+            status=RunStatus.FAILED,
+            error=(
+                f"Call budget of {run.call_budget} calls used up with {run.accepted} of "
+                f"{run.num_samples} samples accepted{why}."
+            ),
+        )
+        return False
+    return True

@@ -1,0 +1,137 @@
+"""Prompts for one generation call, built from the spec and the run's settings.
+
+Every choice that involves chance draws from a generator seeded with the run's
+`random_seed` and the call's index, so a call rebuilt after a crash asks the same thing.
+"""
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from apps.specs.task_types import SpecContent, handler
+
+from .models import ExplorationMode, SeedShuffling
+
+# Sampling settings per exploration mode (withpi's names). Higher modes trade
+# faithfulness to the seeds for variety.
+EXPLORATION: dict[str, dict[str, float]] = {
+    ExplorationMode.CONSERVATIVE: {"temperature": 0.3, "top_p": 0.8},
+    ExplorationMode.BALANCED: {"temperature": 0.7, "top_p": 0.9},
+    ExplorationMode.CREATIVE: {"temperature": 1.0, "top_p": 0.95},
+    ExplorationMode.ADVENTUROUS: {"temperature": 1.2, "top_p": 1.0},
+}
+EXPLORATION_HINT = {
+    ExplorationMode.CONSERVATIVE: "Stay close to the examples in topic and style.",
+    ExplorationMode.BALANCED: "Vary topics and wording while keeping the examples' spirit.",
+    ExplorationMode.CREATIVE: "Explore new situations, styles and phrasings.",
+    ExplorationMode.ADVENTUROUS: "Go far from the examples: unusual cases, edge cases, rare styles.",
+}
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    description: str
+    instruction: str
+    requirements: tuple[str, ...]
+    content: SpecContent
+    batch_size: int
+    num_shots: int
+    max_examples_in_prompt: int
+    seed_shuffling: str
+    exploration_mode: str
+    random_seed: int
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    messages: list[dict[str, str]]
+    original: dict[str, Any] | None  # the seed a multiplier call expands
+
+
+def _shots(settings: PromptSettings, rng: random.Random) -> list[dict[str, Any]]:
+    seeds = list(settings.content.seeds)
+    count = min(settings.num_shots, settings.max_examples_in_prompt, len(seeds))
+    if count == 0:
+        return []
+    if settings.seed_shuffling == SeedShuffling.NONE:
+        return seeds[:count]
+    if settings.seed_shuffling == SeedShuffling.FIELD:
+        # Recombine fields across seeds: each shot takes each field from a random seed,
+        # so the model sees new combinations rather than memorised rows.
+        keys = [k for k in seeds[0] if all(k in s for s in seeds)]
+        mixed = [{k: rng.choice(seeds)[k] for k in keys} for _ in range(count)]
+        # Labelled tasks keep whole seeds: a text must stay with its own labels.
+        return (
+            mixed
+            if settings.content.task_type in ("decoder", "custom")
+            else rng.sample(seeds, count)
+        )
+    return rng.sample(seeds, count)
+
+
+def _format_shots(shots: list[dict[str, Any]]) -> str:
+    return "\n".join(json.dumps(shot, ensure_ascii=False) for shot in shots)
+
+
+def build_call(
+    settings: PromptSettings,
+    call_index: int,
+    *,
+    wanted_labels: list[str] | None = None,
+    original: dict[str, Any] | None = None,
+) -> CallPlan:
+    """The messages of call number `call_index`."""
+    rng = random.Random(f"{settings.random_seed}:{call_index}")
+    describe = handler(settings.content.task_type).describe(settings.content)
+    requirements = list(settings.requirements)
+    parts = [f"Domain: {settings.description.strip()}"]
+    if settings.instruction.strip():
+        parts.append(f"Instructions: {settings.instruction.strip()}")
+    parts.append(describe)
+    if settings.seed_shuffling == SeedShuffling.PROMPT:
+        rng.shuffle(requirements)
+    if requirements:
+        parts.append(
+            "Every sample must meet these requirements:\n"
+            + "\n".join(f"- {r}" for r in requirements)
+        )
+    if original is not None:
+        parts.append(
+            "Write new variations of this example, each different from it and from each "
+            "other, keeping its structure:\n" + json.dumps(original, ensure_ascii=False)
+        )
+    else:
+        shots = _shots(settings, rng)
+        if settings.seed_shuffling == SeedShuffling.PROMPT:
+            rng.shuffle(shots)
+        if shots:
+            parts.append("Examples (do not copy them):\n" + _format_shots(shots))
+    if wanted_labels:
+        parts.append(
+            "Labels still needed in this dataset: "
+            + ", ".join(wanted_labels)
+            + ". Prefer samples with these labels."
+        )
+    parts.append(EXPLORATION_HINT.get(settings.exploration_mode, ""))
+    parts.append(
+        f'Return a JSON object {{"samples": [...]}} with exactly {settings.batch_size} new samples.'
+    )
+    system = (
+        "You generate realistic, diverse and correctly labelled training data. "
+        "You answer with JSON only."
+    )
+    user = "\n\n".join(p for p in parts if p)
+    return CallPlan(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        original=original,
+    )
+
+
+def wanted_labels(labels: tuple[str, ...], counts: dict[str, int], target: int) -> list[str]:
+    """Labels short of their equal share of `target` samples, most lacking first."""
+    if not labels:
+        return []
+    share = target / len(labels)
+    short = [label for label in labels if counts.get(label, 0) < share]
+    return sorted(short, key=lambda label: counts.get(label, 0))

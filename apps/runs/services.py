@@ -1,0 +1,228 @@
+"""Writes for runs: create (validated), cancel, events and the end of a run."""
+
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from apps.core.models import Membership, Provider
+from apps.core.services import require_editor
+from apps.datasets.models import VersionSource
+from apps.datasets.services import dataset_version_create
+from apps.specs.models import SpecVersion, SpecVersionStatus
+
+from .models import FINISHED, ExplorationMode, Run, RunEvent, RunStatus, SeedShuffling
+
+MAX_SAMPLES = 20_000
+MAX_BATCH = 10
+MAX_SHOTS = 10
+MAX_CONCURRENCY = 64
+# A run may use up to this many times the ideal number of calls (num_samples / batch
+# size) before it gives up: enough for 2 in 3 samples to be rejected.
+CALL_BUDGET_FACTOR = 3
+
+
+def _check_range(
+    errors: dict[str, str], field: str, value: int | None, low: int, high: int
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        errors[field] = f"{field} must be an integer from {low} to {high} (got {value!r})."
+
+
+def run_params_validate(
+    *,
+    spec_version: SpecVersion,
+    num_samples: int | None,
+    multiplier: int | None,
+    batch_size: int,
+    num_shots: int,
+    max_examples_in_prompt: int,
+    concurrency: int,
+    exploration_mode: str,
+    seed_shuffling: str,
+    dataset_name: str,
+) -> int:
+    """Raise ValidationError naming each bad field and its limit; return num_samples."""
+    errors: dict[str, str] = {}
+    if (num_samples is None) == (multiplier is None):
+        errors["num_samples"] = "Give either num_samples (1 to 20,000) or multiplier, not both."
+    _check_range(errors, "num_samples", num_samples, 1, MAX_SAMPLES)
+    _check_range(errors, "multiplier", multiplier, 1, 1000)
+    _check_range(errors, "batch_size", batch_size, 1, MAX_BATCH)
+    _check_range(errors, "num_shots", num_shots, 0, MAX_SHOTS)
+    _check_range(errors, "max_examples_in_prompt", max_examples_in_prompt, 0, 50)
+    _check_range(errors, "concurrency", concurrency, 1, MAX_CONCURRENCY)
+    if exploration_mode not in ExplorationMode.values:
+        errors["exploration_mode"] = (
+            f"exploration_mode must be one of {', '.join(ExplorationMode.values)}."
+        )
+    if seed_shuffling not in SeedShuffling.values:
+        errors["seed_shuffling"] = (
+            f"seed_shuffling must be one of {', '.join(SeedShuffling.values)}."
+        )
+    if not dataset_name.strip() or len(dataset_name) > 120:
+        errors["dataset_name"] = "dataset_name must be 1 to 120 characters."
+    if spec_version.status != SpecVersionStatus.SUCCEEDED:
+        errors["spec_version"] = (
+            f"Spec {spec_version.spec.name!r} version {spec_version.number} is "
+            f"{spec_version.status}; only a SUCCEEDED version can be used."
+        )
+    total = num_samples
+    if multiplier is not None and "multiplier" not in errors:
+        seeds = len(spec_version.seeds or [])
+        if seeds == 0:
+            errors["multiplier"] = "multiplier needs seed examples in the spec version."
+        total = multiplier * seeds
+        if total > MAX_SAMPLES:
+            errors["multiplier"] = (
+                f"multiplier × {seeds} seeds = {total} samples, over the limit of 20,000."
+            )
+    if errors:
+        raise ValidationError(errors)
+    assert total is not None
+    return total
+
+
+@transaction.atomic
+def run_create(
+    *,
+    membership: Membership,
+    spec_version: SpecVersion,
+    provider: Provider,
+    model: str = "",
+    dataset_name: str = "",
+    num_samples: int | None = None,
+    multiplier: int | None = None,
+    exploration_mode: str = ExplorationMode.BALANCED,
+    batch_size: int = 5,
+    num_shots: int = 3,
+    max_examples_in_prompt: int = 10,
+    seed_shuffling: str = SeedShuffling.SAMPLE,
+    balance_labels: bool = True,
+    concurrency: int = 8,
+    random_seed: int = 0,
+    user: Any = None,
+) -> Run:
+    require_editor(membership)
+    if spec_version.spec.project_id != membership.project_id:
+        raise ValidationError({"spec_version": "No such spec version in this project."})
+    if provider.project_id != membership.project_id:
+        raise ValidationError({"provider": "No such provider in this project."})
+    dataset_name = dataset_name or spec_version.spec.name
+    total = run_params_validate(
+        spec_version=spec_version,
+        num_samples=num_samples,
+        multiplier=multiplier,
+        batch_size=batch_size,
+        num_shots=num_shots,
+        max_examples_in_prompt=max_examples_in_prompt,
+        concurrency=concurrency,
+        exploration_mode=exploration_mode,
+        seed_shuffling=seed_shuffling,
+        dataset_name=dataset_name,
+    )
+    model = model or provider.default_model
+    if not model:
+        raise ValidationError({"model": "Name a model: the provider has no default model."})
+    version = dataset_version_create(
+        project=membership.project,
+        name=dataset_name,
+        task_type=spec_version.spec.task_type,
+        source=VersionSource.RUN,
+        user=user,
+    )
+    if version.dataset.task_type != spec_version.spec.task_type:
+        raise ValidationError(
+            {"dataset_name": f"Dataset {dataset_name!r} holds {version.dataset.task_type} samples."}
+        )
+    run = Run.objects.create(
+        project=membership.project,
+        spec_version=spec_version,
+        provider=provider,
+        model=model,
+        dataset=version.dataset,
+        dataset_version=version.number,
+        num_samples=total,
+        multiplier=multiplier,
+        exploration_mode=exploration_mode,
+        batch_size=batch_size,
+        num_shots=num_shots,
+        max_examples_in_prompt=max_examples_in_prompt,
+        seed_shuffling=seed_shuffling,
+        balance_labels=balance_labels,
+        concurrency=concurrency,
+        random_seed=random_seed,
+        call_budget=max(3, CALL_BUDGET_FACTOR * math.ceil(total / batch_size)),
+        heartbeat_at=timezone.now(),  # lets the reaper re-send a queue message that got lost
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    version.run = run
+    version.save(update_fields=["run"])
+    run_event(run=run, message=f"Queued: {total} samples into {dataset_name} v{version.number}.")
+    run_enqueue(run=run, chunk=0)
+    return run
+
+
+def run_enqueue(*, run: Run, chunk: int) -> None:
+    """Send chunk `chunk` to the workers once the current transaction commits."""
+    from .tasks import run_chunk_task
+
+    run_id = run.pk
+    transaction.on_commit(lambda: run_chunk_task.delay(run_id, chunk))
+
+
+def run_cancel(*, membership: Membership, run: Run) -> Run:
+    """Ask the run to stop: no call starts after the current ones; samples are kept."""
+    require_editor(membership)
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run.pk)
+        if run.is_finished:
+            return run
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+        run_event(run=run, message="Cancel requested.")
+        if run.status == RunStatus.QUEUED:
+            run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled before start.")
+    run.refresh_from_db()
+    return run
+
+
+def run_event(*, run: Run, message: str, level: str = "info") -> None:
+    RunEvent.objects.create(run=run, message=message, level=level)
+
+
+def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") -> None:
+    """End a run once; later calls change nothing."""
+    assert status in FINISHED
+    updated = (
+        Run.objects.filter(pk=run_id)
+        .exclude(status__in=FINISHED)
+        .update(status=status, error=error, finished_at=Now(), heartbeat_at=Now())
+    )
+    if updated:
+        run = Run(pk=run_id)
+        text = message or error or status.title()
+        run_event(run=run, message=f"{status}: {text}", level="error" if error else "info")
+
+
+def run_requeue_stale(*, stale_after_seconds: float) -> list[int]:
+    """Re-enqueue unfinished runs whose heartbeat stopped (their worker died)."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after_seconds)
+    resumed = []
+    with transaction.atomic():
+        stale = (
+            Run.objects.select_for_update(skip_locked=True)
+            .filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING], heartbeat_at__lt=cutoff)
+            .only("pk", "chunks_done")
+        )
+        for run in stale:
+            Run.objects.filter(pk=run.pk).update(heartbeat_at=Now())
+            run_event(run=run, level="warning", message="Worker lost: resuming the run.")
+            run_enqueue(run=run, chunk=run.chunks_done)
+            resumed.append(run.pk)
+    return resumed

@@ -1,0 +1,157 @@
+"""The run engine, chunk by chunk, called directly against the fake provider."""
+
+import dataclasses
+
+import pytest
+
+from apps.datasets.models import Sample
+from apps.runs import chunks, services
+from apps.runs.models import Run, RunStatus
+from apps.specs.models import TaskType
+from tests.factories import MembershipFactory, ProviderFactory
+from tests.runs import responders
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
+
+
+@pytest.fixture
+def setup(fake_openai):
+    membership = MembershipFactory()
+    provider = ProviderFactory(
+        project=membership.project, base_url=fake_openai.base_url, max_concurrency=16
+    )
+    version = SpecVersionFactory(spec__project=membership.project)
+    return membership, provider, version
+
+
+def drive(run: Run, max_chunks: int = 50) -> Run:
+    """Run chunks in this process until the run ends (what the worker does)."""
+    for chunk in range(max_chunks):
+        if not chunks.chunk_execute(run_id=run.pk, chunk=chunk):
+            break
+    run.refresh_from_db()
+    return run
+
+
+def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):
+    membership, provider, version = setup
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    run = services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=23,
+        batch_size=5,
+        concurrency=4,
+    )
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.accepted == 23
+    samples = Sample.objects.filter(run=run)
+    assert samples.count() == 23
+    assert sorted(samples.values_list("index", flat=True)) == list(range(23))
+    assert set(run.label_counts) == set(CLASS_LABELS)
+    assert max(run.label_counts.values()) - min(run.label_counts.values()) <= 2
+    first = samples.order_by("index").first()
+    assert first.lineage["model"] == provider.default_model
+    assert first.lineage["spec_version_id"] == version.pk
+
+
+def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, fake_openai):
+    membership, provider, version = setup
+    fake_openai.responder = responders.classification(CLASS_LABELS, invalid_rate=0.3, seed=4)
+    run = services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=60,
+        batch_size=5,
+        concurrency=4,
+    )
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED
+    assert Sample.objects.filter(run=run).count() == 60
+    assert run.rejected_by_reason.get("unknown_label", 0) > 0
+    assert run.rejected_by_reason.get("schema", 0) > 0
+    assert run.duplicates > 0
+    assert run.rejects.filter(reason="unknown_label").exists()
+    labels = Sample.objects.filter(run=run).values_list("labels", flat=True)
+    assert {label for sample_labels in labels for label in sample_labels} == set(CLASS_LABELS)
+
+
+def test_ner_offsets_computed_and_bad_spans_rejected(fake_openai):
+    membership = MembershipFactory()
+    provider = ProviderFactory(project=membership.project, base_url=fake_openai.base_url)
+    version = SpecVersionFactory(
+        spec__project=membership.project,
+        spec__task_type=TaskType.NER,
+        labels=["PERSON", "CITY"],
+        seeds=[
+            {
+                "text": "Ann lives in Oslo.",
+                "entities": [{"text": "Ann", "label": "PERSON"}, {"text": "Oslo", "label": "CITY"}],
+            }
+        ],
+    )
+    fake_openai.responder = responders.ner(["PERSON", "CITY"], invalid_rate=0.3, seed=2)
+    run = services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=30,
+        batch_size=3,
+        concurrency=4,
+    )
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.rejected_by_reason.get("span_not_found", 0) > 0
+    for sample in Sample.objects.filter(run=run):
+        text = sample.payload["text"]
+        for entity in sample.payload["entities"]:
+            assert text[entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, monkeypatch):
+    membership, provider, version = setup
+    fake_openai.script(fail_status=500, error_rate=1.0)
+    real = chunks.provider_config
+    monkeypatch.setattr(  # fewer, quicker retries keep the test short
+        chunks,
+        "provider_config",
+        lambda *, provider: dataclasses.replace(
+            real(provider=provider), max_attempts=2, backoff_base=0.01
+        ),
+    )
+    run = services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=10,
+        batch_size=5,
+        concurrency=2,
+    )
+    run = drive(run)
+    assert run.status == RunStatus.FAILED
+    assert "500" in run.error
+    assert run.events.filter(level="error").exists()
+    assert Sample.objects.filter(run=run).count() == 0
+
+
+def test_limits_are_400_naming_the_field(setup):
+    from django.core.exceptions import ValidationError
+
+    membership, provider, version = setup
+    for field, value, text in [
+        ("num_samples", 20_001, "1 to 20000"),
+        ("num_samples", 0, "1 to 20000"),
+        ("batch_size", 11, "1 to 10"),
+        ("num_shots", 11, "0 to 10"),
+    ]:
+        kwargs = {"num_samples": 10, field: value}
+        with pytest.raises(ValidationError) as info:
+            services.run_create(
+                membership=membership, spec_version=version, provider=provider, **kwargs
+            )
+        assert text in " ".join(info.value.message_dict[field])
+    assert Run.objects.count() == 0
