@@ -169,6 +169,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"apps.runs.tasks.run_chunk_task": {"queue": "runs"}}
 # A run whose heartbeat is older than this is taken to have lost its worker and is resumed.
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
+# A chunk starts calls for this long, then commits; shorter means livelier pages.
+RUN_CHUNK_SECONDS = env.float("RUN_CHUNK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "run-reaper": {
         "task": "apps.runs.tasks.run_reaper_task",

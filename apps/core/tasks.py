@@ -10,13 +10,12 @@ RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 
 def seedbed_task(
     *,
-    queue: str = "default",
     soft_time_limit: int = 240,
     time_limit: int = 300,
     max_retries: int = 5,
     retry_on: tuple[type[Exception], ...] = RETRY_ON,
 ) -> Callable[[Callable[..., Any]], Any]:
-    """Declare a task that is safe to redeliver.
+    """Declare a task that is safe to redeliver. Queues are set in CELERY_TASK_ROUTES.
 
     acks_late + reject_on_worker_lost: a task killed mid-way (kill -9, OOM) goes back to
     the queue, so tasks must be idempotent. Time limits stay far below the broker's
@@ -25,7 +24,6 @@ def seedbed_task(
     return shared_task(
         acks_late=True,
         reject_on_worker_lost=True,
-        queue=queue,
         soft_time_limit=soft_time_limit,
         time_limit=time_limit,
         autoretry_for=retry_on,

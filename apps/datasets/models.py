@@ -44,6 +44,14 @@ class DatasetVersion(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Counted once when the version is closed (its run finished, its import committed), so
+    # pages never COUNT(*) a large dataset: version n's size is the sum over 1..n.
+    added_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Samples this version added; null while it is open."
+    )
+    added_labels = models.JSONField(
+        null=True, blank=True, help_text="Label counts of the samples this version added."
+    )
 
     class Meta:
         ordering = ["dataset", "-number"]
@@ -99,6 +107,8 @@ class Sample(models.Model):
         ]
         indexes = [
             models.Index(fields=["dataset", "-id"], name="sample_dataset_id"),
+            # Per-version counts and the upper id bound used to browse an older version.
+            models.Index(fields=["dataset", "version", "id"], name="sample_version"),
             models.Index(fields=["dataset", "review_state", "-id"], name="sample_review"),
             models.Index(fields=["run", "-id"], name="sample_run"),
             GinIndex(fields=["labels"], name="sample_labels", opclasses=["jsonb_path_ops"]),
@@ -107,3 +117,49 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return self.text[:60]
+
+
+class ExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    PARQUET = "parquet", "Parquet"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+
+
+class ExportJob(models.Model):
+    """An export written to a file by a worker; this row is the truth about its progress."""
+
+    project = models.ForeignKey("core.Project", on_delete=models.CASCADE, related_name="+")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="exports")
+    version = models.PositiveIntegerField()
+    format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    status = models.CharField(
+        max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    file = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT.")
+    rows = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(default=0, help_text="File size in bytes.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["dataset", "-created_at"], name="exportjob_dataset")]
+
+    def __str__(self) -> str:
+        return f"Export {self.pk} of {self.dataset_id} v{self.version} ({self.format})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED)

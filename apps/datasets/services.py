@@ -1,17 +1,37 @@
-"""Writes for datasets, versions and samples."""
+"""Writes for datasets, versions and samples: versions, review, edits, imports, exports.
+
+File parsing lives in `importing.py` and file writing in `export.py`; the services that
+use them are here.
+"""
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from apps.core.models import Project
+from apps.core.models import Membership, Project
+from apps.core.services import require_editor
+from apps.runs.models import FINISHED
+from apps.specs.models import TaskType
+from apps.specs.task_types import REASON_LABELS, SpecContent, check_sample, content_of, text_hash
 
-from .models import Dataset, DatasetVersion
+from . import importing, selectors
+from .models import (
+    Dataset,
+    DatasetVersion,
+    ExportFormat,
+    ExportJob,
+    ReviewState,
+    Sample,
+    VersionSource,
+)
 
 MAX_DATASET_NAME = 120
 
@@ -97,3 +117,260 @@ def samples_insert(
             [dataset_id, version, run_id, json.dumps(rows, cls=DjangoJSONEncoder)],
         )
         return {text_hash for _, text_hash in cursor.fetchall()}
+
+
+# --- closing versions: counts computed once ------------------------------------------
+
+
+@transaction.atomic
+def dataset_version_close(*, dataset_id: int, number: int) -> DatasetVersion:
+    """Count a version's samples and labels once, when nothing more will be added to it.
+
+    Idempotent; the run engine calls it when a run finishes, imports when they commit.
+    Versions whose run has finished are also closed lazily when a page first looks.
+    """
+    version = DatasetVersion.objects.select_for_update().get(dataset_id=dataset_id, number=number)
+    version.added_count = Sample.objects.filter(dataset_id=dataset_id, version=number).count()
+    version.added_labels = selectors.version_label_counts(dataset_id=dataset_id, numbers=[number])[
+        number
+    ]
+    version.save(update_fields=["added_count", "added_labels"])
+    return version
+
+
+def _adjust_label_counts(sample: Sample, old: list[str], new: list[str]) -> None:
+    """Keep a closed version's stored label counts right when an edit changes labels."""
+    if sorted(old) == sorted(new):
+        return
+    version = (
+        DatasetVersion.objects.select_for_update()
+        .filter(dataset_id=sample.dataset_id, number=sample.version)
+        .first()
+    )
+    if version is None or version.added_labels is None:
+        return  # open versions are counted live
+    counts = Counter(version.added_labels)
+    counts.subtract(old)
+    counts.update(new)
+    version.added_labels = {label: n for label, n in counts.items() if n > 0}
+    version.save(update_fields=["added_labels"])
+
+
+# --- review and edit -------------------------------------------------------------------
+
+REVIEWABLE = (ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.UNREVIEWED)
+
+
+def sample_review(*, membership: Membership, sample: Sample, state: str) -> Sample:
+    """Accept or reject a sample (or put it back to unreviewed)."""
+    require_editor(membership)
+    if state not in REVIEWABLE:
+        allowed = ", ".join(REVIEWABLE)
+        raise ValidationError({"review_state": f"review_state must be one of {allowed}."})
+    Sample.objects.filter(pk=sample.pk).update(review_state=state)
+    sample.review_state = state
+    return sample
+
+
+def known_labels(*, dataset: Dataset) -> tuple[str, ...]:
+    return tuple(sorted(label for label, _ in selectors.label_distribution(dataset)))
+
+
+def edit_content(*, sample: Sample, payload: Any) -> SpecContent:
+    """What an edited payload must satisfy: its run's spec version, else the dataset's shape."""
+    run = sample.run if sample.run_id else None
+    if run is not None:
+        return content_of(run.spec_version)
+    multi = isinstance(payload, dict) and "labels" in payload and "label" not in payload
+    return SpecContent(
+        task_type=sample.dataset.task_type,
+        labels=known_labels(dataset=sample.dataset),
+        multi_label=multi,
+        # Custom samples without a spec keep the fields and types they have now.
+        seeds=(sample.payload,) if isinstance(sample.payload, dict) else (),
+    )
+
+
+def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Sample:
+    """Replace a sample's payload after checking it like a generated one; state `edited`.
+
+    An invalid payload raises ValidationError naming the problem and changes nothing.
+    """
+    require_editor(membership)
+    checked = check_sample(payload, edit_content(sample=sample, payload=payload))
+    if not checked.ok:
+        reason = REASON_LABELS.get(checked.reason, checked.reason)
+        raise ValidationError({"payload": f"{reason}: {checked.detail}"})
+    old_labels = list(sample.labels)
+    lineage = dict(sample.lineage)
+    # The first edit keeps what the generator wrote, so lineage still shows the origin.
+    lineage.setdefault("before_edit", sample.payload)
+    lineage["edited_by"] = membership.user.get_username()
+    lineage["edited_at"] = timezone.now().isoformat()
+    try:
+        with transaction.atomic():
+            Sample.objects.filter(pk=sample.pk).update(
+                payload=checked.payload,
+                text=checked.text,
+                text_hash=text_hash(checked.text),
+                labels=checked.labels,
+                lineage=lineage,
+                review_state=ReviewState.EDITED,
+            )
+            _adjust_label_counts(sample, old_labels, checked.labels)
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"payload": "Another sample of this dataset already has this text."}
+        ) from exc
+    sample.refresh_from_db()
+    return sample
+
+
+def open_versions_close(*, dataset: Dataset) -> None:
+    """Close versions whose run has finished but that nobody closed (a crashed finisher)."""
+    pending = DatasetVersion.objects.filter(
+        dataset=dataset, added_count__isnull=True, run__status__in=FINISHED
+    ).values_list("number", flat=True)
+    for number in pending:
+        dataset_version_close(dataset_id=dataset.pk, number=number)
+
+
+# --- import ----------------------------------------------------------------------------
+
+IMPORT_BATCH = 2000
+
+
+@dataclass
+class ImportResult:
+    dataset: Dataset
+    version: DatasetVersion
+    rows: int
+    inserted: int
+    duplicates: int
+
+
+def _import_target(
+    *, membership: Membership, name: str, task_type: str
+) -> tuple[str, Dataset | None]:
+    name = name.strip()
+    if not name or len(name) > MAX_DATASET_NAME:
+        raise ValidationError({"name": f"A dataset name is 1 to {MAX_DATASET_NAME} characters."})
+    existing = selectors.dataset_get_by_name(membership.project, name)
+    if existing is not None:
+        if task_type and task_type != existing.task_type:
+            raise ValidationError(
+                {"task_type": f"Dataset {name!r} holds {existing.task_type} samples."}
+            )
+        return existing.task_type, existing
+    if task_type not in TaskType.values:
+        raise ValidationError({"task_type": f"task_type must be one of {', '.join(TaskType)}."})
+    return task_type, None
+
+
+@transaction.atomic
+def dataset_import(
+    *, membership: Membership, name: str, task_type: str, file_name: str, content: bytes
+) -> ImportResult:
+    """Import a JSONL or CSV file as a new version of the named dataset (created if new).
+
+    All or nothing: any invalid row raises ValidationError({"file": [...]}) listing the
+    first problems with their line numbers, and nothing is kept. Exact duplicates (within
+    the file or of samples already in the dataset) are skipped and counted.
+    """
+    require_editor(membership)
+    task_type, _ = _import_target(membership=membership, name=name, task_type=task_type)
+    if len(content) > importing.MAX_IMPORT_BYTES:
+        raise ValidationError({"file": "The file is larger than 50 MB."})
+    try:
+        checked_rows = importing.checked_rows(content, file_name, task_type)
+    except ValueError as exc:
+        raise ValidationError({"file": [str(exc)]}) from exc
+    version = dataset_version_create(
+        project=membership.project,
+        name=name,
+        task_type=task_type,
+        source=VersionSource.IMPORT,
+        user=membership.user,
+        note=f"Imported from {file_name}"[:300],
+    )
+    errors: list[str] = []
+    rows = inserted = 0
+    batch: list[NewSample] = []
+
+    def flush() -> int:
+        done = samples_insert(
+            dataset_id=version.dataset_id, version=version.number, run_id=None, samples=batch
+        )
+        batch.clear()
+        return len(done)
+
+    for row in checked_rows:
+        rows += 1
+        if row.error:
+            errors.append(row.error)
+            if len(errors) >= importing.MAX_REPORTED_ERRORS:
+                errors.append(f"… stopped after {len(errors)} errors")
+                break
+            continue
+        if errors:
+            continue  # keep validating to report more lines; nothing will be kept
+        assert row.checked is not None
+        batch.append(
+            NewSample(
+                payload=row.checked.payload,
+                text=row.checked.text,
+                text_hash=text_hash(row.checked.text),
+                labels=row.checked.labels,
+                lineage=importing.lineage_of(row, file_name),
+            )
+        )
+        if len(batch) >= IMPORT_BATCH:
+            inserted += flush()
+    if errors:
+        raise ValidationError({"file": errors})  # rolls back the version and its samples
+    if not rows:
+        raise ValidationError({"file": "The file holds no rows."})
+    inserted += flush()
+    dataset_version_close(dataset_id=version.dataset_id, number=version.number)
+    version.refresh_from_db()
+    return ImportResult(
+        dataset=version.dataset,
+        version=version,
+        rows=rows,
+        inserted=inserted,
+        duplicates=rows - inserted,
+    )
+
+
+# --- export jobs -----------------------------------------------------------------------
+
+STREAM_LIMIT = 50_000  # larger exports (and every Parquet file) are written by a worker
+
+
+def export_version_check(*, dataset: Dataset, version: int | None) -> int:
+    number = version or dataset.latest_version
+    if not 1 <= number <= dataset.latest_version:
+        raise ValidationError(
+            {"version": f"version must be 1 to {dataset.latest_version} for this dataset."}
+        )
+    return number
+
+
+def export_job_create(
+    *, membership: Membership, dataset: Dataset, version: int | None, fmt: str
+) -> ExportJob:
+    """Queue an export of a version to a file; the job row reports its progress."""
+    if fmt not in ExportFormat.values:
+        raise ValidationError({"format": f"format must be one of {', '.join(ExportFormat)}."})
+    number = export_version_check(dataset=dataset, version=version)
+    job = ExportJob.objects.create(
+        project=membership.project,
+        dataset=dataset,
+        version=number,
+        format=fmt,
+        created_by=membership.user,
+    )
+    from .tasks import export_run
+
+    transaction.on_commit(lambda: export_run.delay(job.pk))
+    return job

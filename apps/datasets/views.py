@@ -1,10 +1,151 @@
-from django.http import HttpRequest, HttpResponse
+"""Pages: the dataset list with the import form, and a dataset's browser."""
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
-from apps.core.views import coming_soon
+from apps.core.services import require_editor
 from apps.core.web import project_view
+from apps.specs.models import TaskType
+
+from . import importing, selectors, services
+from .models import Dataset, ReviewState
+
+DETAIL = "datasets/dataset_detail.html"
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+@dataclass(frozen=True)
+class Filters:
+    version: int | None = None
+    label: str = ""
+    run: int | None = None
+    review_state: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, data: QueryDict, dataset: Dataset) -> "Filters":
+        version = int_or_none(data.get("version"))
+        if version is not None and version >= dataset.latest_version:
+            version = None  # the latest version is the whole dataset: no filter needed
+        state = data.get("review_state", "")
+        return cls(
+            version=version,
+            label=data.get("label", "").strip()[:200],
+            run=int_or_none(data.get("run")),
+            review_state=state if state in ReviewState.values else "",
+            q=data.get("q", "").strip()[:200],
+        )
+
+    def params(self, **extra: Any) -> str:
+        values = {**self.__dict__, **extra}
+        return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.label or self.run or self.review_state or self.q)
 
 
 @project_view
 def dataset_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    return coming_soon.__wrapped__(request, membership, section="datasets")  # type: ignore[attr-defined]
+    return _list_page(request, membership)
+
+
+def _list_page(
+    request: HttpRequest, membership: Membership, errors: dict[str, list[str]] | None = None
+) -> HttpResponse:
+    datasets = list(selectors.dataset_list(membership.project))
+    sizes = selectors.dataset_sizes(membership.project)
+    context = {
+        "datasets": [(d, sizes.get(d.pk, 0)) for d in datasets],
+        "task_types": TaskType.choices,
+        "errors": errors or {},
+        "form": request.POST if errors else {},
+        "max_rows": importing.MAX_IMPORT_ROWS,
+    }
+    return render(request, "datasets/dataset_list.html", context)
+
+
+@project_view
+@require_POST
+def dataset_import(request: HttpRequest, membership: Membership) -> HttpResponse:
+    require_editor(membership)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _list_page(request, membership, {"file": ["Choose a JSONL or CSV file."]})
+    if (upload.size or 0) > importing.MAX_IMPORT_BYTES:
+        return _list_page(request, membership, {"file": ["The file is larger than 50 MB."]})
+    try:
+        result = services.dataset_import(
+            membership=membership,
+            name=request.POST.get("name", ""),
+            task_type=request.POST.get("task_type", ""),
+            file_name=upload.name or "upload",
+            content=upload.read(),
+        )
+    except ValidationError as exc:
+        return _list_page(request, membership, exc.message_dict)
+    messages.success(
+        request,
+        f"Imported {result.inserted} samples into {result.dataset.name} v{result.version.number}"
+        f" ({result.duplicates} duplicate{'s' if result.duplicates != 1 else ''} skipped).",
+    )
+    return redirect("dataset_detail", dataset_id=result.dataset.pk)
+
+
+@project_view
+def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int) -> HttpResponse:
+    dataset = selectors.dataset_get(membership.project, dataset_id)
+    filters = Filters.from_query(request.GET, dataset)
+    cursor = int_or_none(request.GET.get("cursor"))
+    samples, next_cursor = selectors.sample_page(
+        dataset,
+        version=filters.version,
+        label=filters.label or None,
+        run_id=filters.run,
+        review_state=filters.review_state or None,
+        q=filters.q or None,
+        after_id=cursor,
+    )
+    context: dict[str, Any] = {
+        "dataset": dataset,
+        "filters": filters,
+        "samples": samples,
+        "more_query": filters.params(cursor=next_cursor) if next_cursor else "",
+        "version": filters.version or dataset.latest_version,
+        "review_states": ReviewState.choices,
+    }
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
+        # Only the list changes when a filter changes or "Load more" is clicked.
+        return render(request, f"{DETAIL}#{'rows' if cursor else 'results'}", context)
+
+    services.open_versions_close(dataset=dataset)
+    versions = selectors.dataset_versions(dataset)
+    current = next((v for v in versions if v.number == context["version"]), None)
+    labels = selectors.label_distribution(dataset, context["version"])
+    context.update(
+        versions=versions,
+        current=current,
+        labels=labels,
+        label_max=max((n for _, n in labels), default=0),
+        label_count=dict(labels).get(filters.label) if filters.label else None,
+        runs=sorted({v.run_id for v in versions if v.run_id}, reverse=True),
+        streamable=current is not None and current.total <= services.STREAM_LIMIT,
+        jobs=selectors.export_job_list(dataset),
+    )
+    return render(request, DETAIL, context)

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Now
@@ -28,7 +29,6 @@ from .prompts import PromptSettings
 from .services import run_event, run_finish
 
 MAX_STORED_REJECTS = 2000
-CHUNK_SECONDS = 5.0
 
 
 def chunk_claim(*, run_id: int, chunk: int) -> Run | None:
@@ -74,7 +74,8 @@ def chunk_input(run: Run) -> ChunkInput:
         label_counts=dict(run.label_counts),
         balance_labels=run.balance_labels,
         originals=content.seeds if run.multiplier else (),
-        time_budget=CHUNK_SECONDS,
+        time_budget=settings.RUN_CHUNK_SECONDS,
+        heartbeat_every=min(5.0, settings.RUN_STALE_SECONDS / 3),
     )
 
 

@@ -64,6 +64,7 @@ class ChunkInput:
     balance_labels: bool
     originals: tuple[dict[str, Any], ...] = ()  # multiplier runs expand these seeds
     time_budget: float = 5.0
+    heartbeat_every: float = 5.0
     max_tokens: int = 2048
 
 
@@ -211,7 +212,7 @@ async def run_chunk(
 
     while True:
         now = time.monotonic()
-        if now - last_beat > 5:
+        if now - last_beat > job.heartbeat_every:
             await heartbeat()
             last_beat = now
         launched = job.calls_done + out.calls + out.failed_calls + len(in_flight)

@@ -8,7 +8,7 @@ from . import chunks, services
 from .models import Run
 
 
-@seedbed_task(queue="runs")
+@seedbed_task()
 def run_chunk_task(run_id: int, chunk: int) -> None:
     if chunks.chunk_execute(run_id=run_id, chunk=chunk):
         services.run_enqueue(run=Run(pk=run_id), chunk=chunk + 1)

@@ -1,10 +1,73 @@
+"""Run pages: list, form, detail with a live status fragment."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
-from apps.core.views import coming_soon
-from apps.core.web import project_view
+from apps.core.services import require_editor
+from apps.core.web import project_view, render_page
+
+from . import selectors, services
+from .forms import RunForm
+from .models import RunStatus
 
 
 @project_view
 def run_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    return coming_soon.__wrapped__(request, membership, section="runs")  # type: ignore[attr-defined]
+    runs = list(selectors.run_list(project=membership.project)[:100])
+    rows = [(run, selectors.run_progress(run)) for run in runs]
+    live = any(not run.is_finished for run in runs)
+    return render_page(request, "runs/list.html", {"rows": rows, "live": live}, partial="run-table")
+
+
+@project_view
+def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
+    require_editor(membership)
+    initial = {}
+    if request.GET.get("spec_version"):
+        initial["spec_version"] = request.GET["spec_version"]
+    form = RunForm(request.POST or None, project=membership.project, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.run_create(
+                membership=membership, user=request.user, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Run {run.pk} queued.")
+            return redirect("run_detail", run_id=run.pk)
+    return render(request, "runs/form.html", {"form": form})
+
+
+def _status_context(membership: Membership, run_id: int) -> dict:
+    run = selectors.run_get(project=membership.project, run_id=run_id)
+    return {
+        "run": run,
+        "progress": selectors.run_progress(run),
+        "events": selectors.run_events(run=run),
+        "newest": selectors.run_newest_samples(run=run),
+        "rejects": selectors.run_rejects(run=run),
+        "chart": selectors.run_throughput(run=run),
+        "labels": selectors.label_bars(run.label_counts),
+        "finished_states": [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED],
+    }
+
+
+@project_view
+def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    context = _status_context(membership, run_id)
+    return render_page(request, "runs/detail.html", context, partial="live-status")
+
+
+@project_view
+@require_POST
+def run_cancel(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
+    run = selectors.run_get(project=membership.project, run_id=run_id)
+    services.run_cancel(membership=membership, run=run)
+    if getattr(request, "htmx", False):
+        return render(request, "runs/detail.html#live-status", _status_context(membership, run_id))
+    return redirect("run_detail", run_id=run_id)

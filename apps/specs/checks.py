@@ -50,8 +50,7 @@ def _schema_problems(task_type: str, schema: Any, seeds: list[Any]) -> list[str]
     if schema is None:
         if not seeds:
             return [
-                "Custom spec: give a JSON schema for the rows or seed examples "
-                "to infer one from."
+                "Custom spec: give a JSON schema for the rows or seed examples to infer one from."
             ]
         return []
     if not isinstance(schema, dict):
@@ -81,9 +80,7 @@ def version_problems(
         return [f"Unknown task type {task_type!r}."]
     problems = []
     if not (description or "").strip():
-        problems.append(
-            "Description is empty: say what domain or application the data is for."
-        )
+        problems.append("Description is empty: say what domain or application the data is for.")
     label_problems = _label_problems(task_type, labels)
     problems += label_problems
     if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):

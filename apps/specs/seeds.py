@@ -263,9 +263,7 @@ def seeds_from_upload(
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
     fmt = guess_format(filename, text)
-    return seeds_from_text(
-        text, fmt=fmt, task_type=task_type, multi_label=multi_label, field=field
-    )
+    return seeds_from_text(text, fmt=fmt, task_type=task_type, multi_label=multi_label, field=field)
 
 
 def seeds_to_jsonl(rows: list[dict[str, Any]]) -> str:

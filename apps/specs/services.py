@@ -154,7 +154,8 @@ def spec_create(
     elif Spec.objects.filter(project=membership.project, name=name).exists():
         errors["name"] = [f"A spec named {name!r} already exists in this project."]
     if task_type not in TaskType.values:
-        errors["task_type"] = [f"{task_type!r} is not a task type: use {', '.join(TaskType.values)}."]
+        choices = ", ".join(TaskType.values)
+        errors["task_type"] = [f"{task_type!r} is not a task type: use one of {choices}."]
     content, content_errors = _clean_content(
         task_type=task_type,
         description=description,
@@ -195,7 +196,7 @@ def spec_version_create(
     multi_label: bool | _Unset = UNSET,
     requirements: Sequence[str] | _Unset = UNSET,
     seeds: Sequence[dict[str, Any]] | _Unset = UNSET,
-    custom_schema: dict[str, Any] | None | _Unset = UNSET,
+    custom_schema: dict[str, Any] | _Unset | None = UNSET,
 ) -> SpecVersion:
     """Version n+1 of a spec; fields not given are copied from the latest version."""
     _require_project(membership, spec)
@@ -212,7 +213,7 @@ def spec_version_create(
         # The lock serialises edits of one spec, so two saves cannot both take number n+1.
         locked = Spec.objects.select_for_update().get(pk=spec.pk)
         latest = locked.versions.order_by("-number").first()
-        merged = {
+        merged: dict[str, Any] = {
             field: value if value is not UNSET else getattr(latest, field, _EMPTY[field])
             for field, value in given.items()
         }

@@ -127,7 +127,8 @@ class Ner:
         text = payload["text"]
         if not text.strip():
             return _reject(REASON_EMPTY, "text is empty")
-        entities, seen = [], {}
+        entities: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
         for entity in payload["entities"]:
             if content.labels and entity["label"] not in content.labels:
                 return _reject(REASON_UNKNOWN_LABEL, f"label {entity['label']!r}")

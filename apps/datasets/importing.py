@@ -1,0 +1,204 @@
+"""Parsing JSONL and CSV files into sample payloads, each with the line it came from.
+
+The import service (`services.dataset_import`) validates every row with the same checker
+as generated samples. Rows are parsed lazily so a 50 MB file never becomes a list of
+200,000 dicts in memory.
+"""
+
+import contextlib
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from apps.specs.models import TaskType
+from apps.specs.task_types import REASON_LABELS, Checked, SpecContent, check_sample
+
+MAX_IMPORT_BYTES = 50 * 1024 * 1024
+MAX_IMPORT_ROWS = 200_000
+MAX_REPORTED_ERRORS = 20
+
+# Columns Seedbed's own exports add next to the payload (see export.METADATA); a file
+# exported from Seedbed imports back unchanged.
+METADATA_KEYS = frozenset(
+    {
+        "sample_id",
+        "version",
+        "review_state",
+        "run_id",
+        "spec_version_id",
+        "provider",
+        "model",
+        "original",
+    }
+)
+# CSV cells holding lists or objects, written as JSON by the CSV export.
+JSON_COLUMNS = {
+    TaskType.NER: {"entities"},
+    TaskType.CLASSIFICATION: {"labels"},
+    TaskType.CONVERSATION: {"conv_prefix", "response"},
+}
+
+
+@dataclass
+class Row:
+    line: int
+    payload: Any = None
+    extra: dict[str, Any] | None = None  # metadata columns found next to the payload
+    error: str = ""
+    checked: Checked | None = None
+
+
+def detect_format(file_name: str, content: bytes) -> str:
+    name = file_name.lower()
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    return "jsonl" if content.lstrip()[:1] == b"{" else "csv"
+
+
+def decode(content: bytes) -> str:
+    """UTF-8 text (a BOM is dropped); raises ValueError naming the line of a bad byte."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise ValueError(f"line {line}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def _split(obj: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """A row's payload and its metadata: `{"payload": {...}}` or the payload's own fields."""
+    extra = {k: v for k, v in obj.items() if k in METADATA_KEYS or k.startswith("seedbed_")}
+    if isinstance(obj.get("payload"), dict):
+        return obj["payload"], extra
+    return {k: v for k, v in obj.items() if k not in extra}, extra
+
+
+def iter_jsonl(text: str) -> Iterator[Row]:
+    # str.splitlines would also split on U+2028 and friends, which JSON allows raw.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Row(
+                number, error=f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
+            )
+            continue
+        if not isinstance(obj, dict):
+            yield Row(number, error=f"line {number}: expected a JSON object")
+            continue
+        payload, extra = _split(obj)
+        yield Row(number, payload, extra)
+
+
+def iter_csv(text: str, task_type: str) -> Iterator[Row]:
+    dialect: type[csv.Dialect] = csv.excel
+    if "\t" in text[:4096].split("\n", 1)[0] and "," not in text[:4096].split("\n", 1)[0]:
+        dialect = csv.excel_tab
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        yield Row(1, error=f"line 1: {exc}")
+        return
+    json_columns = JSON_COLUMNS.get(task_type, set())
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Row(start, error=f"line {start}: {exc}")
+            return
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header):
+            yield Row(line, error=f"line {line}: {len(cells)} cells but {len(header)} columns")
+            continue
+        obj: dict[str, Any] = {}
+        error = ""
+        for name, cell in zip(header, cells, strict=False):
+            if cell == "" or not name:
+                continue  # an empty cell is an absent field (e.g. `label` in a multi-label row)
+            wants_json = (
+                name in json_columns
+                or name == "original"
+                or (task_type == TaskType.CUSTOM and cell[:1] in "[{")
+            )
+            if wants_json:
+                try:
+                    obj[name] = json.loads(cell)
+                except json.JSONDecodeError:
+                    error = f"line {line}: column {name!r} is not valid JSON"
+                    break
+            else:
+                obj[name] = cell
+        if error:
+            yield Row(line, error=error)
+            continue
+        payload, extra = _split(obj)
+        yield Row(line, payload, extra)
+
+
+def iter_rows(fmt: str, text: str, task_type: str) -> Iterator[Row]:
+    return iter_jsonl(text) if fmt == "jsonl" else iter_csv(text, task_type)
+
+
+def lineage_of(row: Row, file_name: str) -> dict[str, Any]:
+    lineage: dict[str, Any] = {"source": "import", "file": file_name[:200], "line": row.line}
+    extra = row.extra or {}
+    for key in ("provider", "model"):
+        if extra.get(key):
+            lineage[key] = extra[key]
+    original = extra.get("original")
+    if isinstance(original, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            original = json.loads(original)
+    if original not in (None, ""):
+        lineage["original"] = original
+    return lineage
+
+
+def _content(task_type: str, payload: Any, seeds: tuple[dict[str, Any], ...]) -> SpecContent:
+    multi = isinstance(payload, dict) and "labels" in payload and "label" not in payload
+    # Imports may bring new labels, so any label is allowed (no spec to hold them to).
+    return SpecContent(task_type=task_type, multi_label=multi, seeds=seeds)
+
+
+def checked_rows(content: bytes, file_name: str, task_type: str) -> Iterator[Row]:
+    """Every row of the file, checked like a generated sample: `checked` or `error` is set.
+
+    Raises ValueError when the file as a whole cannot be read.
+    """
+    text = decode(content)
+    fmt = detect_format(file_name, content)
+    seeds: tuple[dict[str, Any], ...] = ()
+    if task_type == TaskType.CUSTOM:
+        # Without a spec, custom rows must share the fields and types of the first rows.
+        first = (r.payload for r in iter_rows(fmt, text, task_type) if not r.error)
+        seeds = tuple(p for _, p in zip(range(20), first, strict=False) if isinstance(p, dict))
+    return _check(iter_rows(fmt, text, task_type), task_type, seeds)
+
+
+def _check(rows: Iterator[Row], task_type: str, seeds: tuple[dict[str, Any], ...]) -> Iterator[Row]:
+    for n, row in enumerate(rows, start=1):
+        if n > MAX_IMPORT_ROWS:
+            yield Row(row.line, error=f"line {row.line}: the file has more than 200,000 rows")
+            return
+        if not row.error:
+            checked = check_sample(row.payload, _content(task_type, row.payload, seeds))
+            if checked.ok:
+                row.checked = checked
+            else:
+                reason = REASON_LABELS.get(checked.reason, checked.reason)
+                row.error = f"line {row.line}: {reason}: {checked.detail}"
+        yield row

@@ -1,0 +1,267 @@
+"""Reads for datasets and samples; every entry point takes the caller's project.
+
+Browsing must stay flat as a dataset grows to millions of samples: pages are keyset
+paginated on -id, every filter has an index, and sizes come from per-version counts taken
+once when a version closes, never from COUNT(*) over the dataset.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import Count, QuerySet, Sum
+from django.http import Http404
+
+from apps.core.models import Project
+
+from .models import Dataset, DatasetVersion, ExportJob, Sample
+
+MAX_PAGE = 500
+# Columns a sample row needs; the tsvector and hash stay in the database.
+ROW_FIELDS = (
+    "id",
+    "dataset",
+    "version",
+    "run",
+    "index",
+    "payload",
+    "text",
+    "labels",
+    "lineage",
+    "review_state",
+    "created_at",
+)
+
+
+def dataset_list(project: Project) -> QuerySet[Dataset]:
+    return Dataset.objects.filter(project=project).order_by("name")
+
+
+def dataset_get(project: Project, dataset_id: int) -> Dataset:
+    try:
+        return dataset_list(project).get(pk=dataset_id)
+    except Dataset.DoesNotExist as exc:
+        raise Http404("No such dataset.") from exc
+
+
+def dataset_get_by_name(project: Project, name: str) -> Dataset | None:
+    return dataset_list(project).filter(name=name.strip()).first()
+
+
+def sample_get(project: Project, sample_id: int) -> Sample:
+    try:
+        return Sample.objects.select_related("dataset").get(pk=sample_id, dataset__project=project)
+    except Sample.DoesNotExist as exc:
+        raise Http404("No such sample.") from exc
+
+
+def export_job_get(project: Project, job_id: int) -> ExportJob:
+    try:
+        return ExportJob.objects.select_related("dataset").get(pk=job_id, project=project)
+    except ExportJob.DoesNotExist as exc:
+        raise Http404("No such export.") from exc
+
+
+def export_job_list(dataset: Dataset, limit: int = 5) -> list[ExportJob]:
+    return list(ExportJob.objects.filter(dataset=dataset).order_by("-created_at")[:limit])
+
+
+# --- versions and counts ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    number: int
+    source: str
+    source_label: str
+    run_id: int | None
+    note: str
+    created_at: datetime
+    added: int
+    total: int
+    is_open: bool
+
+
+def open_version_counts(dataset_id: int, numbers: list[int]) -> dict[int, int]:
+    """Live counts of open versions; bounded, since a run adds at most 20,000 samples."""
+    if not numbers:
+        return {}
+    rows = (
+        Sample.objects.filter(dataset_id=dataset_id, version__in=numbers)
+        .values("version")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(numbers, 0)
+    counts.update({row["version"]: row["n"] for row in rows})
+    return counts
+
+
+def version_label_counts(dataset_id: int, numbers: list[int]) -> dict[int, dict[str, int]]:
+    """Label counts of the samples each given version added (one grouped query)."""
+    counts: dict[int, dict[str, int]] = {n: {} for n in numbers}
+    if not numbers:
+        return counts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT s.version, l.label, count(*)
+            FROM datasets_sample s, jsonb_array_elements_text(s.labels) AS l(label)
+            WHERE s.dataset_id = %s AND s.version = ANY(%s)
+            GROUP BY 1, 2
+            """,
+            [dataset_id, numbers],
+        )
+        for number, label, n in cursor.fetchall():
+            counts[number][label] = n
+    return counts
+
+
+def dataset_versions(dataset: Dataset) -> list[VersionInfo]:
+    """Every version, newest first, with what it added and its cumulative size."""
+    versions = list(DatasetVersion.objects.filter(dataset=dataset).order_by("number"))
+    live = open_version_counts(dataset.pk, [v.number for v in versions if v.added_count is None])
+    infos, total = [], 0
+    for v in versions:
+        added = v.added_count if v.added_count is not None else live[v.number]
+        total += added
+        infos.append(
+            VersionInfo(
+                number=v.number,
+                source=v.source,
+                source_label=v.get_source_display(),
+                run_id=v.run_id,
+                note=v.note,
+                created_at=v.created_at,
+                added=added,
+                total=total,
+                is_open=v.added_count is None,
+            )
+        )
+    return infos[::-1]
+
+
+def version_size(dataset: Dataset, version: int | None = None) -> int:
+    version = version or dataset.latest_version
+    return next((v.total for v in dataset_versions(dataset) if v.number == version), 0)
+
+
+def dataset_sizes(project: Project) -> dict[int, int]:
+    """Latest-version size of every dataset of a project, from the stored counts."""
+    rows = (
+        DatasetVersion.objects.filter(dataset__project=project)
+        .values("dataset_id")
+        .annotate(closed=Sum("added_count"))
+        .order_by()
+    )
+    sizes = {row["dataset_id"]: row["closed"] or 0 for row in rows}
+    open_versions = DatasetVersion.objects.filter(
+        dataset__project=project, added_count__isnull=True
+    ).values_list("dataset_id", "number")
+    by_dataset: dict[int, list[int]] = {}
+    for dataset_id, number in open_versions:
+        by_dataset.setdefault(dataset_id, []).append(number)
+    for dataset_id, numbers in by_dataset.items():
+        sizes[dataset_id] += sum(open_version_counts(dataset_id, numbers).values())
+    return sizes
+
+
+def label_distribution(dataset: Dataset, version: int | None = None) -> list[tuple[str, int]]:
+    """(label, samples carrying it) in version n, most frequent first.
+
+    Closed versions contribute their stored counts; only open ones are grouped live.
+    """
+    version = version or dataset.latest_version
+    versions = DatasetVersion.objects.filter(dataset=dataset, number__lte=version).values_list(
+        "number", "added_labels"
+    )
+    counts: Counter[str] = Counter()
+    open_numbers = []
+    for number, added_labels in versions:
+        if added_labels is None:
+            open_numbers.append(number)
+        else:
+            counts.update(added_labels)
+    for live in version_label_counts(dataset.pk, open_numbers).values():
+        counts.update(live)
+    return sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (-kn[1], kn[0]))
+
+
+# --- browsing --------------------------------------------------------------------------
+
+
+def _version_id_bound(dataset: Dataset, version: int) -> int | None:
+    """The highest sample id in versions 1..n (one index probe per version).
+
+    Browsing an old version scans ids downwards from here instead of wading through
+    every newer sample first.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT max(m.id) FROM datasets_datasetversion v
+            CROSS JOIN LATERAL (
+                SELECT max(s.id) AS id FROM datasets_sample s
+                WHERE s.dataset_id = v.dataset_id AND s.version = v.number
+            ) m
+            WHERE v.dataset_id = %s AND v.number <= %s
+            """,
+            [dataset.pk, version],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def sample_queryset(
+    dataset: Dataset,
+    version: int | None = None,
+    label: str | None = None,
+    run_id: int | None = None,
+    review_state: str | None = None,
+    q: str | None = None,
+) -> QuerySet[Sample]:
+    samples = Sample.objects.filter(dataset=dataset)
+    if version and version < dataset.latest_version:
+        # Every sample belongs to the latest version, so only older ones need a filter.
+        bound = _version_id_bound(dataset, version)
+        if bound is None:
+            return samples.none()
+        samples = samples.filter(version__lte=version, id__lte=bound)
+    if label:
+        samples = samples.filter(labels__contains=[label])
+    if run_id:
+        samples = samples.filter(run_id=run_id)
+    if review_state:
+        samples = samples.filter(review_state=review_state)
+    if q and q.strip():
+        samples = samples.filter(
+            search=SearchQuery(q.strip(), search_type="websearch", config="english")
+        )
+    return samples
+
+
+def sample_page(
+    dataset: Dataset,
+    version: int | None = None,
+    label: str | None = None,
+    run_id: int | None = None,
+    review_state: str | None = None,
+    q: str | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> tuple[list[Sample], int | None]:
+    """One page of samples, newest first, and the cursor of the next page (None at the end).
+
+    The cursor is the last id shown: the next page is `id < cursor`, which stays one index
+    range scan however deep the reader goes.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    samples = sample_queryset(dataset, version, label, run_id, review_state, q)
+    if after_id:
+        samples = samples.filter(id__lt=after_id)
+    rows = list(samples.only(*ROW_FIELDS).order_by("-id")[: limit + 1])
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].pk
+    return rows, None

@@ -1,0 +1,155 @@
+"""REST API for runs."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core import selectors as core_selectors
+from apps.core.api import ProjectAPIView
+from apps.specs.models import SpecVersion
+
+from . import selectors, services
+from .models import ExplorationMode, Run, SeedShuffling
+
+
+class RunOutput(serializers.ModelSerializer):
+    spec_id = serializers.IntegerField(source="spec_version.spec_id")
+    spec_version = serializers.IntegerField(source="spec_version.number")
+    provider = serializers.CharField(source="provider.name", allow_null=True)
+    dataset_name = serializers.CharField(source="dataset.name")
+    detailed_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "status",
+            "spec_id",
+            "spec_version",
+            "provider",
+            "model",
+            "dataset_name",
+            "dataset_version",
+            "num_samples",
+            "multiplier",
+            "exploration_mode",
+            "batch_size",
+            "num_shots",
+            "max_examples_in_prompt",
+            "seed_shuffling",
+            "balance_labels",
+            "concurrency",
+            "random_seed",
+            "call_budget",
+            "accepted",
+            "rejected",
+            "duplicates",
+            "calls",
+            "failed_calls",
+            "retries",
+            "input_tokens",
+            "output_tokens",
+            "rejected_by_reason",
+            "label_counts",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "detailed_status",
+        ]
+
+    def get_detailed_status(self, run: Run) -> list[str]:
+        return selectors.run_progress(run).lines
+
+
+class RunInput(serializers.Serializer):
+    spec_id = serializers.IntegerField()
+    spec_version = serializers.IntegerField(
+        required=False, help_text="Version number; default: the latest SUCCEEDED one."
+    )
+    provider_id = serializers.IntegerField(required=False)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    dataset_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
+    num_samples = serializers.IntegerField(required=False)
+    multiplier = serializers.IntegerField(required=False)
+    exploration_mode = serializers.ChoiceField(ExplorationMode.choices, required=False)
+    batch_size = serializers.IntegerField(required=False)
+    num_shots = serializers.IntegerField(required=False)
+    max_examples_in_prompt = serializers.IntegerField(required=False)
+    seed_shuffling = serializers.ChoiceField(SeedShuffling.choices, required=False)
+    balance_labels = serializers.BooleanField(required=False)
+    concurrency = serializers.IntegerField(required=False)
+    random_seed = serializers.IntegerField(required=False)
+
+
+def _spec_version(project_id: int, spec_id: int, number: int | None) -> SpecVersion:
+    versions = SpecVersion.objects.select_related("spec").filter(
+        spec_id=spec_id, spec__project_id=project_id
+    )
+    if not versions.exists():
+        raise serializers.ValidationError({"spec_id": f"No spec {spec_id} in this project."})
+    version = (
+        versions.filter(number=number).first()
+        if number is not None
+        else versions.filter(status="SUCCEEDED").order_by("-number").first()
+    )
+    if version is None:
+        which = f"version {number}" if number is not None else "a SUCCEEDED version"
+        raise serializers.ValidationError({"spec_version": f"Spec {spec_id} has no {which}."})
+    return version
+
+
+class RunListApi(ProjectAPIView):
+    @extend_schema(
+        responses=RunOutput(many=True),
+        parameters=[OpenApiParameter("status", str), OpenApiParameter("limit", int)],
+    )
+    def get(self, request: Request) -> Response:
+        runs = selectors.run_list(project=self.membership.project)
+        if request.query_params.get("status"):
+            runs = runs.filter(status=request.query_params["status"].upper())
+        limit = request.query_params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 500:
+            raise serializers.ValidationError({"limit": "limit must be from 1 to 500."})
+        return Response(RunOutput(runs[: int(limit)], many=True).data)
+
+    @extend_schema(request=RunInput, responses={201: RunOutput})
+    def post(self, request: Request) -> Response:
+        data = RunInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        project = self.membership.project
+        version = _spec_version(project.pk, params.pop("spec_id"), params.pop("spec_version", None))
+        provider_id = params.pop("provider_id", None)
+        provider = (
+            core_selectors.provider_get(project=project, provider_id=provider_id)
+            if provider_id
+            else project.providers.filter(name="embedded").first()
+        )
+        if provider is None:
+            raise serializers.ValidationError({"provider_id": "Name a provider."})
+        run = services.run_create(
+            membership=self.membership,
+            spec_version=version,
+            provider=provider,
+            user=request.user,
+            **params,
+        )
+        return Response(RunOutput(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailApi(ProjectAPIView):
+    @extend_schema(responses=RunOutput)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = selectors.run_get(project=self.membership.project, run_id=run_id)
+        return Response(RunOutput(run).data)
+
+
+class RunCancelApi(ProjectAPIView):
+    @extend_schema(request=None, responses=RunOutput)
+    def post(self, request: Request, run_id: int) -> Response:
+        run = selectors.run_get(project=self.membership.project, run_id=run_id)
+        run = services.run_cancel(membership=self.membership, run=run)
+        return Response(RunOutput(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,130 @@
+"""Reads for runs, always scoped to the caller's project."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from apps.core.models import Project
+from apps.datasets.models import Sample
+from apps.specs.task_types import REASON_LABELS
+
+from .models import Run, RunEvent, RunStatus, ThroughputPoint
+
+
+def run_list(*, project: Project) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(project=project)
+        .select_related("spec_version__spec", "provider", "dataset")
+        .order_by("-created_at")
+    )
+
+
+def run_get(*, project: Project, run_id: int) -> Run:
+    try:
+        return run_list(project=project).get(pk=run_id)
+    except Run.DoesNotExist as exc:
+        raise Http404("No such run.") from exc
+
+
+@dataclass
+class Progress:
+    percent: float
+    per_second: float | None
+    eta_seconds: float | None
+    lines: list[str]
+
+
+def run_progress(run: Run) -> Progress:
+    """Percent done, throughput, ETA and withpi-style `detailed_status` lines."""
+    percent = 100.0 * run.accepted / run.num_samples if run.num_samples else 0.0
+    per_second = eta = None
+    if run.started_at and run.accepted:
+        end = run.finished_at or timezone.now()
+        elapsed = max((end - run.started_at).total_seconds(), 0.001)
+        per_second = run.accepted / elapsed
+        if not run.is_finished:
+            eta = (run.num_samples - run.accepted) / per_second
+    lines = [f"{run.accepted} of {run.num_samples} samples accepted ({percent:.0f}%)."]
+    if run.calls or run.failed_calls:
+        lines.append(
+            f"{run.calls} provider calls answered, {run.failed_calls} failed, "
+            f"{run.retries} retries; {run.input_tokens} input and "
+            f"{run.output_tokens} output tokens."
+        )
+    if run.rejected or run.duplicates:
+        reasons = ", ".join(
+            f"{REASON_LABELS.get(reason, reason).lower()} {count}"
+            for reason, count in sorted(run.rejected_by_reason.items(), key=lambda kv: -kv[1])
+        )
+        lines.append(f"{run.rejected + run.duplicates} candidates rejected: {reasons}.")
+    if run.status == RunStatus.QUEUED:
+        lines.append("Waiting for a worker.")
+    elif run.cancel_requested and not run.is_finished:
+        lines.append("Cancelling: waiting for the calls in flight.")
+    if run.error:
+        lines.append(run.error)
+    return Progress(
+        percent=min(percent, 100.0), per_second=per_second, eta_seconds=eta, lines=lines
+    )
+
+
+def run_events(*, run: Run, limit: int = 30) -> list[RunEvent]:
+    return list(RunEvent.objects.filter(run=run).order_by("-id")[:limit])
+
+
+def run_newest_samples(*, run: Run, limit: int = 8) -> list[Sample]:
+    return list(Sample.objects.filter(run=run).order_by("-id")[:limit])
+
+
+def run_rejects(*, run: Run, per_reason: int = 3) -> list[dict[str, Any]]:
+    """Rejects grouped by reason, with a few examples each (one query)."""
+    rows = run.rejects.raw(
+        """
+        SELECT id, reason, detail, payload FROM (
+            SELECT r.*, row_number() OVER (PARTITION BY reason ORDER BY id DESC) AS n
+            FROM runs_rejectedsample r WHERE run_id = %s
+        ) ranked WHERE n <= %s ORDER BY reason, id DESC
+        """,
+        [run.pk, per_reason],
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(
+            row.reason,
+            {
+                "reason": row.reason,
+                "label": REASON_LABELS.get(row.reason, row.reason),
+                "count": run.rejected_by_reason.get(row.reason, 0),
+                "examples": [],
+            },
+        )
+        group["examples"].append(row)
+    return sorted(groups.values(), key=lambda g: -g["count"])
+
+
+def run_throughput(*, run: Run, width: int = 600, height: int = 120) -> dict[str, Any]:
+    """Accepted samples over time as SVG polyline points."""
+    points = list(
+        ThroughputPoint.objects.filter(run=run).order_by("at").values_list("at", "accepted_total")
+    )
+    if not run.started_at or not points:
+        return {"points": "", "width": width, "height": height, "max": 0, "seconds": 0}
+    start = run.started_at
+    series = [(0.0, 0), *[((at - start).total_seconds(), total) for at, total in points]]
+    span = max(series[-1][0], 1.0)
+    top = max(run.num_samples, 1)
+    coords = " ".join(
+        f"{width * t / span:.1f},{height - height * total / top:.1f}" for t, total in series
+    )
+    return {"points": coords, "width": width, "height": height, "max": top, "seconds": span}
+
+
+def label_bars(counts: dict[str, int]) -> list[dict[str, Any]]:
+    top = max(counts.values(), default=0) or 1
+    return [
+        {"label": label, "count": count, "percent": 100 * count / top}
+        for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]

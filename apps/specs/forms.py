@@ -1,0 +1,159 @@
+"""The spec form: people type one label or requirement per line and seeds as JSONL."""
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from . import seeds as seed_io
+from .models import SpecVersion, TaskType
+from .services import MAX_NAME_CHARS
+
+EXAMPLE = {
+    "name": "Support ticket intents",
+    "task_type": TaskType.CLASSIFICATION,
+    "description": "Customer support tickets for a SaaS invoicing product, written by "
+    "small-business owners by email or chat.",
+    "instruction": "Vary the tone (calm, annoyed, confused) and the length (one line to a "
+    "short paragraph).",
+    "labels": "billing\ntechnical_issue\naccount_access\nfeature_request",
+    "requirements": "Each ticket is written in the first person by a customer.\n"
+    "No real names, e-mail addresses or card numbers.",
+    "seeds": "\n".join(
+        json.dumps({"text": text, "label": label})
+        for text, label in [
+            ("I was charged twice for my March invoice, please refund one.", "billing"),
+            ("The export to PDF button does nothing since this morning.", "technical_issue"),
+            ("I can't log in: the reset link in your e-mail has expired.", "account_access"),
+        ]
+    ),
+}
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+class SpecForm(forms.Form):
+    name = forms.CharField(max_length=MAX_NAME_CHARS)
+    task_type = forms.ChoiceField(choices=TaskType.choices, initial=TaskType.CLASSIFICATION)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The domain or application the data is for.",
+    )
+    instruction = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Extra instructions for the model (optional).",
+    )
+    labels = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "one label per line"}),
+        help_text="One per line: entity types for NER, classes for classification.",
+    )
+    multi_label = forms.BooleanField(
+        required=False, label="Multi-label (classification: a text can have several labels)"
+    )
+    requirements = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "one requirement per line"}),
+        help_text="Properties every sample must have, one per line.",
+    )
+    seeds = forms.CharField(
+        required=False,
+        strip=False,
+        label="Seed examples (JSONL)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+        help_text="One JSON object per line, shaped like a sample of the task type.",
+    )
+    seeds_file = forms.FileField(
+        required=False,
+        label="…or upload seeds (.jsonl or .csv)",
+        help_text=f"Replaces the text above. At most {seed_io.MAX_SEEDS:,} seeds and "
+        f"{seed_io.MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
+    )
+    custom_schema = forms.CharField(
+        required=False,
+        label="Row schema (custom task type, JSON Schema)",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
+        help_text="Leave empty to infer it from the seeds.",
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            # Name and task type belong to the spec, not to a version.
+            del self.fields["name"]
+            del self.fields["task_type"]
+
+    def clean_custom_schema(self) -> dict[str, Any] | None:
+        text = self.cleaned_data["custom_schema"].strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from exc
+        if not isinstance(value, dict):
+            raise ValidationError("Must be a JSON object (a JSON Schema).")
+        return value
+
+    def clean_seeds_file(self) -> Any:
+        upload = self.cleaned_data.get("seeds_file")
+        if upload and upload.size > seed_io.MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                f"The file is {upload.size / 1024 / 1024:.1f} MB; seed files can be at most "
+                f"{seed_io.MAX_UPLOAD_BYTES // 1024 // 1024} MB."
+            )
+        return upload
+
+    def service_fields(self, task_type: str) -> dict[str, Any]:
+        """Keyword arguments for the services; ValidationError for unreadable seeds."""
+        data = self.cleaned_data
+        multi_label = data["multi_label"]
+        upload = data.get("seeds_file")
+        if upload:
+            rows = seed_io.seeds_from_upload(
+                upload.read(seed_io.MAX_UPLOAD_BYTES + 1),
+                filename=upload.name or "",
+                task_type=task_type,
+                multi_label=multi_label,
+                field="seeds_file",
+            )
+        else:
+            rows = seed_io.seeds_from_text(
+                data["seeds"], fmt=seed_io.JSONL, task_type=task_type, multi_label=multi_label
+            )
+        return {
+            "description": data["description"],
+            "instruction": data["instruction"],
+            "labels": _lines(data["labels"]),
+            "multi_label": multi_label,
+            "requirements": _lines(data["requirements"]),
+            "seeds": rows,
+            "custom_schema": data["custom_schema"],
+        }
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        """Service errors under their fields; ones for fields the form lacks go on top."""
+        for name, messages in exc.message_dict.items():
+            if name in self.fields:
+                self.add_error(name, messages)
+            else:
+                self.add_error(None, [f"{name}: {m}" for m in messages])
+
+
+def initial_from_version(version: SpecVersion) -> dict[str, Any]:
+    schema = version.custom_schema
+    return {
+        "description": version.description,
+        "instruction": version.instruction,
+        "labels": "\n".join(version.labels or []),
+        "multi_label": version.multi_label,
+        "requirements": "\n".join(version.requirements or []),
+        "seeds": seed_io.seeds_to_jsonl(version.seeds or []),
+        "custom_schema": json.dumps(schema, indent=2) if schema is not None else "",
+    }

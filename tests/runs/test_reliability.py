@@ -1,0 +1,161 @@
+"""Runs on real Celery worker and beat processes: crash, cancel, Redis restart, failures."""
+
+import subprocess
+import time
+
+import pytest
+from django.conf import settings
+
+from apps.datasets.models import Sample
+from apps.runs import services
+from apps.runs.models import Run, RunStatus
+from tests.factories import MembershipFactory, ProviderFactory
+from tests.runs import responders
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory
+from tests.runs.workers import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("allow_loopback")]
+
+
+@pytest.fixture
+def start_run(celery_processes, fake_openai):
+    membership = MembershipFactory()
+    provider = ProviderFactory(
+        project=membership.project, base_url=fake_openai.base_url, max_concurrency=8
+    )
+    version = SpecVersionFactory(spec__project=membership.project)
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+
+    def start(**params) -> Run:
+        return services.run_create(
+            membership=membership,
+            spec_version=version,
+            provider=provider,
+            **{"batch_size": 5, "concurrency": 4, **params},
+        )
+
+    start.membership = membership
+    return start
+
+
+def status(run: Run) -> str:
+    run.refresh_from_db()
+    return run.status
+
+
+def assert_exact_samples(run: Run) -> None:
+    indices = list(Sample.objects.filter(run=run).values_list("index", flat=True))
+    assert len(indices) == run.num_samples
+    assert sorted(indices) == list(range(run.num_samples))
+
+
+def test_kill_9_worker_mid_run_resumes_and_finishes_exactly(
+    start_run, celery_processes, fake_openai
+):
+    fake_openai.script(latency=0.2)
+    celery_processes.start_beat()
+    celery_processes.start_worker("first")
+    run = start_run(num_samples=300)
+    wait_for(
+        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
+    )
+    assert status(run) == RunStatus.RUNNING
+    celery_processes.kill("first")  # SIGKILL to the whole worker process group
+    killed_at = Sample.objects.filter(run=run).count()
+    assert killed_at < 300
+    celery_processes.start_worker("second")
+    wait_for(
+        lambda: status(run) in (RunStatus.SUCCEEDED, RunStatus.FAILED),
+        120,
+        "the run to finish",
+        celery_processes,
+    )
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert_exact_samples(run)
+    assert run.events.filter(message__contains="resuming").exists()
+
+
+def test_cancel_mid_run_stops_calls_and_keeps_samples(start_run, celery_processes, fake_openai):
+    fake_openai.script(latency=0.5)
+    celery_processes.start_worker()
+    run = start_run(num_samples=2000)
+    wait_for(
+        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
+    )
+    cancelled_at = time.time()
+    services.run_cancel(membership=start_run.membership, run=run)
+    wait_for(lambda: status(run) == RunStatus.CANCELLED, 30, "CANCELLED", celery_processes)
+    started_after = [r for r in fake_openai.requests if r["wall"] > cancelled_at + 0.6]
+    # The cancel flag is read at most every 0.5 s before a call starts.
+    assert started_after == []
+    ended_with = len(fake_openai.requests)
+    time.sleep(1.5)
+    assert len(fake_openai.requests) == ended_with
+    kept = Sample.objects.filter(run=run).count()
+    assert 0 < kept < 2000
+    assert run.accepted == kept
+
+
+def test_redis_restart_mid_run_completes(start_run, celery_processes, fake_openai):
+    fake_openai.script(latency=0.2)
+    celery_processes.start_beat()
+    celery_processes.start_worker()
+    run = start_run(num_samples=200)
+    wait_for(
+        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
+    )
+    port = settings.REDIS_URL.rsplit(":", 1)[1].split("/", 1)[0]
+    config = subprocess.run(
+        ["redis-cli", "-p", port, "config", "get", "dir"], capture_output=True, text=True
+    ).stdout.split()[1]
+    subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], check=False)
+    time.sleep(2)
+    subprocess.run(
+        [
+            "redis-server",
+            "--port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            config,
+            "--daemonize",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=True,
+    )
+    wait_for(
+        lambda: status(run) in (RunStatus.SUCCEEDED, RunStatus.FAILED),
+        120,
+        "the run to finish",
+        celery_processes,
+    )
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert_exact_samples(run)
+
+
+@pytest.mark.parametrize("failure", ["500", "malformed"])
+def test_failing_provider_ends_failed_never_running(
+    start_run, celery_processes, fake_openai, failure
+):
+    if failure == "500":
+        fake_openai.script(error_rate=1.0, fail_status=500)
+    else:
+        fake_openai.script(malformed=True)
+    celery_processes.start_worker()
+    run = start_run(num_samples=20)
+    wait_for(
+        lambda: status(run) in (RunStatus.FAILED, RunStatus.SUCCEEDED),
+        120,
+        "the run to end",
+        celery_processes,
+    )
+    assert run.status == RunStatus.FAILED
+    assert run.error
+    if failure == "500":
+        assert "500" in run.error
+    assert run.events.filter(level="error").exists()
