@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.urls import api_urlpatterns as core_api
 from apps.datasets.urls import api_urlpatterns as datasets_api
+from apps.runs.pioneer import GenerateApi, GenerateJobApi
 from apps.runs.urls import api_urlpatterns as runs_api
 from apps.specs.urls import api_urlpatterns as specs_api
 
@@ -15,6 +16,9 @@ urlpatterns = [
     path("api/v1/", include(core_api + specs_api + runs_api + datasets_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    # Pioneer-compatible paths, at the root as Pioneer's clients expect them.
+    path("generate", GenerateApi.as_view(), name="pioneer_generate"),
+    path("generate/jobs/<str:job_id>", GenerateJobApi.as_view(), name="pioneer_job"),
     path("specs/", include("apps.specs.urls")),
     path("runs/", include("apps.runs.urls")),
     path("datasets/", include("apps.datasets.urls")),

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,7 +75,7 @@ METADATA = [
     ("model", _STR),
     ("original", _JSONSTR),
 ]
-CONTENT_TYPES = {
+CONTENT_TYPES: dict[str, str] = {
     ExportFormat.JSONL: "application/x-ndjson; charset=utf-8",
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.PARQUET: "application/vnd.apache.parquet",
@@ -147,7 +147,7 @@ def export_rows(dataset: Dataset, version: int | None = None) -> Iterator[dict[s
         .order_by("id")
         .values("id", "version", "review_state", "run_id", "payload", "lineage")
     )
-    yield from rows.iterator(chunk_size=CHUNK_SIZE)
+    yield from cast(Iterator[dict[str, Any]], rows.iterator(chunk_size=CHUNK_SIZE))
 
 
 def _meta(row: dict[str, Any], key: str) -> Any:

@@ -35,7 +35,7 @@ METADATA_KEYS = frozenset(
     }
 )
 # CSV cells holding lists or objects, written as JSON by the CSV export.
-JSON_COLUMNS = {
+JSON_COLUMNS: dict[str, set[str]] = {
     TaskType.NER: {"entities"},
     TaskType.CLASSIFICATION: {"labels"},
     TaskType.CONVERSATION: {"conv_prefix", "response"},

@@ -374,3 +374,21 @@ def export_job_create(
 
     transaction.on_commit(lambda: export_run.delay(job.pk))
     return job
+
+
+def export_stream_check(*, dataset: Dataset, version: int | None, fmt: str) -> int:
+    """The version to stream directly, or ValidationError saying to start a job instead."""
+    if fmt not in (ExportFormat.JSONL, ExportFormat.CSV):
+        raise ValidationError(
+            {"format": "Only jsonl and csv stream directly; Parquet files are written by a job."}
+        )
+    number = export_version_check(dataset=dataset, version=version)
+    size = selectors.version_size(dataset, number)
+    if size > STREAM_LIMIT:
+        raise ValidationError(
+            {
+                "version": f"Version {number} has {size:,} samples; exports over "
+                f"{STREAM_LIMIT:,} samples run as a job (POST …/exports/)."
+            }
+        )
+    return number

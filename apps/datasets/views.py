@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
@@ -16,7 +17,7 @@ from apps.core.web import project_view
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
-from .models import Dataset, ReviewState
+from .models import Dataset, ExportFormat, ReviewState
 
 DETAIL = "datasets/dataset_detail.html"
 
@@ -128,6 +129,7 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         "more_query": filters.params(cursor=next_cursor) if next_cursor else "",
         "version": filters.version or dataset.latest_version,
         "review_states": ReviewState.choices,
+        "detail_url": reverse("dataset_detail", args=[dataset.pk]),
     }
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.boosted and not htmx.history_restore_request:
@@ -147,5 +149,6 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         runs=sorted({v.run_id for v in versions if v.run_id}, reverse=True),
         streamable=current is not None and current.total <= services.STREAM_LIMIT,
         jobs=selectors.export_job_list(dataset),
+        formats=ExportFormat.choices,
     )
     return render(request, DETAIL, context)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
+from apps.core.services import require_editor
 from apps.specs.models import SpecVersion
 
 from . import selectors, services
@@ -117,6 +118,7 @@ class RunListApi(ProjectAPIView):
 
     @extend_schema(request=RunInput, responses={201: RunOutput})
     def post(self, request: Request) -> Response:
+        require_editor(self.membership)
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)

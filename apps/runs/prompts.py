@@ -25,7 +25,7 @@ EXPLORATION_HINT = {
     ExplorationMode.CONSERVATIVE: "Stay close to the examples in topic and style.",
     ExplorationMode.BALANCED: "Vary topics and wording while keeping the examples' spirit.",
     ExplorationMode.CREATIVE: "Explore new situations, styles and phrasings.",
-    ExplorationMode.ADVENTUROUS: "Go far from the examples: unusual cases, edge cases, rare styles.",
+    ExplorationMode.ADVENTUROUS: "Go far from the examples: unusual and edge cases, rare styles.",
 }
 
 

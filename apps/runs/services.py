@@ -52,7 +52,7 @@ def run_params_validate(
     if (num_samples is None) == (multiplier is None):
         errors["num_samples"] = "Give either num_samples (1 to 20,000) or multiplier, not both."
     _check_range(errors, "num_samples", num_samples, 1, MAX_SAMPLES)
-    _check_range(errors, "multiplier", multiplier, 1, 1000)
+    _check_range(errors, "multiplier", multiplier, 1, MAX_SAMPLES)
     _check_range(errors, "batch_size", batch_size, 1, MAX_BATCH)
     _check_range(errors, "num_shots", num_shots, 0, MAX_SHOTS)
     _check_range(errors, "max_examples_in_prompt", max_examples_in_prompt, 0, 50)

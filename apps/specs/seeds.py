@@ -34,7 +34,10 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     TaskType.CONVERSATION: (("conv_prefix", "response"), ()),
 }
 # Cells of these columns hold JSON (a list of entities, a list of messages, a message).
-CSV_JSON_COLUMNS = {"entities", "conv_prefix", "response"}
+CSV_JSON_COLUMNS: dict[str, set[str]] = {
+    TaskType.NER: {"entities"},
+    TaskType.CONVERSATION: {"conv_prefix", "response"},
+}
 MULTI_LABEL_SEPARATOR = "|"
 
 
@@ -165,8 +168,9 @@ def _csv_row(
     if len(cells) != len(names):
         return None, f"{len(cells)} values, but the header has {len(names)} columns."
     row: dict[str, Any] = {}
+    json_columns = CSV_JSON_COLUMNS.get(task_type, set())
     for name, cell in zip(names, cells, strict=True):
-        if task_type != TaskType.CUSTOM and name in CSV_JSON_COLUMNS:
+        if name in json_columns:
             try:
                 row[name] = json.loads(cell)
             except json.JSONDecodeError as exc:

@@ -28,6 +28,7 @@ from apps.core.llm import (
 from apps.core.llm.retry import RetryPolicy, parse_retry_after
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.base import Behaviour, FakeServer
+from tests.fakes.helpers import in_thread, run_async
 from tests.fakes.openai_server import FakeOpenAI
 
 T = TypeVar("T")
@@ -59,7 +60,7 @@ SCHEMA: dict[str, Any] = {
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    return run_async(coro)
 
 
 def config_for(fake: FakeServer, **overrides: Any) -> ProviderConfig:
@@ -397,7 +398,8 @@ def test_list_models(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic) -> 
 
 
 def test_list_models_sync_for_views(fake_openai: FakeOpenAI) -> None:
-    assert list_models_sync(config_for(fake_openai)) == ["fake-gpt", "fake-gpt-mini"]
+    # A sync view runs in a thread without an event loop.
+    assert in_thread(list_models_sync, config_for(fake_openai)) == ["fake-gpt", "fake-gpt-mini"]
     fake_openai.require_key = "sk-other"
     with pytest.raises(ProviderAuthError):
-        list_models_sync(config_for(fake_openai, api_key="sk-nope"))
+        in_thread(list_models_sync, config_for(fake_openai, api_key="sk-nope"))

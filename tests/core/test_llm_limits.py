@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 
 from apps.core.llm import LimiterUnavailable, LLMClient, ProviderConfig, ProviderLimiter
 from apps.core.llm import scripts
+from tests.fakes.helpers import run_async
 from tests.fakes.openai_server import FakeOpenAI
 
 T = TypeVar("T")
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.usefixtures("allow_loopback")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    return run_async(coro)
 
 
 def unique_key() -> str:

@@ -18,7 +18,7 @@ def test_create_a_classification_spec_in_the_browser(live_server, page, monkeypa
     page.fill("input[name=password]", "erin-pw-12345")
     page.click("button[type=submit]")
     page.get_by_text("No specs yet").wait_for()
-    page.get_by_role("link", name="Start from an example").click()
+    page.get_by_role("button", name="Start from an example").click()
 
     assert page.input_value("input[name=name]") == "Support ticket intents"
     page.fill("input[name=name]", "Ticket intents")

@@ -142,7 +142,7 @@ class ProviderLimiter:
 
     async def wait_request(self) -> None:
         """Record one request start, waiting until the window has room for it."""
-        limit = None
+        limit = self.requests_per_minute
         if limit is None:
             return
         redis = self.redis()

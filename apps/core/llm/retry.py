@@ -94,7 +94,7 @@ class RetryPolicy:
             if exc.retry_after > self.max_retry_after:
                 return None
             # A tiny margin: the server's clock ticks in whole seconds.
-            delay = delay
+            delay = max(delay, exc.retry_after + 0.01)
         return delay
 
     async def run(self, attempt_fn: Callable[[int], Awaitable[T]], *, label: str = "") -> T:

@@ -189,7 +189,7 @@ class SlotPool:
         delay = POLL_MIN
         try:
             while (pending := self._pending()) and not self._closed:
-                want = pending
+                want = min(pending, self._share() - len(self._held))
                 granted: list[str] = []
                 if want > 0:
                     first = self._counter
@@ -197,7 +197,7 @@ class SlotPool:
                     granted, others = await scripts.slots_acquire(
                         self._redis,
                         self._keys,
-                        [1000, self._lease_ms, self._holder, want, first],
+                        [self._limit, self._lease_ms, self._holder, want, first],
                     )
                     self._others_waiting = int(others)
                     for member in granted:

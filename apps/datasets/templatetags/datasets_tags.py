@@ -72,3 +72,17 @@ def pretty_json(value: Any) -> str:
 @register.filter
 def percent_of(value: int, total: int) -> int:
     return round(100 * value / total) if total else 0
+
+
+@register.filter
+def thousands(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+@register.filter
+def filesize(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)

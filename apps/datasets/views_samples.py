@@ -1,0 +1,77 @@
+"""Sample rows on the dataset page: review with one click and the inline JSON editor."""
+
+import json
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.core.models import Membership
+from apps.core.services import require_editor
+from apps.core.web import project_view
+
+from . import selectors, services
+from .models import Sample
+
+DETAIL = "datasets/dataset_detail.html"
+
+
+def _row(request: HttpRequest, sample: Sample, status: int = 200) -> HttpResponse:
+    context = {"sample": sample, "dataset": sample.dataset}
+    return render(request, f"{DETAIL}#sample-row", context, status=status)
+
+
+def _editor(request: HttpRequest, sample: Sample, text: str, error: str = "") -> HttpResponse:
+    context: dict[str, Any] = {
+        "sample": sample,
+        "dataset": sample.dataset,
+        "payload_text": text,
+        "error": error,
+    }
+    # 200 even with an error: htmx swaps only successful responses, and the editor with
+    # the error and the reader's unsaved text must replace the one they submitted.
+    return render(request, f"{DETAIL}#sample-editor", context)
+
+
+@project_view
+@require_GET
+def sample_row(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
+    return _row(request, selectors.sample_get(membership.project, sample_id))
+
+
+@project_view
+@require_POST
+def sample_review(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
+    sample = selectors.sample_get(membership.project, sample_id)
+    try:
+        services.sample_review(
+            membership=membership, sample=sample, state=request.POST.get("state", "")
+        )
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    return _row(request, sample)
+
+
+@project_view
+def sample_edit(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
+    sample = selectors.sample_get(membership.project, sample_id)
+    require_editor(membership)
+    if request.method != "POST":
+        return _editor(request, sample, json.dumps(sample.payload, indent=2, ensure_ascii=False))
+    text = request.POST.get("payload", "")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return _editor(
+            request,
+            sample,
+            text,
+            f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+        )
+    try:
+        sample = services.sample_edit(membership=membership, sample=sample, payload=payload)
+    except ValidationError as exc:
+        return _editor(request, sample, text, " ".join(exc.messages))
+    return _row(request, sample)

@@ -1,0 +1,179 @@
+"""Pioneer-compatible generation API: `POST /generate`, `GET /generate/jobs/<job_id>`.
+
+A request becomes a spec version (new spec `pioneer-<dataset>`, or a new version of it)
+checked on the spot, and a run into the named dataset (an existing name gets a new
+version). Job ids are run ids.
+"""
+
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core import selectors as core_selectors
+from apps.core.api import ProjectAPIView
+from apps.core.services import require_editor
+from apps.core.ratelimit import rate_limit_hit
+from apps.datasets.models import Sample
+from apps.specs import services as spec_services
+from apps.specs.models import Spec, TaskType
+
+from . import selectors, services
+from .models import Run, RunStatus
+
+GENERATE_PER_MINUTE = 120
+PIONEER_STATUS = {
+    RunStatus.QUEUED: "queued",
+    RunStatus.RUNNING: "running",
+    RunStatus.SUCCEEDED: "complete",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "failed",
+}
+
+
+class GenerateInput(serializers.Serializer):
+    task_type = serializers.ChoiceField([TaskType.NER, TaskType.CLASSIFICATION, TaskType.DECODER])
+    dataset_name = serializers.CharField(max_length=120)
+    num_examples = serializers.IntegerField(min_value=1, max_value=20_000)
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=200
+    )
+    domain_description = serializers.CharField(max_length=20_000)
+    examples = serializers.ListField(child=serializers.DictField(), required=False, max_length=1000)
+    prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    multi_label = serializers.BooleanField(required=False, default=False)
+    provider = serializers.CharField(required=False, max_length=60)
+    model = serializers.CharField(required=False, max_length=200)
+    batch_size = serializers.IntegerField(required=False, min_value=1, max_value=10)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["task_type"] in (TaskType.NER, TaskType.CLASSIFICATION) and not data.get("labels"):
+            raise serializers.ValidationError(
+                {"labels": f"labels are required for {data['task_type']} (1 to 200)."}
+            )
+        return data
+
+
+def _seed(task_type: str, example: dict[str, Any]) -> dict[str, Any]:
+    """Pioneer decoder examples say `output` where Seedbed says `response`."""
+    if task_type == TaskType.DECODER and "output" in example and "response" not in example:
+        example = {**example, "response": example["output"]}
+        example.pop("output")
+    return example
+
+
+def _spec_version_for(
+    membership: Any, request: Request, task_type: str, dataset_name: str, content: dict[str, Any]
+) -> Any:
+    """The spec version for a request: the spec `pioneer-<dataset>-<task>`, whose latest
+    version is reused when the request asks for the same thing, else a new version."""
+    name = f"pioneer-{dataset_name}-{task_type}"[:120]
+    spec = Spec.objects.filter(project=membership.project, name=name).first()
+    if spec is None:
+        spec = spec_services.spec_create(
+            membership=membership, name=name, task_type=task_type, user=request.user, **content
+        )
+    version = spec.versions.order_by("-number").first()
+    if version is None or any(getattr(version, k) != v for k, v in content.items()):
+        version = spec_services.spec_version_create(
+            membership=membership, spec=spec, user=request.user, **content
+        )
+    if version.status == "PENDING":
+        version = spec_services.spec_version_check(version=version)
+    if version.errors:
+        raise ValidationError({"examples": version.errors})
+    return version
+
+
+def throttle(request: Request) -> Response | None:
+    """120 generate requests a minute per user, counted atomically in Redis."""
+    wait = rate_limit_hit(key=f"generate:user:{request.user.pk}", limit=GENERATE_PER_MINUTE)
+    if not wait:
+        return None
+    seconds = math.ceil(wait)
+    return Response(
+        {
+            "detail": f"Rate limit: {GENERATE_PER_MINUTE} generate requests per minute. "
+            f"Retry in {seconds} s."
+        },
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+class GenerateApi(ProjectAPIView):
+    @extend_schema(request=GenerateInput, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        if limited := throttle(request):
+            return limited
+        require_editor(self.membership)
+        data = GenerateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        project = self.membership.project
+        provider = (
+            core_selectors.provider_list(project=project)
+            .filter(name=params.get("provider", "embedded"))
+            .first()
+        )
+        if provider is None:
+            raise ValidationError({"provider": f"No provider {params.get('provider')!r}."})
+        content = {
+            "description": params["domain_description"],
+            "instruction": params.get("prompt", ""),
+            "labels": params.get("labels", []),
+            "multi_label": params["multi_label"],
+            "seeds": [_seed(params["task_type"], e) for e in params.get("examples", [])],
+        }
+        with transaction.atomic():
+            version = _spec_version_for(
+                self.membership, request, params["task_type"], params["dataset_name"], content
+            )
+            run = services.run_create(
+                membership=self.membership,
+                spec_version=version,
+                provider=provider,
+                model=params.get("model", ""),
+                dataset_name=params["dataset_name"],
+                num_samples=params["num_examples"],
+                batch_size=params.get("batch_size", 5),
+                user=request.user,
+            )
+        return Response(
+            {"job_id": str(run.pk), "status": "queued", "dataset_name": run.dataset.name},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class GenerateJobApi(ProjectAPIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, job_id: str) -> Response:
+        if not job_id.isdigit():
+            return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
+        run: Run = selectors.run_get(project=self.membership.project, run_id=int(job_id))
+        limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
+        examples = list(
+            Sample.objects.filter(run=run)
+            .order_by("index")
+            .values_list("payload", flat=True)[:limit]
+        )
+        return Response(
+            {
+                "job_id": str(run.pk),
+                "status": PIONEER_STATUS[RunStatus(run.status)],
+                "dataset_name": run.dataset.name,
+                "dataset_version": run.dataset_version,
+                "num_examples": run.num_samples,
+                "examples_generated": run.accepted,
+                "detailed_status": selectors.run_progress(run).lines,
+                "error": run.error or None,
+                "created_at": run.created_at,
+                "completed_at": run.finished_at,
+                "examples": examples,
+            }
+        )

@@ -1,0 +1,163 @@
+"""The runs API and the Pioneer-compatible generate API."""
+
+import pytest
+from django.test import Client
+
+from apps.core.models import Role
+from apps.runs import chunks
+from apps.runs.models import Run
+from tests.factories import MembershipFactory, ProviderFactory, api_key_for
+from tests.runs import responders
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
+
+
+@pytest.fixture
+def api(fake_openai, django_capture_on_commit_callbacks):
+    membership = MembershipFactory()
+    ProviderFactory(project=membership.project, name="embedded", base_url=fake_openai.base_url)
+    client = Client(HTTP_X_API_KEY=api_key_for(membership))
+    client.membership = membership
+    return client
+
+
+def test_create_run_via_api_and_follow_it(api, fake_openai):
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    response = api.post(
+        "/api/v1/runs/",
+        {"spec_id": version.spec_id, "num_samples": 12, "batch_size": 4},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    run_id = response.json()["id"]
+    assert response.json()["status"] == "QUEUED"
+    while chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done):
+        pass
+    body = api.get(f"/api/v1/runs/{run_id}/").json()
+    assert body["status"] == "SUCCEEDED"
+    assert body["accepted"] == 12
+    assert body["detailed_status"][0].startswith("12 of 12")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "text"),
+    [
+        ({"num_samples": 20_001}, "num_samples", "1 to 20000"),
+        ({"num_samples": 10, "batch_size": 11}, "batch_size", "1 to 10"),
+        ({"num_samples": 10, "num_shots": 11}, "num_shots", "0 to 10"),
+        ({"num_samples": 10, "concurrency": 0}, "concurrency", "1 to 64"),
+        ({"multiplier": 7000}, "multiplier", "over the limit of 20,000"),
+        ({"multiplier": 0}, "multiplier", "1 to 20000"),
+        ({"num_samples": 10, "exploration_mode": "WILD"}, "exploration_mode", "valid choice"),
+    ],
+)
+def test_run_limits_answer_400_naming_the_field(api, payload, field, text):
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    response = api.post(
+        "/api/v1/runs/", {"spec_id": version.spec_id, **payload}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert text in " ".join(response.json()[field])
+    assert Run.objects.count() == 0
+
+
+def test_failed_spec_version_is_refused_by_name_and_status(api):
+    version = SpecVersionFactory(spec__project=api.membership.project, status="FAILED")
+    response = api.post(
+        "/api/v1/runs/",
+        {"spec_id": version.spec_id, "spec_version": 1, "num_samples": 5},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "version 1 is FAILED" in response.json()["spec_version"][0]
+
+
+def test_other_projects_run_is_404_and_viewer_cannot_start(api):
+    other = MembershipFactory()
+    version = SpecVersionFactory(spec__project=other.project)
+    provider = ProviderFactory(project=other.project)
+    from apps.runs import services
+
+    run = services.run_create(
+        membership=other, spec_version=version, provider=provider, num_samples=5
+    )
+    assert api.get(f"/api/v1/runs/{run.pk}/").status_code == 404
+    assert api.post(f"/api/v1/runs/{run.pk}/cancel/").status_code == 404
+    assert api.get(f"/generate/jobs/{run.pk}").status_code == 404
+    viewer = MembershipFactory(project=other.project, role=Role.VIEWER)
+    response = Client(HTTP_X_API_KEY=api_key_for(viewer)).post(
+        "/api/v1/runs/",
+        {"spec_id": version.spec_id, "num_samples": 5},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+
+
+def test_pioneer_generate_then_poll_job(api, fake_openai):
+    fake_openai.responder = responders.classification(["positive", "negative"])
+    response = api.post(
+        "/generate",
+        {
+            "task_type": "classification",
+            "dataset_name": "reviews",
+            "num_examples": 10,
+            "labels": ["positive", "negative"],
+            "domain_description": "Product reviews",
+            "examples": [{"text": "Love it", "label": "positive"}],
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 202, response.content
+    job = response.json()
+    assert job["status"] == "queued"
+    run_id = int(job["job_id"])
+    assert api.get(f"/generate/jobs/{run_id}").json()["status"] == "queued"
+    while chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done):
+        pass
+    body = api.get(f"/generate/jobs/{run_id}").json()
+    assert body["status"] == "complete"
+    assert body["dataset_name"] == "reviews"
+    assert body["examples_generated"] == 10
+    assert len(body["examples"]) == 10
+    # The same dataset name again makes version 2 of the dataset.
+    again = api.post(
+        "/generate",
+        {
+            "task_type": "classification",
+            "dataset_name": "reviews",
+            "num_examples": 5,
+            "labels": ["positive", "negative"],
+            "domain_description": "Product reviews",
+        },
+        content_type="application/json",
+    )
+    assert again.status_code == 202
+    assert Run.objects.get(pk=int(again.json()["job_id"])).dataset_version == 2
+
+
+def test_pioneer_generate_validates_fields(api):
+    response = api.post(
+        "/generate",
+        {"task_type": "ner", "dataset_name": "x", "num_examples": 0, "domain_description": "d"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert "greater than or equal to 1" in body["num_examples"][0]
+
+
+def test_generate_rate_limit_is_120_per_minute_with_retry_after(api):
+    # Invalid bodies are counted too (the limit comes first), so no run is created.
+    statuses = [
+        api.post("/generate", {}, content_type="application/json").status_code for _ in range(121)
+    ]
+    assert statuses[:120] == [400] * 120
+    assert statuses[120] == 429
+    limited = api.post("/generate", {}, content_type="application/json")
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert "120 generate requests per minute" in limited.json()["detail"]
+    other_user = Client(HTTP_X_API_KEY=api_key_for(MembershipFactory()))
+    assert other_user.post("/generate", {}, content_type="application/json").status_code == 400
