@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -30,7 +32,7 @@ class SpecVersionSummaryOutput(serializers.ModelSerializer):
         return count if count is not None else len(version.seeds or [])
 
 
-class LabelCountOutput(serializers.Serializer):
+class SpecLabelCountOutput(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # DRF pops declared fields
     count = serializers.IntegerField()
     in_spec = serializers.BooleanField()
@@ -66,12 +68,12 @@ class SpecVersionOutput(serializers.ModelSerializer):
     def get_schema(self, version: SpecVersion) -> dict[str, Any]:
         return display.derived_schema(version)
 
-    @extend_schema_field(LabelCountOutput(many=True))
+    @extend_schema_field(SpecLabelCountOutput(many=True))
     def get_label_counts(self, version: SpecVersion) -> Any:
-        return LabelCountOutput(selectors.label_counts(version), many=True).data
+        return SpecLabelCountOutput(selectors.label_counts(version), many=True).data
 
 
-class LatestVersionOutput(serializers.Serializer):
+class SpecLatestVersionOutput(serializers.Serializer):
     number = serializers.IntegerField()
     status = serializers.CharField()
 
@@ -83,7 +85,7 @@ class SpecOutput(serializers.ModelSerializer):
         model = Spec
         fields = ["id", "name", "task_type", "latest_version", "created_at", "updated_at"]
 
-    @extend_schema_field(LatestVersionOutput(allow_null=True))
+    @extend_schema_field(SpecLatestVersionOutput(allow_null=True))
     def get_latest_version(self, spec: Spec) -> dict[str, Any] | None:
         number = getattr(spec, "latest_number", None)
         if number is None:
@@ -137,6 +139,21 @@ class SpecCreateInput(SpecContentInput):
     task_type = serializers.ChoiceField(choices=TaskType.choices)
 
 
+def _request_data(request: Request) -> Any:
+    """The body, or a JSON 400 naming the limit (Django's own answer is a bare HTML 400)."""
+    try:
+        return request.data
+    except RequestDataTooBig as exc:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        raise serializers.ValidationError(
+            {
+                "detail": f"The request body is over the server's limit of "
+                f"{limit / 1024 / 1024:.1f} MB (DATA_UPLOAD_MAX_MEMORY_SIZE); send fewer or "
+                "shorter seeds."
+            }
+        ) from exc
+
+
 def _content(data: dict[str, Any], *, task_type: str, multi_label: bool) -> dict[str, Any]:
     """Service keyword arguments from validated input: seed text is read into rows."""
     content = dict(data)
@@ -161,7 +178,7 @@ class SpecListApi(ProjectAPIView):
     @extend_schema(request=SpecCreateInput, responses={201: SpecDetailOutput})
     def post(self, request: Request) -> Response:
         require_editor(self.membership)
-        serializer = SpecCreateInput(data=request.data)
+        serializer = SpecCreateInput(data=_request_data(request))
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         name, task_type = data.pop("name"), data.pop("task_type")
@@ -198,7 +215,7 @@ class SpecVersionListApi(ProjectAPIView):
     def post(self, request: Request, spec_id: int) -> Response:
         spec = selectors.spec_get(self.membership.project, spec_id)
         require_editor(self.membership)
-        serializer = SpecVersionInput(data=request.data)
+        serializer = SpecVersionInput(data=_request_data(request))
         serializer.is_valid(raise_exception=True)
         latest = selectors.spec_version_latest(spec)
         content = _content(

@@ -64,7 +64,7 @@ class SpecForm(forms.Form):
         required=False,
         strip=False,
         label="Seed examples (JSONL)",
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "spec-mono"}),
         help_text="One JSON object per line, shaped like a sample of the task type.",
     )
     seeds_file = forms.FileField(
@@ -76,7 +76,7 @@ class SpecForm(forms.Form):
     custom_schema = forms.CharField(
         required=False,
         label="Row schema (custom task type, JSON Schema)",
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "mono"}),
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "class": "spec-mono"}),
         help_text="Leave empty to infer it from the seeds.",
     )
 

@@ -16,4 +16,7 @@ if [[ ! -x "$UV" ]] || [[ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" 
     "$ROOT/.local/tools/bin/pip" install -q "uv==$UV_VERSION"
 fi
 log "syncing the virtualenv from uv.lock (first time: llama-cpp-python builds for ~4 minutes)"
+# A cache of Seedbed's own: uv's shared cache may hold a llama-cpp-python wheel built with
+# other CMake flags (uv does not key built wheels on them), and that one may crash.
+export UV_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/seedbed/uv"
 UV_PROJECT_ENVIRONMENT="$VENV" "$UV" sync --frozen --quiet --project "$ROOT"

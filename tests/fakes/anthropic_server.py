@@ -101,9 +101,8 @@ class FakeAnthropic(FakeServer):
         entry["status"] = 200
         entry["usage_total"] = input_tokens + output_tokens
         if data.get("stream"):
-            return await self._stream(
-                request, data, content, input_tokens, output_tokens, behaviour
-            )
+            usage = (input_tokens, output_tokens)
+            return await self._stream(request, data, content, usage, stop_reason, behaviour)
         body = {
             "id": "msg_fake",
             "type": "message",

@@ -134,3 +134,11 @@ def test_openapi_schema_lists_spec_endpoints(owner_client):
     paths = response.json()["paths"]
     assert "/api/v1/specs/{spec_id}/versions/{number}/" in paths
     assert "SpecCreateInput" in response.json()["components"]["schemas"]
+
+
+def test_body_over_the_upload_limit_is_a_json_400(owner_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
+    seeds = [{"text": "x" * 1_000, "label": "billing"}] * 200
+    response = post(owner_key, SPECS, {**NEW_SPEC, "seeds": seeds})
+    assert response.status_code == 400
+    assert "limit of 0.1 MB" in response.json()["detail"]

@@ -146,7 +146,8 @@ def test_ner_seeds_are_highlighted(owner_client, owner):
         seeds=[{"text": "Ada <b> met", "entities": [{"text": "Ada", "label": "person"}]}],
     )
     page = owner_client.get(reverse("spec_detail", args=[spec.pk])).content.decode()
-    assert '<mark class="entity" title="person">Ada<sub>person</sub></mark> &lt;b&gt; met' in page
+    mark = '<mark class="spec-entity" title="person">Ada<sub>person</sub></mark>'
+    assert f"{mark} &lt;b&gt; met" in page
 
 
 def test_another_projects_spec_is_404_in_pages(owner_client):

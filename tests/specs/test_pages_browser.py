@@ -34,7 +34,7 @@ def test_create_a_classification_spec_in_the_browser(live_server, page, monkeypa
     status.get_by_text("succeeded").wait_for(timeout=8_000)
     assert page.locator("#version-status-1[hx-trigger]").count() == 0
     assert page.get_by_role("cell", name="I was charged twice", exact=False).count() == 1
-    assert "<b>No</b> real names." in page.locator(".requirements").inner_text()
+    assert "<b>No</b> real names." in page.locator(".spec-requirements").inner_text()
     page.screenshot(path="/tmp/specs-detail.png", full_page=True)
 
     page.get_by_role("link", name="Specs").first.click()

@@ -1,0 +1,170 @@
+"""How much the LLM client adds over the network: 2,000 chat calls at concurrency 64
+against the fake OpenAI server (20 ms latency) running in a separate process.
+
+The ideal is latency-bound: ceil(2000 / 64) x 20 ms = 640 ms. The same load is also sent
+through a plain `httpx.AsyncClient` over the aiohttp transport (what the client would cost
+without its lean path) and through bare aiohttp (the floor on this machine). Client and
+server share the machine's cores, so their CPU times are printed too.
+
+    bash config/scripts/bench.sh -k llm_client
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+from httpx_aiohttp import AiohttpTransport
+
+from apps.core.llm import LLMClient, ProviderConfig
+
+CALLS = 2000
+CONCURRENCY = 64
+LATENCY = 0.020
+WARMUP = 200
+REPEATS = 3
+TARGET = 1.15
+IDEAL = math.ceil(CALLS / CONCURRENCY) * LATENCY
+ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = [{"role": "user", "content": "Write one short sentence about rivers."}]
+
+
+@pytest.fixture(scope="module")
+def fake_process() -> Iterator[tuple[str, int]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tests.fakes.openai_server", "--port", "0",
+            "--latency-ms", str(LATENCY * 1000), "--no-log",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("READY"), line
+    yield f"http://127.0.0.1:{line.split()[1]}/v1", proc.pid
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def timed(one: Callable[[], Awaitable[None]], server_pid: int) -> tuple[float, float, float]:
+    """(wall, client CPU, server CPU) seconds for CALLS calls, after a warm-up."""
+    await asyncio.gather(*(one() for _ in range(WARMUP)))
+    server_cpu = process_cpu(server_pid)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(CALLS)))
+    return (
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+        process_cpu(server_pid) - server_cpu,
+    )
+
+
+async def through_client(base_url: str, server_pid: int) -> tuple[float, float, float]:
+    config = ProviderConfig(
+        key=f"bench:{uuid.uuid4().hex[:8]}",
+        kind="openai",
+        base_url=base_url,
+        default_model="fake-model",
+        max_concurrency=CONCURRENCY,  # the client's own limiter does the capping
+    )
+    client = LLMClient(config)
+
+    async def one() -> None:
+        result = await client.chat(MESSAGES)
+        assert result.content
+
+    return await timed(one, server_pid)
+
+
+async def through_httpx(base_url: str, server_pid: int) -> tuple[float, float, float]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+    transport = AiohttpTransport(limits=httpx.Limits(max_connections=1024))
+    async with httpx.AsyncClient(transport=transport) as http:
+
+        async def one() -> None:
+            async with gate:
+                response = await http.post(
+                    f"{base_url}/chat/completions",
+                    json={"model": "fake-model", "messages": MESSAGES},
+                )
+                response.raise_for_status()
+                assert response.json()["choices"]
+
+        return await timed(one, server_pid)
+
+
+async def through_aiohttp(base_url: str, server_pid: int) -> tuple[float, float, float]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+    body = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
+    headers = {"content-type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as session:
+
+        async def one() -> None:
+            async with (
+                gate,
+                session.post(f"{base_url}/chat/completions", data=body, headers=headers) as r,
+            ):
+                assert json.loads(await r.read())["choices"]
+
+        return await timed(one, server_pid)
+
+
+def best_of(label: str, fn: Callable[[], tuple[float, float, float]]) -> float:
+    runs = [fn() for _ in range(REPEATS)]
+    for wall, cpu, server_cpu in runs:
+        print(
+            f"  {label:<34} wall {wall * 1000:6.0f} ms  ratio {wall / IDEAL:5.2f}  "
+            f"client CPU {cpu * 1000:5.0f} ms  server CPU {server_cpu * 1000:5.0f} ms"
+        )
+    return min(wall for wall, _, _ in runs)
+
+
+def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> None:
+    settings.PROVIDER_HOST_ALLOWLIST = ["127.0.0.1"]
+    base_url, pid = fake_process
+    print(
+        f"\n{CALLS} chat calls, concurrency {CONCURRENCY}, fake upstream {LATENCY * 1000:.0f} ms "
+        f"in a separate process; ideal {IDEAL * 1000:.0f} ms; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+    client = best_of("LLMClient (asyncio loop)", lambda: asyncio.run(through_client(base_url, pid)))
+    raw = best_of(
+        "httpx.AsyncClient + AiohttpTransport", lambda: asyncio.run(through_httpx(base_url, pid))
+    )
+    floor = best_of("bare aiohttp (floor)", lambda: asyncio.run(through_aiohttp(base_url, pid)))
+    try:
+        import uvloop  # noqa: PLC0415 - optional: uvicorn serves ASGI on uvloop
+
+        best_of("LLMClient (uvloop)", lambda: uvloop.run(through_client(base_url, pid)))
+    except ImportError:
+        pass
+    print(
+        f"best: client {client / IDEAL:.2f}x ideal (target <= {TARGET}), plain httpx "
+        f"{raw / IDEAL:.2f}x, bare aiohttp {floor / IDEAL:.2f}x; client vs bare aiohttp "
+        f"+{(client - floor) / CALLS * 1e6:.0f} us per call"
+    )
+    # The client must not cost more than the plain httpx path it replaces.
+    assert client <= raw * 1.10
+    if os.environ.get("LLM_BENCH_STRICT"):
+        assert client <= IDEAL * TARGET

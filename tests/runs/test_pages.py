@@ -1,0 +1,162 @@
+"""Run pages: form with inline errors, list, detail with its live fragment."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.core.models import Role
+from apps.datasets.services import NewSample, samples_insert
+from apps.runs import services
+from apps.runs.models import RejectedSample, Run, RunStatus
+from apps.specs.task_types import text_hash
+from tests.factories import MembershipFactory, ProviderFactory
+from tests.runs.factories import SpecVersionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(owner, django_capture_on_commit_callbacks):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project)
+    return services.run_create(
+        membership=owner, spec_version=version, provider=provider, num_samples=40
+    )
+
+
+def add_samples(run: Run, texts: list[str]) -> None:
+    samples_insert(
+        dataset_id=run.dataset_id,
+        version=run.dataset_version,
+        run_id=run.pk,
+        samples=[
+            NewSample(
+                payload={"text": t, "label": "bug"},
+                text=t,
+                text_hash=text_hash(t),
+                labels=["bug"],
+                index=i,
+            )
+            for i, t in enumerate(texts)
+        ],
+    )
+    Run.objects.filter(pk=run.pk).update(
+        accepted=len(texts), status=RunStatus.RUNNING, label_counts={"bug": len(texts)}
+    )
+
+
+def test_form_shows_limit_errors_inline_and_creates_nothing(owner_client, owner):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project)
+    page = owner_client.post(
+        reverse("run_create"),
+        {
+            "spec_version": version.pk,
+            "provider": provider.pk,
+            "num_samples": 50000,
+            "batch_size": 20,
+            "num_shots": 3,
+            "max_examples_in_prompt": 10,
+            "exploration_mode": "BALANCED",
+            "seed_shuffling": "sample",
+            "concurrency": 4,
+            "random_seed": 0,
+        },
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "num_samples must be an integer from 1 to 20000" in body
+    assert "batch_size must be an integer from 1 to 10" in body
+    assert Run.objects.count() == 0
+
+
+def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbacks):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project)
+    with django_capture_on_commit_callbacks() as callbacks:
+        page = owner_client.post(
+            reverse("run_create"),
+            {
+                "spec_version": version.pk,
+                "provider": provider.pk,
+                "num_samples": 30,
+                "batch_size": 5,
+                "num_shots": 3,
+                "max_examples_in_prompt": 10,
+                "exploration_mode": "CREATIVE",
+                "seed_shuffling": "prompt",
+                "concurrency": 4,
+                "random_seed": 7,
+                "dataset_name": "tickets",
+            },
+        )
+    run = Run.objects.get()
+    assert page.status_code == 302 and page["Location"] == reverse("run_detail", args=[run.pk])
+    assert len(callbacks) == 1  # the first chunk is sent to the queue after commit
+    assert (run.num_samples, run.dataset.name, run.exploration_mode) == (30, "tickets", "CREATIVE")
+
+
+def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
+    add_samples(run, ["<script>alert('x')</script> crash on save", "Second ticket"])
+    RejectedSample.objects.create(
+        run=run,
+        reason="unknown_label",
+        detail="label 'x'",
+        payload={"text": "<b>bold</b>", "label": "x"},
+    )
+    Run.objects.filter(pk=run.pk).update(rejected=1, rejected_by_reason={"unknown_label": 1})
+    body = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert 'hx-trigger="every 2s"' in body
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
+    assert "Label not in the spec — 1" in body
+    assert 'id="accepted-count">2<' in body
+
+
+def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):
+    url = reverse("run_detail", args=[run.pk])
+    fragment = owner_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<section id="live-status"')
+    assert "<html" not in fragment
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED)
+    done = owner_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "every 2s" not in done
+    assert "Succeeded" in done
+
+
+def test_live_fragment_costs_a_handful_of_queries(owner_client, run):
+    add_samples(run, [f"ticket {i}" for i in range(300)])
+    url = reverse("run_detail", args=[run.pk])
+    owner_client.get(url, HTTP_HX_REQUEST="true")
+    with CaptureQueriesContext(connection) as queries:
+        owner_client.get(url, HTTP_HX_REQUEST="true")
+    assert len(queries) <= 12, [q["sql"][:80] for q in queries]
+
+
+def test_cancel_button_cancels_and_viewer_cannot(owner_client, run):
+    viewer = MembershipFactory(project=run.project, role=Role.VIEWER)
+    from django.test import Client
+
+    client = Client()
+    client.force_login(viewer.user)
+    assert client.post(reverse("run_cancel", args=[run.pk])).status_code == 403
+    assert "Cancel run" not in client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    response = owner_client.post(reverse("run_cancel", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED  # it was still queued
+
+
+def test_run_of_another_project_is_404(owner_client):
+    other = MembershipFactory()
+    version = SpecVersionFactory(spec__project=other.project)
+    foreign = services.run_create(
+        membership=other,
+        spec_version=version,
+        provider=ProviderFactory(project=other.project),
+        num_samples=5,
+    )
+    assert owner_client.get(reverse("run_detail", args=[foreign.pk])).status_code == 404
+    assert owner_client.post(reverse("run_cancel", args=[foreign.pk])).status_code == 404
+    assert f"#{foreign.pk}<" not in owner_client.get(reverse("run_list")).content.decode()
