@@ -115,6 +115,8 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media"))
 MEDIA_URL = "media/"
 FORMS_URLFIELD_ASSUME_HTTPS = True
+# Seeds may be 5 MB as JSON in a form or API body; file uploads stream to disk anyway.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
 # Provider API keys are encrypted at rest (django-fernet-encrypted-fields). Keys are
 # derived from SECRET_KEY and these salts; prepend a new salt to rotate.

@@ -74,6 +74,24 @@ class SampleOutput(serializers.ModelSerializer):
         ]
 
 
+def sample_data(sample: Sample) -> dict[str, Any]:
+    """SampleOutput's fields without its per-field machinery: a page of 500 samples is
+    serialised several times faster this way (the schema still comes from SampleOutput)."""
+    return {
+        "id": sample.pk,
+        "dataset": sample.dataset_id,
+        "version": sample.version,
+        "run": sample.run_id,
+        "index": sample.index,
+        "payload": sample.payload,
+        "text": sample.text,
+        "labels": sample.labels,
+        "lineage": sample.lineage,
+        "review_state": sample.review_state,
+        "created_at": sample.created_at,
+    }
+
+
 class SamplePageOutput(serializers.Serializer):
     results = SampleOutput(many=True)
     next_cursor = serializers.CharField(allow_null=True)
@@ -139,7 +157,7 @@ class SampleListApi(ProjectAPIView):
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         return Response(
             {
-                "results": SampleOutput(samples, many=True).data,
+                "results": [sample_data(sample) for sample in samples],
                 "next_cursor": str(next_cursor) if next_cursor is not None else None,
                 "next": next_url,
             }

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
 from apps.core.models import Project
@@ -119,9 +119,26 @@ def version_label_counts(dataset_id: int, numbers: list[int]) -> dict[int, dict[
     return counts
 
 
+def version_rows(dataset: Dataset) -> list[DatasetVersion]:
+    """The dataset's versions in order, with their run's status; one query per instance.
+
+    A page needs them for the version picker, the sizes and the label chart, so they are
+    kept on the dataset object for the rest of the request.
+    """
+    cached: list[DatasetVersion] | None = getattr(dataset, "_version_rows", None)
+    if cached is None:
+        cached = list(
+            DatasetVersion.objects.filter(dataset=dataset)
+            .annotate(run_status=F("run__status"))
+            .order_by("number")
+        )
+        dataset._version_rows = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def dataset_versions(dataset: Dataset) -> list[VersionInfo]:
     """Every version, newest first, with what it added and its cumulative size."""
-    versions = list(DatasetVersion.objects.filter(dataset=dataset).order_by("number"))
+    versions = version_rows(dataset)
     live = open_version_counts(dataset.pk, [v.number for v in versions if v.added_count is None])
     infos, total = [], 0
     for v in versions:
@@ -174,16 +191,15 @@ def label_distribution(dataset: Dataset, version: int | None = None) -> list[tup
     Closed versions contribute their stored counts; only open ones are grouped live.
     """
     version = version or dataset.latest_version
-    versions = DatasetVersion.objects.filter(dataset=dataset, number__lte=version).values_list(
-        "number", "added_labels"
-    )
     counts: Counter[str] = Counter()
     open_numbers = []
-    for number, added_labels in versions:
-        if added_labels is None:
-            open_numbers.append(number)
+    for row in version_rows(dataset):
+        if row.number > version:
+            continue
+        if row.added_labels is None:
+            open_numbers.append(row.number)
         else:
-            counts.update(added_labels)
+            counts.update(row.added_labels)
     for live in version_label_counts(dataset.pk, open_numbers).values():
         counts.update(live)
     return sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (-kn[1], kn[0]))

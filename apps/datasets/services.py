@@ -228,11 +228,15 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
 
 def open_versions_close(*, dataset: Dataset) -> None:
     """Close versions whose run has finished but that nobody closed (a crashed finisher)."""
-    pending = DatasetVersion.objects.filter(
-        dataset=dataset, added_count__isnull=True, run__status__in=FINISHED
-    ).values_list("number", flat=True)
+    pending = [
+        v.number
+        for v in selectors.version_rows(dataset)
+        if v.added_count is None and getattr(v, "run_status", None) in FINISHED
+    ]
     for number in pending:
         dataset_version_close(dataset_id=dataset.pk, number=number)
+    if pending:
+        dataset._version_rows = None  # type: ignore[attr-defined]
 
 
 # --- import ----------------------------------------------------------------------------

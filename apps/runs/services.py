@@ -12,7 +12,8 @@ from apps.core.models import Membership, Provider
 from apps.core.services import require_editor
 from apps.datasets.models import VersionSource
 from apps.datasets.services import dataset_version_create
-from apps.specs.models import SpecVersion, SpecVersionStatus
+from apps.specs.models import SpecVersion
+from apps.specs.services import spec_version_require_succeeded
 
 from .models import FINISHED, ExplorationMode, Run, RunEvent, RunStatus, SeedShuffling
 
@@ -67,11 +68,10 @@ def run_params_validate(
         )
     if not dataset_name.strip() or len(dataset_name) > 120:
         errors["dataset_name"] = "dataset_name must be 1 to 120 characters."
-    if spec_version.status != SpecVersionStatus.SUCCEEDED:
-        errors["spec_version"] = (
-            f"Spec {spec_version.spec.name!r} version {spec_version.number} is "
-            f"{spec_version.status}; only a SUCCEEDED version can be used."
-        )
+    try:
+        spec_version_require_succeeded(spec_version)
+    except ValidationError as exc:
+        errors.update({field: " ".join(msgs) for field, msgs in exc.message_dict.items()})
     total = num_samples
     if multiplier is not None and "multiplier" not in errors:
         seeds = len(spec_version.seeds or [])

@@ -10,6 +10,10 @@ from . import seeds as seed_io
 from .models import SpecVersion, TaskType
 from .services import MAX_NAME_CHARS
 
+# Above this, seeds are not put back into the edit textarea: posting them again could pass
+# Django's request size limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
+PREFILL_SEEDS_CHARS = 1_000_000
+
 EXAMPLE = {
     "name": "Support ticket intents",
     "task_type": TaskType.CLASSIFICATION,
@@ -73,6 +77,7 @@ class SpecForm(forms.Form):
         help_text=f"Replaces the text above. At most {seed_io.MAX_SEEDS:,} seeds and "
         f"{seed_io.MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
     )
+    keep_seeds = forms.BooleanField(required=False, initial=True)
     custom_schema = forms.CharField(
         required=False,
         label="Row schema (custom task type, JSON Schema)",
@@ -80,12 +85,21 @@ class SpecForm(forms.Form):
         help_text="Leave empty to infer it from the seeds.",
     )
 
-    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, editing: bool = False, kept_seeds: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         if editing:
             # Name and task type belong to the spec, not to a version.
             del self.fields["name"]
             del self.fields["task_type"]
+        if kept_seeds is None:
+            del self.fields["keep_seeds"]
+        else:
+            self.fields["keep_seeds"].label = (
+                f"Keep the {kept_seeds:,} seeds of the latest version (too large to edit "
+                "here: upload a file to replace them)"
+            )
 
     def clean_custom_schema(self) -> dict[str, Any] | None:
         text = self.cleaned_data["custom_schema"].strip()
@@ -115,8 +129,11 @@ class SpecForm(forms.Form):
         data = self.cleaned_data
         multi_label = data["multi_label"]
         upload = data.get("seeds_file")
-        if upload:
-            rows = seed_io.seeds_from_upload(
+        fields: dict[str, Any] = {}
+        if data.get("keep_seeds") and not upload and not data["seeds"].strip():
+            pass  # left out: the service copies the latest version's seeds
+        elif upload:
+            fields["seeds"] = seed_io.seeds_from_upload(
                 upload.read(seed_io.MAX_UPLOAD_BYTES + 1),
                 filename=upload.name or "",
                 task_type=task_type,
@@ -124,7 +141,7 @@ class SpecForm(forms.Form):
                 field="seeds_file",
             )
         else:
-            rows = seed_io.seeds_from_text(
+            fields["seeds"] = seed_io.seeds_from_text(
                 data["seeds"], fmt=seed_io.JSONL, task_type=task_type, multi_label=multi_label
             )
         return {
@@ -133,8 +150,8 @@ class SpecForm(forms.Form):
             "labels": _lines(data["labels"]),
             "multi_label": multi_label,
             "requirements": _lines(data["requirements"]),
-            "seeds": rows,
             "custom_schema": data["custom_schema"],
+            **fields,
         }
 
     def add_service_errors(self, exc: ValidationError) -> None:
@@ -144,6 +161,18 @@ class SpecForm(forms.Form):
                 self.add_error(name, messages)
             else:
                 self.add_error(None, [f"{name}: {m}" for m in messages])
+
+
+def edit_form(data: Any, files: Any, latest: SpecVersion | None) -> SpecForm:
+    """The form for version n+1, filled with the latest version."""
+    if latest is None:
+        return SpecForm(data, files, editing=True)
+    initial = initial_from_version(latest)
+    if len(initial["seeds"]) <= PREFILL_SEEDS_CHARS:
+        return SpecForm(data, files, editing=True, initial=initial)
+    initial["seeds"] = ""
+    kept = len(latest.seeds or [])
+    return SpecForm(data, files, editing=True, initial=initial, kept_seeds=kept)
 
 
 def initial_from_version(version: SpecVersion) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator
@@ -67,8 +68,15 @@ def _reject(reason: str, detail: str) -> Checked:
     return Checked(ok=False, reason=reason, detail=detail)
 
 
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    # Building a validator costs more than using it; runs check thousands of samples.
+    return Draft202012Validator(json.loads(schema_json))
+
+
 def _schema_errors(schema: dict[str, Any], payload: Any) -> str | None:
-    errors = sorted(Draft202012Validator(schema).iter_errors(payload), key=str)
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(payload), key=str)
     if not errors:
         return None
     first = errors[0]

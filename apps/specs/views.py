@@ -10,7 +10,7 @@ from apps.core.models import Membership
 from apps.core.web import project_view
 
 from . import display, selectors, services
-from .forms import EXAMPLE, SpecForm, initial_from_version
+from .forms import EXAMPLE, SpecForm, edit_form
 from .models import Spec
 
 
@@ -48,8 +48,7 @@ def spec_edit(request: HttpRequest, membership: Membership, spec_id: int) -> Htt
     spec = selectors.spec_get(membership.project, spec_id)
     services.require_editor(membership)
     latest = selectors.spec_version_latest(spec)
-    initial = initial_from_version(latest) if latest else None
-    form = SpecForm(request.POST or None, request.FILES or None, editing=True, initial=initial)
+    form = edit_form(request.POST or None, request.FILES or None, latest)
     if request.method == "POST" and form.is_valid():
         try:
             version = services.spec_version_create(

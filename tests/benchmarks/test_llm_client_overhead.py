@@ -154,7 +154,7 @@ def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> No
     )
     floor = best_of("bare aiohttp (floor)", lambda: asyncio.run(through_aiohttp(base_url, pid)))
     try:
-        import uvloop  # noqa: PLC0415 - optional: uvicorn serves ASGI on uvloop
+        import uvloop
 
         best_of("LLMClient (uvloop)", lambda: uvloop.run(through_client(base_url, pid)))
     except ImportError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Coroutine
@@ -241,7 +240,7 @@ def test_malformed_json_is_a_bad_response_retried_once(fake_openai: FakeOpenAI) 
 
 
 def test_connection_refused_is_unreachable(fake_openai: FakeOpenAI) -> None:
-    import socket  # noqa: PLC0415
+    import socket
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -279,7 +278,10 @@ def test_guard_refuses_loopback_that_is_not_allowlisted(
     [
         (
             "json_schema",
-            {"type": "json_schema", "json_schema": {"name": "review", "schema": SCHEMA, "strict": True}},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "review", "schema": SCHEMA, "strict": True},
+            },
         ),
         ("json_object_schema", {"type": "json_object", "schema": SCHEMA}),
         ("none", None),

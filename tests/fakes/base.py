@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -298,11 +299,12 @@ class FakeServer:
             self.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # Bind the socket ourselves so that port 0 gives us the real port directly.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock, backlog=1024).start()
 
     async def stop_async(self) -> None:
         self._generation += 1

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from apps.core.llm import LLMClient, LLMError, ProviderConfig, ProviderLimiter  # noqa: PLC0415
+    from apps.core.llm import LLMClient, LLMError, ProviderConfig, ProviderLimiter
 
     config = ProviderConfig(
         key=args.key,

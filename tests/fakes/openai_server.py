@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -208,10 +209,8 @@ def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpe
             runner = uvloop.run
         except ImportError:
             pass
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         runner(serve())
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

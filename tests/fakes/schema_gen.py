@@ -156,7 +156,7 @@ def _string(schema: dict[str, Any], rng: random.Random, root: dict[str, Any], de
     if fmt in ("uri", "url"):
         return f"https://example.com/{rng.choice(WORDS)}"
     if fmt == "uuid":
-        return "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48))
+        return f"{rng.getrandbits(32):08x}-0000-4000-8000-{rng.getrandbits(48):012x}"
     low = int(schema.get("minLength", 1))
     high = int(schema.get("maxLength", max(low, 40)))
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 6)))

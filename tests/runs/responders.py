@@ -71,3 +71,7 @@ def ner(labels: list[str], *, invalid_rate: float = 0.0, seed: int = 0):
         return json.dumps({"samples": samples})
 
     return respond
+
+
+# For the fake server started as a process (`--responder module:name`).
+classification_default = classification(["billing", "bug", "feature_request"])

@@ -184,3 +184,14 @@ def test_viewer_empty_state_has_no_create_buttons():
     client.force_login(viewer.user)
     page = client.get(reverse("spec_list")).content.decode()
     assert "No specs yet" in page and "Start from an example" not in page
+
+
+def test_large_seeds_are_kept_without_posting_them_back(owner_client, owner, monkeypatch):
+    monkeypatch.setattr("apps.specs.forms.PREFILL_SEEDS_CHARS", 100)
+    spec = make_spec(owner)
+    form = owner_client.get(reverse("spec_edit", args=[spec.pk])).content.decode()
+    assert "Keep the 3 seeds of the latest version" in form
+    assert "I was charged twice" not in form
+    data = {"description": "Edited", "labels": "billing", "keep_seeds": "on", "seeds": ""}
+    assert owner_client.post(reverse("spec_edit", args=[spec.pk]), data).status_code == 302
+    assert latest(spec).number == 2 and len(latest(spec).seeds) == 3

@@ -29,7 +29,7 @@ from .guard import ensure_allowed
 from .limits import ProviderLimiter, TokenReservation, estimate_tokens
 from .retry import RetryPolicy, give_up, is_retryable_status, parse_retry_after
 from .sse import iter_sse
-from .transport import http_client, run_sync, shared_http
+from .transport import HTTPReply, http_client, run_sync, shared_http
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,8 @@ class LLMClient:
 
     async def _send(
         self, method: str, url: str, headers: dict[str, str], payload: bytes | None
-    ) -> httpx.Response:
+    ) -> HTTPReply:
+        response: HTTPReply
         async with _mapped_errors(self):
             if self._http_override is None:
                 response = await shared_http().transport.request_eager(
@@ -284,7 +285,7 @@ class LLMClient:
             raise self._status_error(response)
         return response
 
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
+    def _json(self, response: HTTPReply) -> dict[str, Any]:
         try:
             data = json.loads(response.content)
         except ValueError:
@@ -307,7 +308,7 @@ class LLMClient:
             text = text.replace(key, "[redacted]")
         return text
 
-    def _status_error(self, response: httpx.Response) -> LLMError:
+    def _status_error(self, response: HTTPReply) -> LLMError:
         status = response.status_code
         try:
             detail = error_text(json.loads(response.content))

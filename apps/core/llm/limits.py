@@ -89,12 +89,14 @@ class ProviderLimiter:
         self.tokens_per_minute = tokens_per_minute or None
         self.max_concurrency = max(1, max_concurrency)
         self.lease_seconds = lease_seconds
-        self._redis_url = redis_url
+        # Read once: settings lookups are measurable on the per-request path.
+        self.redis_url: str = redis_url or settings.REDIS_URL
         # "{...}" is a Redis Cluster hash tag: a provider's keys share one slot.
         base = f"{KEY_PREFIX}:{{{key}}}"
         self._rpm_keys = [f"{base}:rpm"]
         self._tpm_keys = [f"{base}:tpm:z", f"{base}:tpm:h", f"{base}:tpm:sum"]
         self._slot_keys = [f"{base}:conc", f"{base}:conc:waiters"]
+        self._pool_name = f"slots:{self.redis_url}:{key}"
         self._member_prefix = uuid.uuid4().hex[:12]
         self._members = itertools.count()
 
@@ -108,21 +110,21 @@ class ProviderLimiter:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    @property
-    def redis_url(self) -> str:
-        return self._redis_url or settings.REDIS_URL
-
     def redis(self) -> Redis:
         """The running loop's Redis client for this limiter's URL."""
         url = self.redis_url
         return loop_state().resource(f"redis:{url}", lambda: _redis_for(url))
 
     def _pool(self) -> SlotPool:
-        redis = self.redis()
-        name = f"slots:{self.redis_url}:{self.key}"
-        return loop_state().resource(
-            name, lambda: SlotPool(redis, self._slot_keys, lease_seconds=self.lease_seconds)
-        )
+        state = loop_state()
+        pool: SlotPool | None = state.get(self._pool_name)
+        if pool is None:
+            redis = self.redis()  # created first, so it is closed after the pool
+            pool = state.resource(
+                self._pool_name,
+                lambda: SlotPool(redis, self._slot_keys, lease_seconds=self.lease_seconds),
+            )
+        return pool
 
     def _member(self) -> str:
         return f"{self._member_prefix}:{next(self._members)}"

@@ -181,9 +181,11 @@ class SlotPool:
             self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
 
     def _pending(self) -> int:
+        # Served waiters leave from the left and cancelled ones remove themselves, so
+        # after dropping finished ones at the front the length is the count (O(1)).
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
-        return sum(1 for waiter in self._waiters if not waiter.done())
+        return len(self._waiters)
 
     async def _refill(self) -> None:
         delay = POLL_MIN
@@ -239,7 +241,8 @@ class SlotPool:
                 logger.warning("could not renew LLM concurrency leases", exc_info=True)
                 continue
             self._others_waiting = int(others)
-            lost = set(members) - set(alive)
+            # Members given back while the renewal was on its way are not lost.
+            lost = (set(members) - set(alive)) & self._held
             if lost:
                 logger.warning("%d LLM concurrency lease(s) expired before renewal", len(lost))
                 self._held -= lost

@@ -1,77 +1,44 @@
-"""Rendering sample content that came from an LLM or an upload: every piece is escaped."""
+"""Template helpers of the dataset pages; sample rows themselves are built in rows.py."""
 
-import hashlib
-import json
 from typing import Any
 
 from django import template
-from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from apps.datasets import rows
 
 register = template.Library()
 
 
-def label_hue(label: str) -> int:
-    """A stable colour per label, so one label looks the same on every page."""
-    return int(hashlib.md5(label.encode(), usedforsecurity=False).hexdigest()[:4], 16) % 360
+def _prefix(context: template.Context) -> str:
+    cache = context.render_context
+    if "samples_prefix" not in cache:
+        cache["samples_prefix"] = rows.samples_prefix()
+    return cache["samples_prefix"]
 
 
-def _spans(text: str, entities: Any) -> list[tuple[int, int, str]]:
-    """Well-formed, non-overlapping (start, end, label) spans, in text order."""
-    spans = []
-    for entity in entities if isinstance(entities, list) else []:
-        if not isinstance(entity, dict):
-            continue
-        start, end, label = entity.get("start"), entity.get("end"), entity.get("label")
-        if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str)):
-            continue
-        if 0 <= start < end <= len(text):
-            spans.append((start, end, label))
-    spans.sort()
-    kept: list[tuple[int, int, str]] = []
-    for span in spans:
-        if not kept or span[0] >= kept[-1][1]:
-            kept.append(span)
-    return kept
+def _can_edit(context: template.Context) -> bool:
+    membership = context.get("membership")
+    return bool(membership and membership.can_edit)
 
 
-@register.simple_tag
-def highlight_entities(text: str, entities: Any) -> SafeString:
-    """The text with each entity wrapped in <mark data-label=…>, built from its offsets."""
-    pieces: list[str] = []
-    position = 0
-    for start, end, label in _spans(text, entities):
-        pieces.append(escape(text[position:start]))
-        pieces.append(
-            format_html(
-                '<mark data-label="{}" style="--label-hue: {}">{}</mark>',
-                label,
-                label_hue(label),
-                text[start:end],
-            )
-        )
-        position = end
-    pieces.append(escape(text[position:]))
-    # Each piece above is escaped or built by format_html, so the join is safe.
-    return mark_safe("".join(pieces))  # noqa: S308
+@register.simple_tag(takes_context=True)
+def sample_row(context: template.Context, sample: Any) -> SafeString:
+    dataset = context["dataset"]
+    return rows.sample_row(sample, dataset.task_type, _can_edit(context), _prefix(context))
+
+
+@register.simple_tag(takes_context=True)
+def sample_rows(context: template.Context, samples: Any) -> SafeString:
+    """All rows of a page in one tag (a template loop per row costs more than the query)."""
+    task_type, can_edit, prefix = context["dataset"].task_type, _can_edit(context), _prefix(context)
+    html = "".join(rows.sample_row(s, task_type, can_edit, prefix) for s in samples)
+    return mark_safe(html)  # noqa: S308 - each row is built with format_html
 
 
 @register.simple_tag
 def label_chip(label: str) -> SafeString:
-    return format_html(
-        '<span class="label-chip" style="--label-hue: {}">{}</span>', label_hue(label), label
-    )
-
-
-@register.filter
-def pretty_json(value: Any) -> str:
-    """Indented JSON for the editor textarea (autoescaped by the template)."""
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-@register.filter
-def percent_of(value: int, total: int) -> int:
-    return round(100 * value / total) if total else 0
+    return rows.label_chip(label)
 
 
 @register.filter
@@ -81,8 +48,9 @@ def thousands(value: int | None) -> str:
 
 @register.filter
 def filesize(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
+    value = float(size)
+    for unit in ("bytes", "KB", "MB"):
+        if value < 1024:
+            return f"{value:,.0f} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GB"

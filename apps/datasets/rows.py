@@ -1,0 +1,163 @@
+"""HTML of one sample row, built in Python.
+
+A page shows 50 rows; rendering them through template tags (a URL reverse, number
+localisation and a dozen lookups per row) cost more than the database query, so rows are
+assembled here. Every piece of sample content goes through `format_html` or `escape`:
+it came from an LLM or an upload and is never trusted.
+"""
+
+import hashlib
+import json
+from html import escape as _esc
+from typing import Any
+
+from django.urls import reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import ReviewState, Sample
+
+STATE_LABELS = dict(ReviewState.choices)
+
+
+def samples_prefix() -> str:
+    """'/datasets/samples/': sample URLs are this plus '<id>/…' (one reverse per page)."""
+    return reverse("sample_row", args=[0]).removesuffix("0/")
+
+
+def label_hue(label: str) -> int:
+    """A stable colour per label, so one label looks the same on every page."""
+    return int(hashlib.md5(label.encode(), usedforsecurity=False).hexdigest()[:4], 16) % 360
+
+
+def label_chip(label: str) -> SafeString:
+    html = f'<span class="label-chip" style="--label-hue: {label_hue(label)}">{_esc(label)}</span>'
+    return mark_safe(html)  # noqa: S308 - the label is escaped, the hue is an int
+
+
+def _spans(text: str, entities: Any) -> list[tuple[int, int, str]]:
+    """Well-formed, non-overlapping (start, end, label) spans, in text order."""
+    spans = []
+    for entity in entities if isinstance(entities, list) else []:
+        if not isinstance(entity, dict):
+            continue
+        start, end, label = entity.get("start"), entity.get("end"), entity.get("label")
+        if not (isinstance(start, int) and isinstance(end, int) and isinstance(label, str)):
+            continue
+        if 0 <= start < end <= len(text):
+            spans.append((start, end, label))
+    spans.sort()
+    kept: list[tuple[int, int, str]] = []
+    for span in spans:
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
+
+
+def highlight_entities(text: str, entities: Any) -> SafeString:
+    """The text with each entity wrapped in <mark data-label=…>, built from its offsets."""
+    pieces: list[str] = []
+    position = 0
+    for start, end, label in _spans(text, entities):
+        pieces.append(escape(text[position:start]))
+        pieces.append(
+            format_html(
+                '<mark data-label="{}" style="--label-hue: {}">{}</mark>',
+                label,
+                label_hue(label),
+                text[start:end],
+            )
+        )
+        position = end
+    pieces.append(escape(text[position:]))
+    # Each piece above is escaped or built by format_html, so the join is safe.
+    return mark_safe("".join(pieces))  # noqa: S308
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def sample_body(sample: Sample, task_type: str) -> str:
+    """The escaped HTML of a sample's content."""
+    payload = sample.payload if isinstance(sample.payload, dict) else {}
+    if task_type == "ner":
+        text = highlight_entities(sample.text, payload.get("entities"))
+        body = f'<p class="sample-text">{text}</p>'
+    elif task_type == "decoder":
+        fields = [
+            (k.title(), _text(payload.get(k, ""))) for k in ("instruction", "input", "response")
+        ]
+        items = "".join(f"<dt>{k}</dt><dd>{_esc(v)}</dd>" for k, v in fields if v)
+        body = f'<dl class="sample-fields">{items}</dl>'
+    elif task_type == "conversation" and isinstance(payload.get("conv_prefix"), list):
+        messages = [*payload["conv_prefix"], payload.get("response") or {}]
+        lines = "".join(
+            f'<p class="message-line"><b>{_esc(_text(m.get("role", "")))}</b> '
+            f"{_esc(_text(m.get('content', '')))}</p>"
+            for m in messages
+            if isinstance(m, dict)
+        )
+        body = f'<div class="sample-text">{lines}</div>'
+    else:
+        body = f'<p class="sample-text">{_esc(sample.text)}</p>'
+    labels = sample.labels if isinstance(sample.labels, list) else []
+    if labels:
+        chips = "".join(label_chip(_text(label)) for label in labels)
+        body += f'<p class="sample-labels">{chips}</p>'
+    original = (sample.lineage or {}).get("original")
+    if original is not None:
+        seed = _esc(json.dumps(original, indent=2, ensure_ascii=False))
+        body += (
+            f'<details class="original"><summary>Seed original</summary><pre>{seed}</pre></details>'
+        )
+    return body
+
+
+def _meta(sample: Sample) -> str:
+    lineage = sample.lineage if isinstance(sample.lineage, dict) else {}
+    parts = [f"v{sample.version}"]
+    if sample.run_id:
+        parts.append(f"run {sample.run_id}")
+    if lineage.get("model"):
+        parts.append(str(lineage["model"]))
+    if lineage.get("source") == "import":
+        parts.append("imported")
+    return " · ".join(parts)
+
+
+def _review_button(prefix: str, sample: Sample, state: str, text: str, style: str) -> str:
+    pressed = sample.review_state == state
+    outline, aria = ("", ' aria-pressed="true"') if pressed else (" outline", "")
+    return (
+        f'<button class="small {style}{outline}"{aria} hx-post="{prefix}{sample.pk}/review/" '
+        f'hx-vals=\'{{"state": "{state}"}}\' hx-target="#sample-{sample.pk}" '
+        f'hx-swap="outerHTML">{text}</button>'
+    )
+
+
+def sample_row(sample: Sample, task_type: str, can_edit: bool, prefix: str) -> SafeString:
+    """One row. Only `_meta` and `sample_body` carry sample content, and both are escaped;
+    the rest is ids, fixed words and the URL prefix."""
+    pk, state = int(sample.pk), _esc(sample.review_state)
+    actions = ""
+    if can_edit:
+        prefix = _esc(prefix)
+        actions = (
+            '<div class="sample-actions">'
+            + _review_button(prefix, sample, ReviewState.ACCEPTED, "Accept", "")
+            + _review_button(prefix, sample, ReviewState.REJECTED, "Reject", "secondary")
+            + f'<button class="small outline contrast" hx-get="{prefix}{pk}/edit/" '
+            f'hx-target="#sample-{pk}" hx-swap="outerHTML">Edit</button></div>'
+        )
+    html = (
+        f'<article class="sample state-{state}" id="sample-{pk}">'
+        f'<div class="sample-head"><span class="sample-id">#{pk}</span>'
+        f'<span class="muted">{_esc(_meta(sample))}</span>'
+        f'<span class="review-badge {state}">'
+        f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span></div>"
+        # htmx ignores everything inside: the content is untrusted.
+        f'<div class="sample-body" hx-disable>{sample_body(sample, task_type)}</div>'
+        f"{actions}</article>"
+    )
+    return mark_safe(html)  # noqa: S308 - built from escaped pieces only

@@ -1,0 +1,173 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.datasets import selectors, services
+from apps.datasets.models import DatasetVersion, ReviewState, Sample
+from tests.datasets.helpers import add_version, classification, make_run
+
+pytestmark = pytest.mark.django_db
+
+
+def _all_ids(dataset, **filters) -> list[int]:
+    ids, cursor = [], None
+    while True:
+        page, cursor = selectors.sample_page(dataset, after_id=cursor, limit=7, **filters)
+        ids += [s.pk for s in page]
+        if cursor is None:
+            return ids
+
+
+def test_a_new_version_adds_samples_without_copying(owner):
+    v1 = add_version(owner.project, "tickets", [classification(i) for i in range(10)])
+    v2 = add_version(owner.project, "tickets", [classification(i) for i in range(10, 15)])
+    dataset = v2.dataset
+    dataset.refresh_from_db()
+
+    assert (v1.number, v2.number, dataset.latest_version) == (1, 2, 2)
+    assert Sample.objects.filter(dataset=dataset).count() == 15  # no row was copied
+    assert len(_all_ids(dataset, version=1)) == 10
+    assert len(_all_ids(dataset, version=2)) == 15
+    assert len(_all_ids(dataset)) == 15
+    infos = {v.number: (v.added, v.total) for v in selectors.dataset_versions(dataset)}
+    assert infos == {1: (10, 10), 2: (5, 15)}
+    assert selectors.dataset_sizes(owner.project) == {dataset.pk: 15}
+
+
+def test_open_versions_are_counted_live_and_closed_once(owner):
+    add_version(owner.project, "tickets", [classification(i) for i in range(4)])
+    open_version = add_version(
+        owner.project, "tickets", [classification(i) for i in range(4, 7)], close=False
+    )
+    dataset = open_version.dataset
+    dataset.refresh_from_db()
+    assert open_version.added_count is None
+    assert selectors.version_size(dataset) == 7
+    assert dict(selectors.label_distribution(dataset)) == {
+        "billing": 3,
+        "shipping": 2,
+        "account": 2,
+    }
+
+    closed = services.dataset_version_close(dataset_id=dataset.pk, number=2)
+    assert closed.added_count == 3
+    assert closed.added_labels == {"billing": 1, "shipping": 1, "account": 1}
+    # Idempotent: closing again counts the same.
+    assert services.dataset_version_close(dataset_id=dataset.pk, number=2).added_count == 3
+
+
+def test_version_of_a_finished_run_is_closed_when_first_viewed(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(0)])
+    dataset = DatasetVersion.objects.get().dataset
+    run = make_run(owner.project, dataset, number=2, status="SUCCEEDED")
+    add_version(owner.project, "tickets", [classification(i) for i in range(1, 4)], close=False, run=run)
+    assert DatasetVersion.objects.get(number=2).added_count is None
+
+    assert owner_client.get(f"/datasets/{dataset.pk}/").status_code == 200
+    assert DatasetVersion.objects.get(number=2).added_count == 3
+
+
+def test_label_distribution_per_version(owner):
+    add_version(owner.project, "tickets", [classification(i, "billing") for i in range(3)])
+    v2 = add_version(owner.project, "tickets", [classification(i, "account") for i in range(3, 5)])
+    dataset = v2.dataset
+    dataset.refresh_from_db()
+    assert selectors.label_distribution(dataset, 1) == [("billing", 3)]
+    assert selectors.label_distribution(dataset, 2) == [("billing", 3), ("account", 2)]
+
+
+def test_keyset_pages_have_no_duplicates_or_gaps(owner):
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(120)])
+    dataset = version.dataset
+    first, cursor = selectors.sample_page(dataset, limit=50)
+    second, cursor2 = selectors.sample_page(dataset, after_id=cursor, limit=50)
+    third, cursor3 = selectors.sample_page(dataset, after_id=cursor2, limit=50)
+    ids = [s.pk for s in first + second + third]
+    assert (len(first), len(second), len(third), cursor3) == (50, 50, 20, None)
+    assert ids == sorted(ids, reverse=True)
+    assert len(set(ids)) == 120
+    assert set(ids) == set(Sample.objects.filter(dataset=dataset).values_list("pk", flat=True))
+
+
+def test_a_page_never_counts_the_dataset(owner):
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(60)])
+    dataset = version.dataset
+    with CaptureQueriesContext(connection) as queries:
+        selectors.sample_page(dataset, label="billing", q="refund")
+    assert len(queries) == 1
+    assert "count(" not in queries[0]["sql"].lower()
+
+
+def test_filters_by_label_run_review_state_and_version(owner):
+    v1 = add_version(owner.project, "tickets", [classification(i) for i in range(9)])
+    dataset = v1.dataset
+    run = make_run(owner.project, dataset, number=2)
+    add_version(owner.project, "tickets", [classification(i) for i in range(9, 12)], run=run)
+    dataset.refresh_from_db()
+    rejected = Sample.objects.filter(dataset=dataset).order_by("id")[:2]
+    Sample.objects.filter(pk__in=[s.pk for s in rejected]).update(
+        review_state=ReviewState.REJECTED
+    )
+
+    billing = _all_ids(dataset, label="billing")
+    assert len(billing) == 4
+    assert all(Sample.objects.get(pk=pk).labels == ["billing"] for pk in billing)
+    assert len(_all_ids(dataset, run_id=run.pk)) == 3
+    assert sorted(_all_ids(dataset, review_state="rejected")) == [s.pk for s in rejected]
+    assert len(_all_ids(dataset, version=1, label="billing")) == 3
+    assert _all_ids(dataset, version=1, run_id=run.pk) == []
+
+
+def test_full_text_search_uses_websearch_syntax(owner):
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(9)])
+    dataset = version.dataset
+    assert len(_all_ids(dataset, q="refund")) == 3  # stemmed: matches "refund"
+    assert len(_all_ids(dataset, q="parcels")) == 3  # "parcels" → "parcel"
+    assert len(_all_ids(dataset, q='"password reset"')) == 3
+    assert _all_ids(dataset, q="refund -invoice") == []
+    assert len(_all_ids(dataset, q="refund OR parcel")) == 6
+    assert len(_all_ids(dataset, q="refund", label="billing")) == 3
+
+
+def test_page_filters_and_load_more_render_fragments(owner, owner_client):
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(60)])
+    url = f"/datasets/{version.dataset_id}/"
+
+    page = owner_client.get(url).content.decode()
+    assert page.count('class="sample ') == 50
+    assert "Load more" in page
+    assert 'hx-push-url="true"' in page
+
+    fragment = owner_client.get(url, {"label": "shipping"}, HTTP_HX_REQUEST="true")
+    html = fragment.content.decode()
+    assert "<html" not in html and 'id="results"' in html
+    assert html.count('class="sample ') == 20
+    assert "Load more" not in html
+
+    first_ids = [s.pk for s in selectors.sample_page(version.dataset, limit=50)[0]]
+    more = owner_client.get(url, {"cursor": first_ids[-1]}, HTTP_HX_REQUEST="true")
+    html = more.content.decode()
+    assert 'id="results"' not in html  # only rows, appended in place of the button
+    assert html.count('class="sample ') == 10
+
+    search = owner_client.get(url, {"q": "courier"}, HTTP_HX_REQUEST="true").content.decode()
+    assert search.count('class="sample ') == 20
+
+
+def test_history_restore_gets_the_whole_page(owner, owner_client):
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(3)])
+    response = owner_client.get(
+        f"/datasets/{version.dataset_id}/",
+        {"label": "billing"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+    )
+    assert "<html" in response.content.decode()
+
+
+def test_dataset_list_shows_sizes_from_stored_counts(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(i) for i in range(4)])
+    add_version(owner.project, "tickets", [classification(i) for i in range(4, 6)])
+    html = owner_client.get("/datasets/").content.decode()
+    assert "tickets" in html and "v2" in html
+    assert '<td class="num">6</td>' in html
