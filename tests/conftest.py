@@ -1,5 +1,6 @@
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -48,14 +49,14 @@ def embedded_llm() -> Iterator[str]:
             return
     except httpx.HTTPError:
         pass
-    process = subprocess.Popen(
-        server_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # llama.cpp logs a lot: a file, not a pipe nobody reads (a full pipe blocks the server).
+    log = tempfile.NamedTemporaryFile(prefix="seedbed-embedded-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(server_command(port), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"embedded server exited: {stderr[-2000:]}")
+            output = open(log.name, encoding="utf-8", errors="replace").read()  # noqa: SIM115
+            raise RuntimeError(f"embedded server exited: {output[-2000:]}")
         try:
             if httpx.get(f"{url}/models", timeout=1).status_code == 200:
                 break

@@ -5,7 +5,12 @@ from typing import Any
 from django.http import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -165,6 +170,7 @@ class SampleListApi(ProjectAPIView):
 
 
 class SampleDetailApi(ProjectAPIView):
+    @extend_schema_serializer(component_name="SamplePatchInput")
     class Input(serializers.Serializer):
         review_state = serializers.ChoiceField(choices=services.REVIEWABLE, required=False)
         payload = serializers.JSONField(required=False)
@@ -201,6 +207,7 @@ class SampleDetailApi(ProjectAPIView):
 class DatasetImportApi(ProjectAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="DatasetImportInput")
     class Input(serializers.Serializer):
         file = serializers.FileField(help_text="JSONL or CSV, at most 50 MB and 200,000 rows.")
         name = serializers.CharField(max_length=120, help_text="New or existing dataset.")
@@ -211,6 +218,7 @@ class DatasetImportApi(ProjectAPIView):
             help_text="Required for a new dataset; must match an existing one.",
         )
 
+    @extend_schema_serializer(component_name="DatasetImportOutput")
     class Output(serializers.Serializer):
         dataset_id = serializers.IntegerField(source="dataset.pk")
         dataset = serializers.CharField(source="dataset.name")
@@ -266,6 +274,7 @@ class ExportJobOutput(serializers.ModelSerializer):
 
 
 class ExportJobCreateApi(ProjectAPIView):
+    @extend_schema_serializer(component_name="ExportJobInput")
     class Input(serializers.Serializer):
         format = serializers.ChoiceField(choices=ExportFormat.choices)
         version = serializers.IntegerField(min_value=1, required=False)

@@ -192,7 +192,9 @@ def checked_rows(content: bytes, file_name: str, task_type: str) -> Iterator[Row
 def _check(rows: Iterator[Row], task_type: str, seeds: tuple[dict[str, Any], ...]) -> Iterator[Row]:
     for n, row in enumerate(rows, start=1):
         if n > MAX_IMPORT_ROWS:
-            yield Row(row.line, error=f"line {row.line}: the file has more than 200,000 rows")
+            yield Row(
+                row.line, error=f"line {row.line}: the file has more than {MAX_IMPORT_ROWS:,} rows"
+            )
             return
         if not row.error:
             checked = check_sample(row.payload, _content(task_type, row.payload, seeds))

@@ -8,9 +8,10 @@ once when a version closes, never from COUNT(*) over the dataset.
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
@@ -230,6 +231,43 @@ def _version_id_bound(dataset: Dataset, version: int) -> int | None:
     return row[0] if row else None
 
 
+def _indexed_filters(
+    dataset: Dataset,
+    version: int | None = None,
+    run_id: int | None = None,
+    review_state: str | None = None,
+    after_id: int | None = None,
+) -> QuerySet[Sample]:
+    """The filters served by b-tree indexes in id order."""
+    samples = Sample.objects.filter(dataset=dataset)
+    if version and version < dataset.latest_version:
+        # Every sample belongs to the latest version, so only older ones need a filter.
+        bound = _version_id_bound(dataset, version)
+        if bound is None:
+            return samples.none()
+        samples = samples.filter(version__lte=version, id__lte=bound)
+    if run_id:
+        samples = samples.filter(run_id=run_id)
+    if review_state:
+        samples = samples.filter(review_state=review_state)
+    if after_id:
+        samples = samples.filter(id__lt=after_id)
+    return samples
+
+
+def _content_filters(
+    samples: QuerySet[Sample], label: str | None = None, q: str | None = None
+) -> QuerySet[Sample]:
+    """The filters served by GIN indexes (labels, full text)."""
+    if label:
+        samples = samples.filter(labels__contains=[label])
+    if q and q.strip():
+        samples = samples.filter(
+            search=SearchQuery(q.strip(), search_type="websearch", config="english")
+        )
+    return samples
+
+
 def sample_queryset(
     dataset: Dataset,
     version: int | None = None,
@@ -238,24 +276,73 @@ def sample_queryset(
     review_state: str | None = None,
     q: str | None = None,
 ) -> QuerySet[Sample]:
-    samples = Sample.objects.filter(dataset=dataset)
-    if version and version < dataset.latest_version:
-        # Every sample belongs to the latest version, so only older ones need a filter.
-        bound = _version_id_bound(dataset, version)
-        if bound is None:
-            return samples.none()
-        samples = samples.filter(version__lte=version, id__lte=bound)
-    if label:
-        samples = samples.filter(labels__contains=[label])
-    if run_id:
-        samples = samples.filter(run_id=run_id)
-    if review_state:
-        samples = samples.filter(review_state=review_state)
-    if q and q.strip():
-        samples = samples.filter(
-            search=SearchQuery(q.strip(), search_type="websearch", config="english")
-        )
-    return samples
+    return _content_filters(_indexed_filters(dataset, version, run_id, review_state), label, q)
+
+
+WINDOW = 5000  # newest candidates walked in id order before the GIN indexes are used
+MAX_WINDOW = 20_000
+_PLANS = {
+    # Scan the window in id order and test each row: no GIN bitmap of a common label.
+    "id order": {"enable_bitmapscan": "off"},
+    # Past the window matches are rare: collect them from the GIN indexes, then sort.
+    "gin": {"enable_indexscan": "off", "enable_seqscan": "off"},
+}
+
+
+def _with_plan(cursor: Any, plan: str | None) -> None:
+    settings = dict.fromkeys(("enable_bitmapscan", "enable_indexscan", "enable_seqscan"), "on")
+    settings.update(_PLANS.get(plan or "", {}))
+    calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+    cursor.execute(f"SELECT {calls}", [x for kv in settings.items() for x in kv])
+
+
+def _rows(samples: QuerySet[Sample], n: int) -> list[Sample]:
+    return list(samples.only(*ROW_FIELDS).order_by("-id")[:n])
+
+
+def _window_floor(scope: QuerySet[Sample], size: int) -> int | None:
+    """The id `size` candidates down from the top of `scope` (None if fewer remain)."""
+    ids = list(scope.order_by("-id").values_list("id", flat=True)[size - 1 : size])
+    return ids[0] if ids else None
+
+
+def _content_page(
+    indexed: QuerySet[Sample], label: str | None, q: str | None, want: int
+) -> list[Sample]:
+    """A page filtered by label or text, fast whether the filter matches most or few rows.
+
+    PostgreSQL picks between "walk ids downwards and test each row" (best when many rows
+    match) and "collect every match from the GIN index, then sort" (best when few do) from
+    its selectivity estimates, which are often far off for labels and phrases, and a wrong
+    pick costs hundreds of milliseconds on a million rows. So the newest candidates are
+    walked in id order in bounded windows (the second sized from the matches the first
+    found), and only what is left, where matches are rare, comes from the GIN indexes.
+    """
+    rows: list[Sample] = []
+    upper: int | None = None  # candidates with ids below this are still to be looked at
+    window = WINDOW
+    with transaction.atomic(), connection.cursor() as cursor:
+        try:
+            _with_plan(cursor, "id order")
+            for _ in range(2):
+                scope = indexed.filter(id__lt=upper) if upper else indexed
+                floor = _window_floor(scope, window)
+                if floor is None:  # fewer than `window` candidates left: walk them all
+                    return rows + _rows(_content_filters(scope, label, q), want - len(rows))
+                found = _rows(_content_filters(scope.filter(id__gte=floor), label, q), want)
+                rows += found[: want - len(rows)]
+                if len(rows) >= want:
+                    return rows
+                upper = floor
+                # Another window only if the density seen promises to fill the page in it.
+                window = int((want - len(rows)) * window / max(len(found), 1) * 1.5) + 1
+                if not found or window > MAX_WINDOW:
+                    break
+            _with_plan(cursor, "gin")
+            older = _content_filters(indexed.filter(id__lt=upper), label, q)
+            return rows + _rows(older, want - len(rows))
+        finally:
+            _with_plan(cursor, None)
 
 
 def sample_page(
@@ -274,10 +361,10 @@ def sample_page(
     range scan however deep the reader goes.
     """
     limit = max(1, min(limit, MAX_PAGE))
-    samples = sample_queryset(dataset, version, label, run_id, review_state, q)
-    if after_id:
-        samples = samples.filter(id__lt=after_id)
-    rows = list(samples.only(*ROW_FIELDS).order_by("-id")[: limit + 1])
+    indexed = _indexed_filters(dataset, version, run_id, review_state, after_id)
+    q = q.strip() if q else None
+    want = limit + 1
+    rows = _content_page(indexed, label, q, want) if label or q else _rows(indexed, want)
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].pk
     return rows, None

@@ -267,7 +267,10 @@ def _import_target(
             )
         return existing.task_type, existing
     if task_type not in TaskType.values:
-        raise ValidationError({"task_type": f"task_type must be one of {', '.join(TaskType)}."})
+        choices = ", ".join(TaskType.values)
+        raise ValidationError(
+            {"task_type": f"Choose the task type of the new dataset {name!r} ({choices})."}
+        )
     return task_type, None
 
 

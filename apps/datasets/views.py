@@ -149,6 +149,10 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         runs=sorted({v.run_id for v in versions if v.run_id}, reverse=True),
         streamable=current is not None and current.total <= services.STREAM_LIMIT,
         jobs=selectors.export_job_list(dataset),
-        formats=ExportFormat.choices,
+        formats=[
+            (ExportFormat.JSONL, "JSONL"),
+            (ExportFormat.CSV, "CSV"),
+            (ExportFormat.PARQUET, "Parquet"),
+        ],
     )
     return render(request, DETAIL, context)

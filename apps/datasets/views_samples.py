@@ -18,6 +18,37 @@ from .models import Sample
 DETAIL = "datasets/dataset_detail.html"
 
 
+# Keys in the order people read them (JSONB stores them sorted by length).
+KEY_ORDER = {
+    key: i
+    for i, key in enumerate(
+        [
+            "text",
+            "label",
+            "labels",
+            "entities",
+            "start",
+            "end",
+            "instruction",
+            "input",
+            "response",
+            "conv_prefix",
+            "role",
+            "content",
+        ]
+    )
+}
+
+
+def _readable(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (KEY_ORDER.get(k, len(KEY_ORDER)), k))
+        return {k: _readable(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
+
+
 def _row(request: HttpRequest, sample: Sample, status: int = 200) -> HttpResponse:
     context = {"sample": sample, "dataset": sample.dataset}
     return render(request, f"{DETAIL}#sample-row", context, status=status)
@@ -59,7 +90,8 @@ def sample_edit(request: HttpRequest, membership: Membership, sample_id: int) ->
     sample = selectors.sample_get(membership.project, sample_id)
     require_editor(membership)
     if request.method != "POST":
-        return _editor(request, sample, json.dumps(sample.payload, indent=2, ensure_ascii=False))
+        text = json.dumps(_readable(sample.payload), indent=2, ensure_ascii=False)
+        return _editor(request, sample, text)
     text = request.POST.get("payload", "")
     try:
         payload = json.loads(text)

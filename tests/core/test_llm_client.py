@@ -29,33 +29,11 @@ from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.base import Behaviour, FakeServer
 from tests.fakes.helpers import in_thread, run_async
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.schemas import REVIEW_SCHEMA as SCHEMA
 
 T = TypeVar("T")
 
 HELLO = [{"role": "user", "content": "Say hello to the river."}]
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "title": {"type": "string", "minLength": 3, "maxLength": 30},
-        "rating": {"type": "integer", "minimum": 1, "maximum": 5},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
-        "ok": {"type": "boolean"},
-        "label": {"enum": ["positive", "negative", "neutral"]},
-        "version": {"const": 2},
-        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 4},
-        "entities": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"text": {"type": "string"}, "start": {"type": "integer"}},
-                "required": ["text", "start"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    "required": ["title", "rating", "score", "ok", "label", "version", "tags", "entities"],
-    "additionalProperties": False,
-}
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

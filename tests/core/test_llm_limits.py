@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -55,26 +56,32 @@ class Worker:
             text=True,
         )
         self.lines: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        # One reader owns the pipe: mixing readline() with communicate() loses lines.
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            record = json.loads(line)
+            if record.get("ready"):
+                self._ready.set()
+            else:
+                self.lines.append(record)
+        self._ready.set()  # exited: do not leave wait_ready() hanging
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"worker exited early with {self.proc.wait()}")
-            if json.loads(line).get("ready"):
-                return
-        raise AssertionError("worker did not start")
+        assert self._ready.wait(timeout), "worker did not start"
+        assert self.proc.poll() is None, f"worker exited early with {self.proc.returncode}"
 
     def finish(self, timeout: float) -> list[dict[str, Any]]:
         """Wait up to `timeout`, kill if still running, return the finished calls."""
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, _ = self.proc.communicate()
-        self.lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+            self.kill()
+        self._reader.join(10)
         return self.lines
 
     def kill(self) -> None:
@@ -88,7 +95,7 @@ def workers() -> Iterator[list[Worker]]:
     started: list[Worker] = []
     yield started
     for worker in started:
-        worker.kill()
+        worker.finish(timeout=0)
         if worker.proc.stdout is not None:
             worker.proc.stdout.close()
 
@@ -198,7 +205,7 @@ def test_slots_of_a_crashed_process_expire(
 # ---- in one process -----------------------------------------------------------------------
 
 
-def test_concurrency_cap_in_one_process(fake_openai: FakeOpenAI) -> None:
+def test_concurrency_cap_in_one_process(fake_openai: FakeOpenAI, redis_client: redis.Redis) -> None:
     fake_openai.script(latency=0.05)
     config = ProviderConfig(
         key=unique_key(), kind="openai", base_url=fake_openai.base_url, max_concurrency=5
@@ -211,6 +218,8 @@ def test_concurrency_cap_in_one_process(fake_openai: FakeOpenAI) -> None:
     run(many())
     assert fake_openai.max_in_flight == 5
     assert len(fake_openai.requests) == 30
+    # The loop's shutdown gave the leased slots back at once (not after lease expiry).
+    assert redis_client.zcard(f"seedbed:limits:{{{config.key}}}:conc") == 0
 
 
 def test_steady_state_needs_no_redis_call_per_request(

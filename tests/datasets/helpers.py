@@ -22,7 +22,7 @@ WORDS = {
 
 def classification(i: int, label: str | None = None) -> dict[str, Any]:
     label = label or TOPICS[i % len(TOPICS)]
-    return {"text": f"Ticket {i}: {WORDS[label]}.", "label": label}
+    return {"text": f"Ticket {i}: {WORDS.get(label, label)}.", "label": label}
 
 
 def ner(i: int) -> dict[str, Any]:

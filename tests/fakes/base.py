@@ -86,6 +86,8 @@ class FakeServer:
         self._queue: deque[Behaviour] = deque()
         self._rng = random.Random(0)
         self._generation = 0  # bumped by reset()/stop() to end stalled requests
+        # Request body -> serialised answer; keeps the benchmark server lean.
+        self.answer_cache: dict[bytes, bytes] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -125,8 +127,26 @@ class FakeServer:
             self.responder = None
             self.require_key = None
             self.requests = []
+            self.answer_cache = {}
             self.max_in_flight = self.in_flight
             self.served = 0
+
+    def plain_latency(self) -> float | None:
+        """The script's latency when every request gets a normal, deterministic answer and
+        nothing is logged, so answers may be served from `answer_cache`; else None."""
+        s = self._script
+        if (
+            self.log_requests
+            or self._queue
+            or self.responder is not None
+            or self.require_key is not None
+            or s.error_rate
+            or s.fail_times
+            or s.stall
+            or s.malformed
+        ):
+            return None
+        return s.latency
 
     def next_behaviour(self) -> Behaviour:
         with self._lock:

@@ -85,6 +85,13 @@ class FakeOpenAI(FakeServer):
         return None
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        latency = self.plain_latency()
+        if latency is not None:
+            cached = self.answer_cache.get(await request.read())
+            if cached is not None:
+                if latency:
+                    await asyncio.sleep(latency)
+                return web.Response(body=cached, content_type="application/json")
         data, entry = await self.begin(request)
         if (denied := self._auth_error(request)) is not None:
             entry["status"] = 401
@@ -123,7 +130,10 @@ class FakeOpenAI(FakeServer):
             ],
             "usage": usage,
         }
-        return web.Response(body=json.dumps(body).encode(), content_type="application/json")
+        payload = json.dumps(body).encode()
+        if latency is not None and len(self.answer_cache) < 1024:
+            self.answer_cache[await request.read()] = payload
+        return web.Response(body=payload, content_type="application/json")
 
     async def _stream(
         self,

@@ -15,19 +15,12 @@ import httpx
 import yarl
 
 from .config import ChatChunk, ChatResult, ProviderConfig, Usage
-from .dialects import error_text, make_dialect
-from .errors import (
-    LLMError,
-    ProviderAuthError,
-    ProviderBadResponse,
-    ProviderHTTPError,
-    ProviderRateLimited,
-    ProviderTimeout,
-    ProviderUnreachable,
-)
+from .dialects import make_dialect
+from .errors import LLMError, ProviderBadResponse
+from .failures import decode_json, mapped_errors, scrub, status_error
 from .guard import ensure_allowed
 from .limits import ProviderLimiter, TokenReservation, estimate_tokens
-from .retry import RetryPolicy, give_up, is_retryable_status, parse_retry_after
+from .retry import RetryPolicy, give_up
 from .sse import iter_sse
 from .transport import HTTPReply, http_client, run_sync, shared_http
 
@@ -131,7 +124,7 @@ class LLMClient:
             finally:
                 limiter.release_slot(slot)
             # Parsed inside the attempt so that a malformed answer is retried (once).
-            data = self._json(response)
+            data = decode_json(response)
             return data, self._dialect.parse_chat(data), number
 
         try:
@@ -202,7 +195,7 @@ class LLMClient:
                         reservation = await limiter.reserve_tokens(estimate)
                     await limiter.wait_request()
                     async with (
-                        _mapped_errors(self),
+                        mapped_errors(self.config),
                         http.stream(
                             "POST",
                             self._dialect.chat_url,
@@ -213,7 +206,7 @@ class LLMClient:
                     ):
                         if not response.is_success:
                             await response.aread()
-                            raise self._status_error(response)
+                            raise status_error(response, self.config)
                         events = iter_sse(response.aiter_lines())
                         async for chunk in self._dialect.iter_stream(events):
                             if chunk.usage is not None and reservation is not None:
@@ -250,7 +243,7 @@ class LLMClient:
 
         async def attempt(number: int) -> list[str]:
             response = await self._send("GET", url, headers, None)
-            return self._dialect.parse_models(self._json(response))
+            return self._dialect.parse_models(decode_json(response))
 
         return await policy.run(attempt, label=self.config.key)
 
@@ -268,11 +261,15 @@ class LLMClient:
             return 0
         return estimate_tokens(messages, max_tokens, self.config.default_max_tokens)
 
+    def scrub(self, text: str) -> str:
+        """`text` with the API key removed, for messages and logs."""
+        return scrub(text, self.config.api_key)
+
     async def _send(
         self, method: str, url: str, headers: dict[str, str], payload: bytes | None
     ) -> HTTPReply:
         response: HTTPReply
-        async with _mapped_errors(self):
+        async with mapped_errors(self.config):
             if self._http_override is None:
                 response = await shared_http().transport.request_eager(
                     method, self._yarl_urls[url], headers, payload, self._aiohttp_timeout
@@ -282,117 +279,8 @@ class LLMClient:
                     method, url, content=payload, headers=headers, timeout=self._timeout
                 )
         if not response.is_success:
-            raise self._status_error(response)
+            raise status_error(response, self.config)
         return response
-
-    def _json(self, response: HTTPReply) -> dict[str, Any]:
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise ProviderBadResponse(
-                f"The provider answered HTTP {response.status_code} with a body that is not "
-                "valid JSON.",
-                status_code=response.status_code,
-            ) from None
-        if not isinstance(data, dict):
-            raise ProviderBadResponse(
-                "The provider's answer is JSON but not an object.",
-                status_code=response.status_code,
-            )
-        return data
-
-    def scrub(self, text: str) -> str:
-        """`text` with the API key removed, for messages and logs."""
-        key = self.config.api_key
-        if key and key in text:
-            text = text.replace(key, "[redacted]")
-        return text
-
-    def _status_error(self, response: HTTPReply) -> LLMError:
-        status = response.status_code
-        try:
-            detail = error_text(json.loads(response.content))
-        except ValueError:
-            detail = response.text.strip()
-        detail = self.scrub(" ".join(detail.split())[:300])
-        suffix = f": {detail}" if detail else "."
-        retry_after = parse_retry_after(response.headers)
-        if status in (401, 403):
-            return ProviderAuthError(
-                f"The provider rejected the API key (HTTP {status}){suffix}", status_code=status
-            )
-        if status == 429:
-            return ProviderRateLimited(
-                f"The provider is rate limiting requests (HTTP 429){suffix}",
-                status_code=status,
-                retry_after=retry_after,
-            )
-        if 300 <= status < 400:
-            return ProviderHTTPError(
-                f"The provider answered with a redirect (HTTP {status}); check the base URL.",
-                status_code=status,
-            )
-        if status == 404:
-            message = f"Not found at the provider (HTTP 404); check the base URL and model{suffix}"
-        elif status >= 500:
-            message = f"The provider had an internal error (HTTP {status}){suffix}"
-        else:
-            message = f"The provider refused the request (HTTP {status}){suffix}"
-        return ProviderHTTPError(
-            message,
-            status_code=status,
-            retryable=is_retryable_status(status),
-            retry_after=retry_after,
-        )
-
-
-class _mapped_errors:
-    """Turns transport exceptions into typed, key-free LLM errors."""
-
-    def __init__(self, client: LLMClient) -> None:
-        self._client = client
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        if exc is None or isinstance(exc, LLMError):
-            return False
-        error = _transport_error(exc, self._client.config)
-        if error is None:
-            return False
-        raise error from exc
-
-
-def _transport_error(exc: BaseException, config: ProviderConfig) -> LLMError | None:
-    cause = exc.__cause__ or exc
-    where = f"the provider at {_host(config.base_url)}"
-    if isinstance(cause, aiohttp.ServerDisconnectedError | httpx.RemoteProtocolError):
-        return ProviderUnreachable(f"The connection to {where} closed before an answer came.")
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError) and isinstance(
-        cause, aiohttp.ClientConnectorError | OSError | httpx.ConnectError
-    ):
-        return ProviderUnreachable(f"Could not connect to {where}.")
-    if isinstance(exc, httpx.TimeoutException | asyncio.TimeoutError | TimeoutError):
-        if isinstance(exc, httpx.ConnectTimeout):
-            return ProviderUnreachable(
-                f"Timed out after {config.connect_timeout:g} s connecting to {where}."
-            )
-        return ProviderTimeout(
-            f"No answer from {where} within {config.timeout_seconds:g} s (read timeout)."
-        )
-    if isinstance(exc, httpx.TransportError | aiohttp.ClientError | OSError):
-        return ProviderUnreachable(f"The connection to {where} failed ({type(cause).__name__}).")
-    return None
-
-
-def _host(url: str) -> str:
-    return httpx.URL(url).netloc.decode("ascii", "replace")
 
 
 def _dumps(body: dict[str, Any]) -> bytes:

@@ -190,7 +190,11 @@ class SlotPool:
     async def _refill(self) -> None:
         delay = POLL_MIN
         try:
-            while (pending := self._pending()) and not self._closed:
+            while not self._closed:
+                self._serve_waiters()  # local free slots first, Redis only for the rest
+                pending = self._pending()
+                if not pending:
+                    break
                 want = min(pending, self._share() - len(self._held))
                 granted: list[str] = []
                 if want > 0:
@@ -221,10 +225,16 @@ class SlotPool:
                 "concurrency limit cannot be enforced."
             )
             error.__cause__ = exc
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_exception(error)
-            self._waiters.clear()
+            self._fail_waiters(error)
+        except Exception as exc:  # never leave callers waiting on a dead refill task
+            logger.exception("LLM concurrency slot refill failed")
+            self._fail_waiters(exc)
+
+    def _fail_waiters(self, error: BaseException) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiters.clear()
 
     async def _heartbeat(self) -> None:
         while self._held and not self._closed:

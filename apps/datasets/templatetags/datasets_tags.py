@@ -42,6 +42,11 @@ def label_chip(label: str) -> SafeString:
 
 
 @register.filter
+def label_hue(label: str) -> int:
+    return rows.label_hue(label)
+
+
+@register.filter
 def thousands(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 

@@ -1,0 +1,270 @@
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from django.test import Client
+
+from apps.datasets import export, jobs, services
+from apps.datasets.models import Dataset, ExportJob, Sample
+from tests.datasets.helpers import add_version, classification, ner
+from tests.factories import MembershipFactory, api_key_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path) -> Path:
+    settings.MEDIA_ROOT = str(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def ner_dataset(owner) -> Dataset:
+    add_version(owner.project, "people", [ner(i) for i in range(3)], task_type="ner")
+    add_version(owner.project, "people", [ner(i) for i in range(3, 5)], task_type="ner")
+    Sample.objects.filter(text__contains="day 1.").update(review_state="rejected")
+    return Dataset.objects.get(name="people")
+
+
+@pytest.fixture
+def tickets(owner) -> Dataset:
+    payloads = [classification(i) for i in range(4)]
+    payloads.append({"text": 'Quotes " and, commas\nand a newline', "label": "billing"})
+    payloads.append({"text": "Two labels at once", "labels": ["account", "billing"]})
+    add_version(owner.project, "tickets", payloads)
+    return Dataset.objects.get(name="tickets")
+
+
+def _expected(dataset: Dataset, version: int | None = None) -> list[Sample]:
+    samples = Sample.objects.filter(dataset=dataset).order_by("id")
+    return list(samples.filter(version__lte=version) if version else samples)
+
+
+def _stream(client, url, **params):
+    response = client.get(url, params)
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content)
+
+
+def test_jsonl_loads_back_equal_with_pandas(owner_client, ner_dataset):
+    url = f"/datasets/{ner_dataset.pk}/export/"
+    body = _stream(owner_client, url, format="jsonl", version=1)
+    frame = pd.read_json(io.BytesIO(body), lines=True)
+    expected = _expected(ner_dataset, 1)
+    assert len(frame) == 3
+    assert list(frame.columns[:2]) == ["text", "entities"]
+    assert frame["text"].tolist() == [s.payload["text"] for s in expected]
+    assert frame["entities"].tolist() == [s.payload["entities"] for s in expected]
+    assert frame["sample_id"].tolist() == [s.pk for s in expected]
+    assert frame["review_state"].tolist() == [s.review_state for s in expected]
+    assert frame["model"].tolist() == ["test-model"] * 3
+
+
+def test_csv_loads_back_equal_with_pandas(owner_client, tickets):
+    body = _stream(owner_client, f"/datasets/{tickets.pk}/export/", format="csv")
+    frame = pd.read_csv(io.BytesIO(body), keep_default_na=False)
+    expected = _expected(tickets)
+    assert list(frame.columns[:3]) == ["text", "label", "labels"]
+    assert frame["text"].tolist() == [s.text for s in expected]
+    assert frame["label"].tolist() == [s.payload.get("label", "") for s in expected]
+    labels = [json.loads(v) if v else None for v in frame["labels"]]
+    assert labels == [s.payload.get("labels") for s in expected]
+    assert frame["sample_id"].tolist() == [s.pk for s in expected]
+
+
+def test_parquet_job_loads_back_equal_with_pandas(owner, owner_client, ner_dataset, media):
+    response = owner_client.post(
+        f"/datasets/{ner_dataset.pk}/export/", {"format": "parquet", "version": 2}
+    )
+    assert response.status_code == 200
+    job = ExportJob.objects.get()
+    assert f'hx-get="/datasets/exports/{job.pk}/"' in response.content.decode()
+    assert 'hx-trigger="every 2s"' in response.content.decode()
+
+    jobs.export_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.rows) == ("SUCCEEDED", 5)
+    assert (media / job.file).is_file() and job.size > 0
+
+    status = owner_client.get(f"/datasets/exports/{job.pk}/").content.decode()
+    assert "every 2s" not in status  # polling stops once the job is done
+    assert f'href="/datasets/exports/{job.pk}/download/"' in status
+
+    download = owner_client.get(f"/datasets/exports/{job.pk}/download/")
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == 'attachment; filename="people-v2.parquet"'
+    frame = pd.read_parquet(io.BytesIO(b"".join(download.streaming_content)))
+    expected = _expected(ner_dataset)
+    assert frame["text"].tolist() == [s.text for s in expected]
+    entities = [[dict(e) for e in row] for row in frame["entities"]]
+    assert entities == [s.payload["entities"] for s in expected]
+    assert frame["version"].tolist() == [1, 1, 1, 2, 2]
+    assert frame["review_state"].tolist() == [s.review_state for s in expected]
+
+
+def test_parquet_writes_bounded_row_groups(owner, monkeypatch, media):
+    monkeypatch.setattr(export, "ROW_GROUP", 4)
+    add_version(owner.project, "tickets", [classification(i) for i in range(10)])
+    dataset = Dataset.objects.get(name="tickets")
+    path = media / "t.parquet"
+    with path.open("wb") as sink:
+        assert export.export_to_file(dataset, 1, "parquet", sink) == 10
+    meta = pq.ParquetFile(path).metadata
+    assert (meta.num_rows, meta.num_row_groups) == (10, 3)
+
+
+def test_custom_payloads_export_with_their_own_columns(owner, media):
+    rows = [
+        {"question": "2+2?", "answer": 4, "tags": ["math"], "ok": True},
+        {"question": "Capital of France?", "answer": 7, "tags": [], "ok": False},
+    ]
+    add_version(owner.project, "qa", rows, task_type="custom")
+    dataset = Dataset.objects.get(name="qa")
+    columns = export.export_columns(dataset, 1)
+    kinds = {c.name: c.kind for c in columns if not c.meta}
+    assert kinds == {"question": "str", "answer": "int", "tags": "json", "ok": "bool"}
+    path = media / "qa.parquet"
+    with path.open("wb") as sink:
+        export.export_to_file(dataset, 1, "parquet", sink)
+    frame = pd.read_parquet(path)
+    assert frame["answer"].tolist() == [4, 7]
+    assert [json.loads(t) for t in frame["tags"]] == [["math"], []]
+    assert frame["ok"].tolist() == [True, False]
+
+
+def test_export_reimports_unchanged(owner, owner_client, ner_dataset):
+    body = _stream(owner_client, f"/datasets/{ner_dataset.pk}/export/", format="jsonl")
+    result = services.dataset_import(
+        membership=owner, name="copy", task_type="ner", file_name="people.jsonl", content=body
+    )
+    assert result.inserted == 5
+    copied = Sample.objects.filter(dataset=result.dataset).order_by("id")
+    assert [s.payload for s in copied] == [s.payload for s in _expected(ner_dataset)]
+
+
+def test_big_versions_export_through_a_job(owner_client, owner_key, tickets, monkeypatch):
+    monkeypatch.setattr(services, "STREAM_LIMIT", 5)
+    page = owner_client.get(f"/datasets/{tickets.pk}/").content.decode()
+    assert "?format=jsonl" not in page  # no direct link: a job writes the file
+    assert 'hx-vals=\'{"format": "jsonl", "version": "1"}\'' in page
+    response = owner_client.get(f"/datasets/{tickets.pk}/export/", {"format": "jsonl"})
+    assert response.status_code == 400
+    response = Client().get(
+        f"/api/v1/datasets/{tickets.pk}/export", {"format": "csv"}, HTTP_X_API_KEY=owner_key
+    )
+    assert response.status_code == 400
+    assert "run as a job" in response.json()["version"][0]
+
+
+def test_export_api_stream_and_job(owner_key, tickets, media):
+    client = Client(HTTP_X_API_KEY=owner_key)
+    response = client.get(
+        f"/api/v1/datasets/{tickets.pk}/export", {"format": "jsonl", "version": 1}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 6 and json.loads(lines[0])["label"] == "billing"
+
+    assert client.get(f"/api/v1/datasets/{tickets.pk}/export", {"format": "xml"}).status_code == 400
+    assert client.get(f"/api/v1/datasets/{tickets.pk}/export", {"version": 9}).status_code == 400
+
+    response = client.post(
+        f"/api/v1/datasets/{tickets.pk}/exports/",
+        {"format": "csv"},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["status"], job["version"], job["download_url"]) == ("QUEUED", 1, None)
+    jobs.export_job_execute(job_id=job["id"])
+    job = client.get(f"/api/v1/exports/{job['id']}/").json()
+    assert job["status"] == "SUCCEEDED" and job["rows"] == 6
+    assert job["download_url"].endswith(f"/api/v1/exports/{job['id']}/download/")
+    download = client.get(job["download_url"])
+    frame = pd.read_csv(io.BytesIO(b"".join(download.streaming_content)), keep_default_na=False)
+    assert len(frame) == 6
+
+    bad = client.post(
+        f"/api/v1/datasets/{tickets.pk}/exports/",
+        {"format": "xls"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "format" in bad.json()
+
+
+def test_a_redelivered_job_is_not_written_twice(owner, tickets):
+    job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="jsonl")
+    assert jobs.export_job_execute(job_id=job.pk).status == "SUCCEEDED"
+    assert jobs.export_job_execute(job_id=job.pk) is None  # finished: nothing to do
+
+
+def test_exports_of_other_projects_are_404(owner_client, owner_key, media):
+    other = MembershipFactory()
+    add_version(other.project, "secret", [classification(i) for i in range(2)])
+    dataset = Dataset.objects.get(name="secret")
+    job = services.export_job_create(membership=other, dataset=dataset, version=1, fmt="jsonl")
+    jobs.export_job_execute(job_id=job.pk)
+
+    assert (
+        owner_client.get(f"/datasets/{dataset.pk}/export/", {"format": "jsonl"}).status_code == 404
+    )
+    assert (
+        owner_client.post(f"/datasets/{dataset.pk}/export/", {"format": "csv"}).status_code == 404
+    )
+    assert owner_client.get(f"/datasets/exports/{job.pk}/").status_code == 404
+    assert owner_client.get(f"/datasets/exports/{job.pk}/download/").status_code == 404
+    api = Client(HTTP_X_API_KEY=owner_key)
+    assert api.get(f"/api/v1/exports/{job.pk}/").status_code == 404
+    assert api.get(f"/api/v1/exports/{job.pk}/download/").status_code == 404
+    assert api.get(f"/api/v1/datasets/{dataset.pk}/export").status_code == 404
+    assert api.post(f"/api/v1/datasets/{dataset.pk}/exports/", {"format": "csv"}).status_code == 404
+    # The owner of the other project can download it.
+    assert (
+        Client(HTTP_X_API_KEY=api_key_for(other))
+        .get(f"/api/v1/exports/{job.pk}/download/")
+        .status_code
+        == 200
+    )
+
+
+def test_streams_arrive_in_chunks(owner_client, tickets, monkeypatch):
+    monkeypatch.setattr(export, "FLUSH_ROWS", 2)
+    response = owner_client.get(f"/datasets/{tickets.pk}/export/", {"format": "jsonl"})
+    chunks = list(response.streaming_content)
+    assert len(chunks) == 3 and all(chunk.count(b"\n") == 2 for chunk in chunks)
+    response = owner_client.get(f"/datasets/{tickets.pk}/export/", {"format": "csv"})
+    assert len(list(response.streaming_content)) == 4  # header with 2 rows, 2 + 2, rest
+
+
+def test_the_celery_task_runs_the_job(owner, tickets):
+    from apps.datasets.tasks import export_run
+
+    job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="csv")
+    export_run(job.pk)  # what a worker runs, with the primary key only
+    job.refresh_from_db()
+    assert job.status == "SUCCEEDED"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_streaming_under_asgi(owner, media):
+    """Under ASGI the export is an async iterator (Django would list a sync one)."""
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    add_version(owner.project, "tickets", [classification(i) for i in range(7)])
+    dataset = Dataset.objects.get(name="tickets")
+
+    async def fetch():
+        client = AsyncClient()
+        await client.aforce_login(owner.user)
+        response = await client.get(f"/datasets/{dataset.pk}/export/", {"format": "jsonl"})
+        body = b"".join([chunk async for chunk in response.streaming_content])
+        return response.is_async, body
+
+    is_async, body = async_to_sync(fetch)()
+    assert is_async
+    assert len(body.splitlines()) == 7
