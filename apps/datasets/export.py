@@ -164,11 +164,31 @@ def _meta(row: dict[str, Any], key: str) -> Any:
     return None if value is None else str(value)
 
 
+_FIELDS = {
+    _ENTITIES: ("text", "label", "start", "end"),
+    _MESSAGES: ("role", "content"),
+    _MESSAGE: ("role", "content"),
+}
+
+
+def _ordered(value: Any, kind: str) -> Any:
+    """Nested objects with their fields in schema order (JSONB keeps them sorted by length),
+    so JSONL, CSV and Parquet rows read the same."""
+    fields = _FIELDS.get(kind)
+    if fields is None:
+        return value
+    if kind == _MESSAGE:
+        return {f: value.get(f) for f in fields} if isinstance(value, dict) else value
+    if not isinstance(value, list):
+        return value
+    return [{f: item.get(f) for f in fields} if isinstance(item, dict) else item for item in value]
+
+
 def _value(row: dict[str, Any], column: Column) -> Any:
     if column.meta:
         return _meta(row, column.key)
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
-    return payload.get(column.key)
+    return _ordered(payload.get(column.key), column.kind)
 
 
 def records(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
