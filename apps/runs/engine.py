@@ -189,7 +189,8 @@ async def run_chunk(
                 json_schema=schema,
                 schema_name="samples",
                 max_tokens=job.max_tokens,
-                **sampling,
+                temperature=sampling["temperature"],
+                top_p=sampling["top_p"],
             )
         except LLMError as exc:
             out.failed_calls += 1

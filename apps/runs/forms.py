@@ -2,7 +2,7 @@ from typing import Any
 
 from django import forms
 
-from apps.core.models import Project
+from apps.core.models import Project, Provider
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
 from .models import ExplorationMode, SeedShuffling
@@ -10,7 +10,9 @@ from .models import ExplorationMode, SeedShuffling
 
 class RunForm(forms.Form):
     spec_version = forms.ModelChoiceField(queryset=SpecVersion.objects.none(), label="Spec version")
-    provider = forms.ModelChoiceField(queryset=None, label="Provider")  # type: ignore[arg-type]
+    provider: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=Provider.objects.none(), label="Provider"
+    )
     model = forms.CharField(required=False, help_text="Empty: the provider's default model.")
     dataset_name = forms.CharField(
         required=False,

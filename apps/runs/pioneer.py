@@ -8,6 +8,7 @@ version). Job ids are run ids.
 import math
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
@@ -17,8 +18,8 @@ from rest_framework.response import Response
 
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
-from apps.core.services import require_editor
 from apps.core.ratelimit import rate_limit_hit
+from apps.core.services import require_editor
 from apps.datasets.models import Sample
 from apps.specs import services as spec_services
 from apps.specs.models import Spec, TaskType
@@ -67,6 +68,10 @@ def _seed(task_type: str, example: dict[str, Any]) -> dict[str, Any]:
     return example
 
 
+def _user(request: Request) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
 def _spec_version_for(
     membership: Any, request: Request, task_type: str, dataset_name: str, content: dict[str, Any]
 ) -> Any:
@@ -76,12 +81,12 @@ def _spec_version_for(
     spec = Spec.objects.filter(project=membership.project, name=name).first()
     if spec is None:
         spec = spec_services.spec_create(
-            membership=membership, name=name, task_type=task_type, user=request.user, **content
+            membership=membership, name=name, task_type=task_type, user=_user(request), **content
         )
     version = spec.versions.order_by("-number").first()
     if version is None or any(getattr(version, k) != v for k, v in content.items()):
         version = spec_services.spec_version_create(
-            membership=membership, spec=spec, user=request.user, **content
+            membership=membership, spec=spec, user=_user(request), **content
         )
     if version.status == "PENDING":
         version = spec_services.spec_version_check(version=version)

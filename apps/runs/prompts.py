@@ -21,7 +21,7 @@ EXPLORATION: dict[str, dict[str, float]] = {
     ExplorationMode.CREATIVE: {"temperature": 1.0, "top_p": 0.95},
     ExplorationMode.ADVENTUROUS: {"temperature": 1.2, "top_p": 1.0},
 }
-EXPLORATION_HINT = {
+EXPLORATION_HINT: dict[str, str] = {
     ExplorationMode.CONSERVATIVE: "Stay close to the examples in topic and style.",
     ExplorationMode.BALANCED: "Vary topics and wording while keeping the examples' spirit.",
     ExplorationMode.CREATIVE: "Explore new situations, styles and phrasings.",

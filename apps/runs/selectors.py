@@ -56,10 +56,10 @@ def run_progress(run: Run) -> Progress:
         )
     if run.rejected or run.duplicates:
         reasons = ", ".join(
-            f"{REASON_LABELS.get(reason, reason).lower()} {count}"
+            f"{REASON_LABELS.get(reason, reason)} {count}"
             for reason, count in sorted(run.rejected_by_reason.items(), key=lambda kv: -kv[1])
         )
-        lines.append(f"{run.rejected + run.duplicates} candidates rejected: {reasons}.")
+        lines.append(f"{run.rejected + run.duplicates} candidates rejected — {reasons}.")
     if run.status == RunStatus.QUEUED:
         lines.append("Waiting for a worker.")
     elif run.cancel_requested and not run.is_finished:

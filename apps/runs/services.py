@@ -1,6 +1,7 @@
 """Writes for runs: create (validated), cancel, events and the end of a run."""
 
 import math
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -212,7 +213,7 @@ def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") 
 
 def run_requeue_stale(*, stale_after_seconds: float) -> list[int]:
     """Re-enqueue unfinished runs whose heartbeat stopped (their worker died)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=stale_after_seconds)
+    cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
     resumed = []
     with transaction.atomic():
         stale = (

@@ -42,9 +42,18 @@ def free_port() -> int:
 def fake_provider_process():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port),
-         "--latency-ms", "100", "--no-log",
-         "--responder", "tests.runs.responders:classification_default"],
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port",
+            str(port),
+            "--latency-ms",
+            "100",
+            "--no-log",
+            "--responder",
+            "tests.runs.responders:classification_default",
+        ],
     )
     url = f"http://127.0.0.1:{port}/v1"
     for _ in range(100):
@@ -69,11 +78,22 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
     time.sleep(3)  # let the worker boot before the clock starts
     started = time.monotonic()
     run = services.run_create(
-        membership=membership, spec_version=version, provider=provider,
-        num_samples=5000, batch_size=5, concurrency=32,
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=5000,
+        batch_size=5,
+        concurrency=32,
     )
-    wait_for(lambda: Run.objects.get(pk=run.pk).status != RunStatus.QUEUED
-             and Run.objects.get(pk=run.pk).is_finished, 300, "the run", celery_processes)
+    wait_for(
+        lambda: (
+            Run.objects.get(pk=run.pk).status != RunStatus.QUEUED
+            and Run.objects.get(pk=run.pk).is_finished
+        ),
+        300,
+        "the run",
+        celery_processes,
+    )
     wall = time.monotonic() - started
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -93,24 +113,35 @@ def test_ingest_samples_per_second():
     membership = MembershipFactory()
     version = SpecVersionFactory(spec__project=membership.project)
     run = services.run_create(
-        membership=membership, spec_version=version,
-        provider=ProviderFactory(project=membership.project), num_samples=20000,
+        membership=membership,
+        spec_version=version,
+        provider=ProviderFactory(project=membership.project),
+        num_samples=20000,
     )
     total, batch = 50_000, 1000
     started = time.perf_counter()
     for offset in range(0, total, batch):
         samples_insert(
-            dataset_id=run.dataset_id, version=run.dataset_version, run_id=run.pk,
+            dataset_id=run.dataset_id,
+            version=run.dataset_version,
+            run_id=run.pk,
             samples=[
-                NewSample(payload={"text": f"text {i}", "label": "bug"}, text=f"text {i}",
-                          text_hash=text_hash(f"text {i}"), labels=["bug"],
-                          lineage={"run_id": run.pk}, index=i)
+                NewSample(
+                    payload={"text": f"text {i}", "label": "bug"},
+                    text=f"text {i}",
+                    text_hash=text_hash(f"text {i}"),
+                    labels=["bug"],
+                    lineage={"run_id": run.pk},
+                    index=i,
+                )
                 for i in range(offset, offset + batch)
             ],
         )
     elapsed = time.perf_counter() - started
-    print(f"\n[bench ingest] {total} samples in {elapsed:.2f}s = {total / elapsed:,.0f}/s "
-          f"(batches of {batch})")
+    print(
+        f"\n[bench ingest] {total} samples in {elapsed:.2f}s = {total / elapsed:,.0f}/s "
+        f"(batches of {batch})"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,14 +149,23 @@ def test_live_fragment_queries_and_latency():
     membership = MembershipFactory()
     version = SpecVersionFactory(spec__project=membership.project)
     run = services.run_create(
-        membership=membership, spec_version=version,
-        provider=ProviderFactory(project=membership.project), num_samples=20000,
+        membership=membership,
+        spec_version=version,
+        provider=ProviderFactory(project=membership.project),
+        num_samples=20000,
     )
     samples_insert(
-        dataset_id=run.dataset_id, version=run.dataset_version, run_id=run.pk,
+        dataset_id=run.dataset_id,
+        version=run.dataset_version,
+        run_id=run.pk,
         samples=[
-            NewSample(payload={"text": f"ticket {i}", "label": "bug"}, text=f"ticket {i}",
-                      text_hash=text_hash(f"ticket {i}"), labels=["bug"], index=i)
+            NewSample(
+                payload={"text": f"ticket {i}", "label": "bug"},
+                text=f"ticket {i}",
+                text_hash=text_hash(f"ticket {i}"),
+                labels=["bug"],
+                index=i,
+            )
             for i in range(20000)
         ],
     )
@@ -142,5 +182,7 @@ def test_live_fragment_queries_and_latency():
         client.get(url, HTTP_HX_REQUEST="true")
         timings.append((time.perf_counter() - t) * 1000)
     timings.sort()
-    print(f"\n[bench live fragment] 20,000-sample run: {len(queries)} queries/request, "
-          f"p50={statistics.median(timings):.1f} ms p95={timings[94]:.1f} ms")
+    print(
+        f"\n[bench live fragment] 20,000-sample run: {len(queries)} queries/request, "
+        f"p50={statistics.median(timings):.1f} ms p95={timings[94]:.1f} ms"
+    )
