@@ -94,6 +94,7 @@ class ProviderDetailApi(ProjectAPIView):
         )
         return Response(ProviderOutput(provider).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, provider_id: int) -> Response:
         provider = self._provider(provider_id)
         services.provider_delete(membership=self.membership, provider=provider)

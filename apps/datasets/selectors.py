@@ -16,6 +16,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
 from apps.core.models import Project
+from apps.specs.task_types import SpecContent, content_of
 
 from .models import Dataset, DatasetVersion, ExportJob, Sample
 
@@ -206,6 +207,21 @@ def label_distribution(dataset: Dataset, version: int | None = None) -> list[tup
     return sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (-kn[1], kn[0]))
 
 
+def edit_content(sample: Sample, payload: Any) -> SpecContent:
+    """What an edited payload must satisfy: its run's spec version, else the dataset's
+    task type with the labels the dataset already uses."""
+    if sample.run_id and sample.run is not None:
+        return content_of(sample.run.spec_version)
+    multi = isinstance(payload, dict) and "labels" in payload and "label" not in payload
+    return SpecContent(
+        task_type=sample.dataset.task_type,
+        labels=tuple(sorted(label for label, _ in label_distribution(sample.dataset))),
+        multi_label=multi,
+        # Custom samples without a spec keep the fields and types they have now.
+        seeds=(sample.payload,) if isinstance(sample.payload, dict) else (),
+    )
+
+
 # --- browsing --------------------------------------------------------------------------
 
 
@@ -281,6 +297,7 @@ def sample_queryset(
 
 WINDOW = 5000  # newest candidates walked in id order before the GIN indexes are used
 MAX_WINDOW = 20_000
+RARE_LABEL = 3000  # samples carrying a label below which its GIN entries are read directly
 _PLANS = {
     # Scan the window in id order and test each row: no GIN bitmap of a common label.
     "id order": {"enable_bitmapscan": "off"},
@@ -300,6 +317,10 @@ def _rows(samples: QuerySet[Sample], n: int) -> list[Sample]:
     return list(samples.only(*ROW_FIELDS).order_by("-id")[:n])
 
 
+def _label_count(dataset: Dataset, version: int | None, label: str) -> int:
+    return dict(label_distribution(dataset, version)).get(label, 0)
+
+
 def _window_floor(scope: QuerySet[Sample], size: int) -> int | None:
     """The id `size` candidates down from the top of `scope` (None if fewer remain)."""
     ids = list(scope.order_by("-id").values_list("id", flat=True)[size - 1 : size])
@@ -307,7 +328,7 @@ def _window_floor(scope: QuerySet[Sample], size: int) -> int | None:
 
 
 def _content_page(
-    indexed: QuerySet[Sample], label: str | None, q: str | None, want: int
+    indexed: QuerySet[Sample], label: str | None, q: str | None, want: int, rare: bool = False
 ) -> list[Sample]:
     """A page filtered by label or text, fast whether the filter matches most or few rows.
 
@@ -324,7 +345,7 @@ def _content_page(
     with transaction.atomic(), connection.cursor() as cursor:
         try:
             _with_plan(cursor, "id order")
-            for _ in range(2):
+            for _ in range(0 if rare else 2):
                 scope = indexed.filter(id__lt=upper) if upper else indexed
                 floor = _window_floor(scope, window)
                 if floor is None:  # fewer than `window` candidates left: walk them all
@@ -339,7 +360,7 @@ def _content_page(
                 if not found or window > MAX_WINDOW:
                     break
             _with_plan(cursor, "gin")
-            older = _content_filters(indexed.filter(id__lt=upper), label, q)
+            older = _content_filters(indexed.filter(id__lt=upper) if upper else indexed, label, q)
             return rows + _rows(older, want - len(rows))
         finally:
             _with_plan(cursor, None)
@@ -364,7 +385,13 @@ def sample_page(
     indexed = _indexed_filters(dataset, version, run_id, review_state, after_id)
     q = q.strip() if q else None
     want = limit + 1
-    rows = _content_page(indexed, label, q, want) if label or q else _rows(indexed, want)
+    if not (label or q):
+        rows = _rows(indexed, want)
+    else:
+        # A label's frequency is known exactly from the stored counts: when few samples
+        # carry it, fetching them all from the GIN index is cheaper than any id walk.
+        rare = bool(label and not q and _label_count(dataset, version, label) <= RARE_LABEL)
+        rows = _content_page(indexed, label, q, want, rare=rare)
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].pk
     return rows, None

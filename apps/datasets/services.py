@@ -20,7 +20,7 @@ from apps.core.models import Membership, Project
 from apps.core.services import require_editor
 from apps.runs.models import FINISHED
 from apps.specs.models import TaskType
-from apps.specs.task_types import REASON_LABELS, SpecContent, check_sample, content_of, text_hash
+from apps.specs.task_types import REASON_LABELS, check_sample, text_hash
 
 from . import importing, selectors
 from .models import (
@@ -172,32 +172,13 @@ def sample_review(*, membership: Membership, sample: Sample, state: str) -> Samp
     return sample
 
 
-def known_labels(*, dataset: Dataset) -> tuple[str, ...]:
-    return tuple(sorted(label for label, _ in selectors.label_distribution(dataset)))
-
-
-def edit_content(*, sample: Sample, payload: Any) -> SpecContent:
-    """What an edited payload must satisfy: its run's spec version, else the dataset's shape."""
-    run = sample.run if sample.run_id else None
-    if run is not None:
-        return content_of(run.spec_version)
-    multi = isinstance(payload, dict) and "labels" in payload and "label" not in payload
-    return SpecContent(
-        task_type=sample.dataset.task_type,
-        labels=known_labels(dataset=sample.dataset),
-        multi_label=multi,
-        # Custom samples without a spec keep the fields and types they have now.
-        seeds=(sample.payload,) if isinstance(sample.payload, dict) else (),
-    )
-
-
 def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Sample:
     """Replace a sample's payload after checking it like a generated one; state `edited`.
 
     An invalid payload raises ValidationError naming the problem and changes nothing.
     """
     require_editor(membership)
-    checked = check_sample(payload, edit_content(sample=sample, payload=payload))
+    checked = check_sample(payload, selectors.edit_content(sample, payload))
     if not checked.ok:
         reason = REASON_LABELS.get(checked.reason, checked.reason)
         raise ValidationError({"payload": f"{reason}: {checked.detail}"})

@@ -94,3 +94,72 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} on #{self.inference_id}"
+
+
+class LabellingStatus(models.TextChoices):
+    QUEUED = "QUEUED", "Queued"
+    RUNNING = "RUNNING", "Running"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+LABELLING_FINISHED = (
+    LabellingStatus.SUCCEEDED,
+    LabellingStatus.FAILED,
+    LabellingStatus.CANCELLED,
+)
+
+
+class LabellingJob(models.Model):
+    """Auto-labelling an uploaded file of texts into a new dataset version, in chunks.
+
+    `done` is the checkpoint: texts before it are labelled and committed. The texts stay
+    in the row (JSONB) and each chunk reads only its slice of them.
+    """
+
+    project = models.ForeignKey(
+        "core.Project", on_delete=models.CASCADE, related_name="labelling_jobs"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    task = models.CharField(max_length=20)  # ner | classification
+    labels = models.JSONField(default=list)
+    multi_label = models.BooleanField(default=False)
+    model_id = models.CharField(max_length=320)
+    threshold = models.FloatField(default=0.5)
+    file_name = models.CharField(max_length=255, blank=True)
+    texts = models.JSONField(default=list)
+    lines = models.JSONField(default=list, help_text="The file line of each text.")
+    dataset_name = models.CharField(max_length=120)
+    dataset = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dataset_version = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=LabellingStatus.choices, default=LabellingStatus.QUEUED
+    )
+    cancel_requested = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    added = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "-id"], name="labellingjob_project")]
+
+    def __str__(self) -> str:
+        return f"labelling #{self.pk} {self.task} → {self.dataset_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in LABELLING_FINISHED

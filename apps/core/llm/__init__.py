@@ -3,6 +3,12 @@ cross-process limits in Redis and an SSRF guard in front of every call.
 
     client = LLMClient(config)
     result = await client.chat([{"role": "user", "content": "Hi"}], json_schema=schema)
+
+From sync code (a Celery task, a Django view) use `run_sync(coroutine_function, ...)`:
+under ASGI it reuses the server's loop, elsewhere it runs a private loop whose shared
+HTTP client, Redis pool and leased concurrency slots are released when it ends (plain
+`asyncio.run` does the same; a loop closed without `shutdown_asyncgens()` leaks them
+until their leases expire). Errors are `LLMError` subclasses with a `user_message`.
 """
 
 from .client import LLMClient, list_models_sync

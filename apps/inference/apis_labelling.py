@@ -1,0 +1,93 @@
+"""Pioneer-compatible label-existing endpoints.
+
+    POST /generate/ner/label-existing
+        {"labels": ["person", "city"], "texts": ["Ada lives in Paris.", …],
+         "model_id": "embedded/smollm2-135m-instruct", "threshold": 0.5}
+    → {"results": [{"text": …, "entities": [{"text", "label", "start", "end",
+                    "confidence"}], "inference_id": 17}, …],
+       "model_id": …, "usage": {"input_tokens", "output_tokens", "calls", "failed"}}
+
+    POST /generate/classification/label-existing
+        {"labels": ["billing", "bug"], "texts": […], "multi_label": false}
+    → {"results": [{"text", "label", "confidence", "inference_id"}], "model_id", "usage"}
+      (with multi_label: `labels` instead of `label`)
+
+One result per text, in the order given. A text whose call failed has `"error"` and no
+annotation; when every call fails the answer is 502. Limits (400 naming the field):
+1 to 1,000 texts of at most 20,000 characters, 1 to 200 labels. The generate rate limit
+(120 requests a minute per user) applies; 429 carries Retry-After.
+"""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.api import ProjectAPIView
+from apps.core.models import ApiKey
+from apps.core.services import require_editor
+from apps.runs.pioneer import throttle
+from apps.specs.models import TaskType
+
+from . import labelling
+
+
+class LabelExistingInput(serializers.Serializer):
+    # Types only: the limits live in labelling.py, shared with the file form, and raise
+    # errors naming the field (`texts`, `labels`) with the index of the bad item.
+    labels = serializers.JSONField()
+    texts = serializers.JSONField()
+    model_id = serializers.CharField(required=False, allow_blank=True, max_length=320)
+    multi_label = serializers.BooleanField(required=False, default=False)
+    threshold = serializers.FloatField(
+        required=False, default=labelling.DEFAULT_THRESHOLD, min_value=0, max_value=1
+    )
+
+
+class _LabelExistingApi(ProjectAPIView):
+    task: str = ""
+
+    def post(self, request: Request) -> Response:
+        if limited := throttle(request):
+            return limited
+        require_editor(self.membership)
+        data = LabelExistingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params: dict[str, Any] = data.validated_data
+        answer = labelling.texts_label(
+            project=self.membership.project,
+            task=self.task,
+            labels=params["labels"],
+            texts=params["texts"],
+            model_id=params.get("model_id") or None,
+            multi_label=params["multi_label"] and self.task == TaskType.CLASSIFICATION,
+            threshold=params["threshold"],
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+        )
+        usage = answer["usage"]
+        if usage["calls"] and usage["failed"] == usage["calls"]:
+            first = next(r["error"] for r in answer["results"] if r.get("error"))
+            return Response(
+                {"detail": f"Every call failed: {first}", **answer},
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        return Response(answer)
+
+
+class NerLabelExistingApi(_LabelExistingApi):
+    task = TaskType.NER
+
+    @extend_schema(request=LabelExistingInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+class ClassificationLabelExistingApi(_LabelExistingApi):
+    task = TaskType.CLASSIFICATION
+
+    @extend_schema(request=LabelExistingInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        return super().post(request)

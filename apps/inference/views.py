@@ -1,0 +1,251 @@
+"""Inference pages: the history with review and corrections, promotion, and the models.
+
+Labelling pages (upload a file, follow a job) are in views_labelling.py.
+"""
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.core.models import Membership
+from apps.core.services import require_editor
+from apps.core.web import project_view, render_page
+from apps.datasets.rows import highlight_entities
+
+from . import corrections, promote
+from .forms import AliasForm, HistoryFilters, PromoteForm
+from .models import Inference, ModelAlias, Verdict
+from .registry import model_list
+from .selectors import inference_get, inference_list
+from .services import inference_feedback
+
+HISTORY = "inference/history.html"
+PAGE_SIZE = 50
+TASKS = (
+    "extract",
+    "label_ner",
+    "label_classification",
+    "generate",
+    "chat",
+    "completion",
+    "responses",
+    "messages",
+)
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.GET.get("page", "0")))
+    except ValueError:
+        return 0
+
+
+def _model_ids(project: Any) -> list[str]:
+    ids = []
+    for model in model_list(project):
+        model_id = model.get("id") if isinstance(model, dict) else getattr(model, "id", model)
+        ids.append(str(model_id))
+    return ids
+
+
+def _history_context(request: HttpRequest, membership: Membership) -> dict[str, Any]:
+    filters = HistoryFilters.from_query(request.GET)
+    page = _page_number(request)
+    rows = inference_list(
+        project=membership.project,
+        **filters.selector_kwargs(),
+        limit=PAGE_SIZE + 1,
+        offset=page * PAGE_SIZE,
+    )
+    return {
+        "filters": filters,
+        "rows": rows[:PAGE_SIZE],
+        "newest_id": rows[0].pk if rows and page == 0 else 0,
+        "page": page,
+        "has_older": len(rows) > PAGE_SIZE,
+        "tasks": TASKS,
+        "verdicts": Verdict.choices,
+        "model_ids": _model_ids(membership.project),
+        "promote_form": PromoteForm(),
+    }
+
+
+@project_view
+def history(request: HttpRequest, membership: Membership) -> HttpResponse:
+    context = _history_context(request, membership)
+    return render_page(request, HISTORY, context, partial="history-list")
+
+
+@project_view
+def history_new(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Calls newer than `after`: prepended to the list, with a new poller (204: none)."""
+    filters = HistoryFilters.from_query(request.GET)
+    try:
+        after = int(request.GET.get("after", "0"))
+    except ValueError:
+        after = 0
+    rows = inference_list(
+        project=membership.project, **filters.selector_kwargs(), limit=PAGE_SIZE, offset=0
+    )
+    fresh = [row for row in rows if row.pk > after]
+    if not fresh:
+        return HttpResponse(status=204)
+    context = {"filters": filters, "rows": fresh, "newest_id": fresh[0].pk}
+    return render(request, "inference/_new_rows.html", context)
+
+
+def detail_context(inference: Inference, membership: Membership, **extra: Any) -> dict[str, Any]:
+    """What the detail panel shows; every piece of call content is escaped."""
+    kind = promote.task_type_of(inference, inference.output) or "other"
+    output = inference.output if isinstance(inference.output, dict) else {}
+    corrected = inference.corrected_output
+    context: dict[str, Any] = {
+        "inference": inference,
+        "membership": membership,
+        "kind": kind,
+        "output_json": json.dumps(inference.output, indent=2, ensure_ascii=False),
+        "request_json": json.dumps(inference.request, indent=2, ensure_ascii=False),
+        "classes": corrections.classes_of(output),
+        "corrected_json": json.dumps(corrected, indent=2, ensure_ascii=False)
+        if corrected is not None
+        else "",
+        **extra,
+    }
+    if kind == "ner":
+        context["input_html"] = highlight_entities(inference.input_text, output.get("entities"))
+        if isinstance(corrected, dict):
+            entities = corrected.get("entities")
+            context["corrected_html"] = highlight_entities(inference.input_text, entities)
+    elif kind == "classification" and isinstance(corrected, dict):
+        context["corrected_classes"] = corrections.classes_of(corrected)
+    elif corrected is not None:
+        context["corrected_text"] = corrections.generated_text(corrected)
+    return context
+
+
+@project_view
+def inference_detail(request: HttpRequest, membership: Membership, inference_id: int) -> HttpResponse:
+    inference = inference_get(project=membership.project, inference_id=inference_id)
+    context = detail_context(inference, membership, standalone=not getattr(request, "htmx", False))
+    return render_page(request, "inference/detail.html", context, partial="detail")
+
+
+def _after_feedback(request: HttpRequest, membership: Membership, inference: Inference) -> HttpResponse:
+    """The new detail panel plus the list row, swapped out of band."""
+    inference = inference_get(project=membership.project, inference_id=inference.pk)
+    if not getattr(request, "htmx", False):
+        return redirect("inference_detail", inference_id=inference.pk)
+    context = detail_context(inference, membership, row=inference)
+    return render(request, "inference/_feedback.html", context)
+
+
+@project_view
+@require_POST
+def feedback(request: HttpRequest, membership: Membership, inference_id: int) -> HttpResponse:
+    require_editor(membership)
+    inference = inference_get(project=membership.project, inference_id=inference_id)
+    verdict = request.POST.get("verdict", "")
+    if verdict not in Verdict.values:
+        return HttpResponse("verdict must be correct or incorrect.", status=400)
+    inference_feedback(
+        project=membership.project, inference=inference, verdict=verdict, user=request.user
+    )
+    return _after_feedback(request, membership, inference)
+
+
+@project_view
+def correct(request: HttpRequest, membership: Membership, inference_id: int) -> HttpResponse:
+    """The correction editor (GET) and saving a correction as an `incorrect` verdict (POST)."""
+    require_editor(membership)
+    inference = inference_get(project=membership.project, inference_id=inference_id)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            output = corrections.correction_from_post(inference, request.POST)
+            inference_feedback(
+                project=membership.project,
+                inference=inference,
+                verdict=Verdict.INCORRECT,
+                corrected_output=output,
+                user=request.user,
+            )
+        except ValidationError as exc:
+            errors = corrections.error_lines(exc)
+        else:
+            return _after_feedback(request, membership, inference)
+    context = detail_context(
+        inference, membership, editor=corrections.editor_context(inference, request.POST or None)
+    )
+    context["errors"] = errors
+    return render_page(request, "inference/detail.html", context, partial="editor")
+
+
+@project_view
+@require_POST
+def promote_view(request: HttpRequest, membership: Membership) -> HttpResponse:
+    require_editor(membership)
+    filters = HistoryFilters.from_query(request.POST)
+    back = f"{reverse('inference_home')}?{filters.params()}"
+    try:
+        version = promote.inferences_promote(
+            membership=membership,
+            dataset_name=request.POST.get("dataset_name", ""),
+            user=request.user,
+            **filters.selector_kwargs(),
+        )
+    except ValidationError as exc:
+        for line in corrections.error_lines(exc):
+            messages.error(request, f"Not promoted: {line}")
+        return redirect(back)
+    messages.success(
+        request,
+        f"Promoted {version.added_count} call{'s' if version.added_count != 1 else ''} into "
+        f"{version.dataset.name} v{version.number}.",
+    )
+    return redirect(f"{reverse('dataset_detail', args=[version.dataset_id])}?version={version.number}")
+
+
+# --- models and aliases ----------------------------------------------------------------
+
+
+def _models_page(request: HttpRequest, membership: Membership, form: AliasForm) -> HttpResponse:
+    context = {
+        "models": model_list(membership.project),
+        "aliases": ModelAlias.objects.filter(project=membership.project).select_related(
+            "provider"
+        ),
+        "form": form,
+    }
+    return render(request, "inference/models.html", context)
+
+
+@project_view
+def models_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = AliasForm(request.POST or None, project=membership.project)
+    if request.method == "POST":
+        require_editor(membership)
+        if form.is_valid():
+            try:
+                corrections.alias_create(membership=membership, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Alias {form.cleaned_data['alias']} added.")
+                return redirect("inference_models")
+    return _models_page(request, membership, form)
+
+
+@project_view
+@require_POST
+def alias_delete(request: HttpRequest, membership: Membership, alias_id: int) -> HttpResponse:
+    require_editor(membership)
+    alias = get_object_or_404(ModelAlias, pk=alias_id, project=membership.project)
+    corrections.alias_delete(membership=membership, alias=alias)
+    messages.success(request, f"Alias {alias.alias} removed.")
+    return redirect("inference_models")
