@@ -338,27 +338,29 @@ def _content_page(
     pick costs hundreds of milliseconds on a million rows. So the newest candidates are
     walked in id order in bounded windows (the second sized from the matches the first
     found), and only what is left, where matches are rare, comes from the GIN indexes.
+    A `rare` filter (a label on few samples) goes to the GIN indexes at once.
     """
     rows: list[Sample] = []
     upper: int | None = None  # candidates with ids below this are still to be looked at
     window = WINDOW
     with transaction.atomic(), connection.cursor() as cursor:
         try:
-            _with_plan(cursor, "id order")
-            for _ in range(0 if rare else 2):
-                scope = indexed.filter(id__lt=upper) if upper else indexed
-                floor = _window_floor(scope, window)
-                if floor is None:  # fewer than `window` candidates left: walk them all
-                    return rows + _rows(_content_filters(scope, label, q), want - len(rows))
-                found = _rows(_content_filters(scope.filter(id__gte=floor), label, q), want)
-                rows += found[: want - len(rows)]
-                if len(rows) >= want:
-                    return rows
-                upper = floor
-                # Another window only if the density seen promises to fill the page in it.
-                window = int((want - len(rows)) * window / max(len(found), 1) * 1.5) + 1
-                if not found or window > MAX_WINDOW:
-                    break
+            if not rare:
+                _with_plan(cursor, "id order")
+                for _ in range(2):
+                    scope = indexed.filter(id__lt=upper) if upper else indexed
+                    floor = _window_floor(scope, window)
+                    if floor is None:  # fewer than `window` candidates left: walk them all
+                        return rows + _rows(_content_filters(scope, label, q), want - len(rows))
+                    found = _rows(_content_filters(scope.filter(id__gte=floor), label, q), want)
+                    rows += found[: want - len(rows)]
+                    if len(rows) >= want:
+                        return rows
+                    upper = floor
+                    # Another window only if the density seen promises to fill the page in it.
+                    window = int((want - len(rows)) * window / max(len(found), 1) * 1.5) + 1
+                    if not found or window > MAX_WINDOW:
+                        break
             _with_plan(cursor, "gin")
             older = _content_filters(indexed.filter(id__lt=upper) if upper else indexed, label, q)
             return rows + _rows(older, want - len(rows))

@@ -175,11 +175,16 @@ def test_dataset_list_shows_sizes_from_stored_counts(owner, owner_client):
     assert '<td class="num">6</td>' in html
 
 
-@pytest.mark.parametrize("window,max_window", [(10, 40), (3, 6), (50, 50)])
-def test_windowed_content_pages_match_a_plain_query(owner, monkeypatch, window, max_window):
+@pytest.mark.parametrize(
+    "window,max_window,rare_label", [(10, 40, 0), (3, 6, 0), (50, 50, 0), (10, 40, 3000)]
+)
+def test_windowed_content_pages_match_a_plain_query(
+    owner, monkeypatch, window, max_window, rare_label
+):
     """The id-order windows and the GIN fallback return exactly what a plain query does."""
     monkeypatch.setattr(selectors, "WINDOW", window)
     monkeypatch.setattr(selectors, "MAX_WINDOW", max_window)
+    monkeypatch.setattr(selectors, "RARE_LABEL", rare_label)
     # Dense, medium and rare labels, and a label only in the oldest samples.
     payloads = [classification(i, "old") for i in range(5)]
     payloads += [classification(i, "billing" if i % 9 else "account") for i in range(5, 150)]

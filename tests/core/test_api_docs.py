@@ -1,0 +1,18 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_openapi_schema_lists_the_api_with_key_auth(owner_client):
+    response = owner_client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
+    schema = response.json()
+    for path in ("/api/v1/providers/", "/api/v1/runs/", "/api/v1/specs/", "/generate"):
+        assert path in schema["paths"], path
+    assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+
+
+def test_docs_page_uses_only_local_assets(owner_client):
+    body = owner_client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in body
+    assert "cdn." not in body and "unpkg" not in body and "jsdelivr" not in body
