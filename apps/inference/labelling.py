@@ -130,7 +130,7 @@ async def extract_all(
     concurrency: int = CONCURRENCY,
 ) -> list[Outcome]:
     """Label every text, `concurrency` calls in flight; results in the order given."""
-    from .gateway.extraction import extract  # TEMP-LAZY until the gateway lands
+    from .gateway import extraction  # TEMP-LAZY until the gateway lands
 
     gate = asyncio.Semaphore(concurrency)
 
@@ -138,7 +138,7 @@ async def extract_all(
         async with gate:
             started = time.perf_counter()
             try:
-                native = await extract(
+                native = await extraction.extract(
                     provider=provider,
                     upstream_model=upstream_model,
                     text=text,

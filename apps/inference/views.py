@@ -18,7 +18,7 @@ from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
 from apps.datasets.rows import highlight_entities
 
-from . import corrections, promote
+from . import aliases, corrections, promote
 from .forms import AliasForm, HistoryFilters, PromoteForm
 from .models import Inference, ModelAlias, Verdict
 from .registry import model_list
@@ -183,7 +183,12 @@ def correct(request: HttpRequest, membership: Membership, inference_id: int) -> 
         inference, membership, editor=corrections.editor_context(inference, request.POST or None)
     )
     context["errors"] = errors
-    return render_page(request, "inference/detail.html", context, partial="editor")
+    response = render_page(request, "inference/detail.html", context, partial="editor")
+    if errors and getattr(request, "htmx", False):
+        # The form targets the whole panel (for success); errors belong in the editor.
+        response["HX-Retarget"] = "#call-editor"
+        response["HX-Reswap"] = "innerHTML"
+    return response
 
 
 @project_view
@@ -232,7 +237,7 @@ def models_page(request: HttpRequest, membership: Membership) -> HttpResponse:
         require_editor(membership)
         if form.is_valid():
             try:
-                corrections.alias_create(membership=membership, **form.cleaned_data)
+                aliases.model_alias_create(membership=membership, **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
@@ -246,6 +251,6 @@ def models_page(request: HttpRequest, membership: Membership) -> HttpResponse:
 def alias_delete(request: HttpRequest, membership: Membership, alias_id: int) -> HttpResponse:
     require_editor(membership)
     alias = get_object_or_404(ModelAlias, pk=alias_id, project=membership.project)
-    corrections.alias_delete(membership=membership, alias=alias)
+    aliases.model_alias_delete(membership=membership, alias=alias)
     messages.success(request, f"Alias {alias.alias} removed.")
     return redirect("inference_models")

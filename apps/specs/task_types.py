@@ -64,6 +64,41 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalise_text(text).encode()).hexdigest()[:32]
 
 
+def _loose_pattern(mention: str) -> re.Pattern[str]:
+    words = [re.escape(word) for word in mention.split()]
+    return re.compile(r"\s+".join(words), re.IGNORECASE)
+
+
+def _find(text: str, mention: str, start: int, loose: bool) -> tuple[int, int] | None:
+    found = text.find(mention, start)
+    if found >= 0:
+        return found, found + len(mention)
+    if loose and mention.strip():
+        match = _loose_pattern(mention).search(text, start)
+        if match is not None:
+            return match.start(), match.end()
+    return None
+
+
+def locate_mentions(
+    text: str, mentions: list[str], *, loose: bool = False
+) -> list[tuple[int, int] | None]:
+    """Where each mention is in `text`, as (start, end); None where it is not there.
+
+    The k-th mention of the same string is its k-th occurrence in the text (the first one
+    when there are fewer). `loose` also accepts a different case and other whitespace, for
+    model answers: the caller must then take the entity text from the slice it got.
+    """
+    spans: list[tuple[int, int] | None] = []
+    seen: dict[str, int] = {}
+    for mention in mentions:
+        span = _find(text, mention, seen.get(mention, 0), loose) or _find(text, mention, 0, loose)
+        if span is not None:
+            seen[mention] = span[1]
+        spans.append(span)
+    return spans
+
+
 def _reject(reason: str, detail: str) -> Checked:
     return Checked(ok=False, reason=reason, detail=detail)
 
@@ -136,18 +171,13 @@ class Ner:
         if not text.strip():
             return _reject(REASON_EMPTY, "text is empty")
         entities: list[dict[str, Any]] = []
-        seen: dict[str, int] = {}
-        for entity in payload["entities"]:
+        spans = locate_mentions(text, [entity["text"] for entity in payload["entities"]])
+        for entity, span in zip(payload["entities"], spans, strict=True):
             if content.labels and entity["label"] not in content.labels:
                 return _reject(REASON_UNKNOWN_LABEL, f"label {entity['label']!r}")
-            # The k-th mention of the same string is its k-th occurrence in the text.
-            start = text.find(entity["text"], seen.get(entity["text"], 0))
-            if start < 0:
-                start = text.find(entity["text"])
-            if start < 0:
+            if span is None:
                 return _reject(REASON_SPAN, f"{entity['text']!r} is not in the text")
-            end = start + len(entity["text"])
-            seen[entity["text"]] = end
+            start, end = span
             entities.append(
                 {"text": entity["text"], "label": entity["label"], "start": start, "end": end}
             )

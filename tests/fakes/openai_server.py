@@ -10,6 +10,7 @@ Run standalone: `python -m tests.fakes.openai_server --port 0 --latency-ms 20`; 
 from __future__ import annotations
 
 import argparse
+import importlib
 import asyncio
 import contextlib
 import json
@@ -198,10 +199,16 @@ def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpe
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--no-log", action="store_true", help="skip the request log (faster)")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument(
+        "--responder", help="module:attribute of a responder callable, e.g. for generation runs"
+    )
     args = parser.parse_args(argv)
 
     server = server_class(host=args.host, port=args.port, log_requests=not args.no_log)
     server.script(latency=args.latency_ms / 1000, error_rate=args.error_rate)
+    if args.responder:
+        module, _, attribute = args.responder.partition(":")
+        server.responder = getattr(importlib.import_module(module), attribute)
 
     async def serve() -> None:
         await server.start_async()
