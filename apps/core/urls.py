@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import apis, views
 
@@ -13,7 +13,7 @@ urlpatterns = [
     path("providers/<int:provider_id>/test/", views.provider_test, name="provider_test"),
     path("settings/api-keys/", views.api_key_list, name="api_key_list"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
-    path("inference/", views.coming_soon, {"section": "inference"}, name="inference_home"),
+    path("inference/", include("apps.inference.page_urls")),
 ]
 
 api_urlpatterns = [

@@ -78,6 +78,9 @@ class _LabelExistingApi(ProjectAPIView):
 
 
 class NerLabelExistingApi(_LabelExistingApi):
+    """Entities for 1 to 1,000 texts: `{"results": [{"text", "entities": [{"text", "label",
+    "start", "end", "confidence"}]}], "model_id", "usage"}`, in the order given."""
+
     task = TaskType.NER
 
     @extend_schema(request=LabelExistingInput, responses={200: dict})
@@ -86,6 +89,9 @@ class NerLabelExistingApi(_LabelExistingApi):
 
 
 class ClassificationLabelExistingApi(_LabelExistingApi):
+    """A class for each of 1 to 1,000 texts: `{"results": [{"text", "label", "confidence"}],
+    "model_id", "usage"}` (`labels` instead of `label` with `multi_label`)."""
+
     task = TaskType.CLASSIFICATION
 
     @extend_schema(request=LabelExistingInput, responses={200: dict})

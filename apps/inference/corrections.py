@@ -5,6 +5,7 @@ A correction is checked here so that a person sees what is wrong in their own te
 """
 
 import json
+from itertools import pairwise
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,11 @@ from apps.specs.models import TaskType
 from . import promote
 from .forms import parse_entities
 from .models import Inference
+from .outputs import EXTRACTION_PARTS
+
+# What a corrected extraction may carry besides the part being corrected (outputs.py
+# refuses anything else, e.g. a native result's `usage`).
+KEPT_KEYS = (*EXTRACTION_PARTS, "text")
 
 MAX_LABEL_CHARS = 100
 
@@ -44,7 +50,7 @@ def generated_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     data = value if isinstance(value, dict) else {}
-    for key in ("text", "output_text", "content", "response"):
+    for key in ("output", "text", "output_text", "content", "response"):
         if isinstance(data.get(key), str):
             return str(data[key])
     return json.dumps(value, ensure_ascii=False)
@@ -80,9 +86,13 @@ def known_labels(inference: Inference, kind: str) -> list[str]:
 
 def is_multi_label(inference: Inference) -> bool:
     asked = _schema(inference).get("classifications")
-    if isinstance(asked, list) and asked and isinstance(asked[0], dict):
-        if asked[0].get("multi_label"):
-            return True
+    if (
+        isinstance(asked, list)
+        and asked
+        and isinstance(asked[0], dict)
+        and asked[0].get("multi_label")
+    ):
+        return True
     data = inference.output if isinstance(inference.output, dict) else {}
     found = data.get("classifications")
     if isinstance(found, list) and found and isinstance(found[0], dict):
@@ -93,7 +103,9 @@ def is_multi_label(inference: Inference) -> bool:
 def editor_context(inference: Inference, post: QueryDict | None) -> dict[str, Any]:
     """The editor pre-filled with the current answer (or what was just typed)."""
     kind = promote.task_type_of(inference, inference.output) or TaskType.DECODER
-    current = inference.corrected_output if inference.corrected_output is not None else inference.output
+    current = (
+        inference.corrected_output if inference.corrected_output is not None else inference.output
+    )
     context: dict[str, Any] = {"kind": kind, "labels": known_labels(inference, kind)}
     if kind == TaskType.NER:
         entities = current.get("entities") if isinstance(current, dict) else []
@@ -103,15 +115,19 @@ def editor_context(inference: Inference, post: QueryDict | None) -> dict[str, An
             if isinstance(e, dict)
         ]
         context["entities_json"] = (
-            post.get("entities", "") if post is not None else json.dumps(rows, ensure_ascii=False, indent=1)
+            post.get("entities", "")
+            if post is not None
+            else json.dumps(rows, ensure_ascii=False, indent=1)
         )
     elif kind == TaskType.CLASSIFICATION:
         context["multi"] = is_multi_label(inference)
         context["selected"] = post.getlist("classes") if post is not None else classes_of(current)
         context["new_class"] = post.get("new_class", "") if post is not None else ""
     else:
-        context["text"] = post.get("text", "") if post is not None else generated_text(
-            current if current is not None else inference.output_text
+        context["text"] = (
+            post.get("text", "")
+            if post is not None
+            else generated_text(current if current is not None else inference.output_text)
         )
     return context
 
@@ -127,8 +143,7 @@ def _entity_spans(text: str, entities: list[dict[str, Any]]) -> list[dict[str, A
         if isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool):
             if not 0 <= start < end <= len(text):
                 raise ValidationError(
-                    f"Entity {number}: offsets {start}–{end} are outside the text "
-                    f"(0–{len(text)})."
+                    f"Entity {number}: offsets {start}–{end} are outside the text (0–{len(text)})."
                 )
             if value not in (None, "") and text[start:end] != value:
                 raise ValidationError(
@@ -147,7 +162,7 @@ def _entity_spans(text: str, entities: list[dict[str, Any]]) -> list[dict[str, A
         seen[value] = end
         spans.append({"text": value, "label": label, "start": start, "end": end})
     spans.sort(key=lambda s: (s["start"], s["end"]))
-    for before, after in zip(spans, spans[1:], strict=False):
+    for before, after in pairwise(spans):
         if after["start"] < before["end"]:
             raise ValidationError(
                 f"Entities {before['text']!r} and {after['text']!r} overlap; keep one."
@@ -158,14 +173,16 @@ def _entity_spans(text: str, entities: list[dict[str, Any]]) -> list[dict[str, A
 def correction_from_post(inference: Inference, post: QueryDict) -> Any:
     """The corrected output the editor's form stands for; ValidationError says what is wrong."""
     kind = promote.task_type_of(inference, inference.output) or TaskType.DECODER
-    output = inference.output if isinstance(inference.output, dict) else {}
+    raw = inference.output if isinstance(inference.output, dict) else {}
+    output = {k: v for k, v in raw.items() if k in KEPT_KEYS}
     if kind == TaskType.NER:
         entities = _entity_spans(inference.input_text, parse_entities(post.get("entities", "")))
         return {**output, "entities": entities}
     if kind == TaskType.CLASSIFICATION:
         chosen = [c.strip() for c in post.getlist("classes") if c.strip()]
-        if post.get("new_class", "").strip():
-            chosen.append(post["new_class"].strip())
+        other = str(post.get("new_class", "")).strip()
+        if other:
+            chosen.append(other)
         chosen = list(dict.fromkeys(chosen))
         if any(len(c) > MAX_LABEL_CHARS for c in chosen):
             raise ValidationError(f"A class name is longer than {MAX_LABEL_CHARS} characters.")
@@ -179,9 +196,8 @@ def correction_from_post(inference: Inference, post: QueryDict) -> Any:
         if isinstance(found, list) and found and isinstance(found[0], dict):
             task = found[0].get("task", "label")
             return {**output, "classifications": [{"task": task, **answer}]}
-        kept = {k: v for k, v in output.items() if k not in ("label", "labels", "confidence")}
-        return kept | answer
+        return output | answer
     text = post.get("text", "")
     if not text.strip():
         raise ValidationError("The corrected text is empty.")
-    return {"text": text}
+    return {"output": text}

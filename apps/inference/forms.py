@@ -13,6 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from apps.core.models import Provider
 from apps.specs.models import TaskType
 
 from . import labelling
@@ -21,6 +22,7 @@ from .models import Verdict
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # under DATA_UPLOAD_MAX_MEMORY_SIZE (6 MB)
 MAX_REPORTED = 10
+UNREVIEWED = "unreviewed"
 FORMATS = ("txt", "jsonl", "csv")
 
 
@@ -169,12 +171,16 @@ class HistoryFilters:
         return cls(
             model_id=data.get("model_id", "").strip()[:320],
             task=data.get("task", "").strip()[:30],
-            verdict=verdict if verdict in Verdict.values else "",
+            verdict=verdict if verdict in (*Verdict.values, UNREVIEWED) else "",
             training_job_id=data.get("training_job_id", "").strip()[:200],
         )
 
     def selector_kwargs(self) -> dict[str, Any]:
-        return {k: v or None for k, v in self.__dict__.items()}
+        """`inference_list` keywords; its `verdict=""` means "no feedback yet"."""
+        kwargs: dict[str, Any] = {k: v or None for k, v in self.__dict__.items()}
+        if self.verdict == UNREVIEWED:
+            kwargs["verdict"] = ""
+        return kwargs
 
     def params(self) -> str:
         return urlencode({k: v for k, v in self.__dict__.items() if v})
@@ -189,7 +195,7 @@ class PromoteForm(forms.Form):
 
 class AliasForm(forms.Form):
     alias = forms.SlugField(max_length=120, help_text="Callers then use it as the model id.")
-    provider = forms.ModelChoiceField(queryset=None, empty_label=None)  # type: ignore[arg-type]
+    provider = forms.ModelChoiceField(queryset=Provider.objects.none(), empty_label=None)
     model = forms.CharField(max_length=200)
 
     def __init__(self, *args: Any, project: Any, **kwargs: Any) -> None:
@@ -207,7 +213,9 @@ def parse_entities(raw: str) -> list[dict[str, Any]]:
     try:
         value = json.loads(raw or "[]")
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"Entities are not valid JSON: {exc.msg} (column {exc.colno}).")
+        raise ValidationError(
+            f"Entities are not valid JSON: {exc.msg} (column {exc.colno})."
+        ) from None
     if isinstance(value, dict) and isinstance(value.get("entities"), list):
         value = value["entities"]
     if not isinstance(value, list):

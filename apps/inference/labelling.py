@@ -19,8 +19,11 @@ from apps.core.services import EMBEDDED_PROVIDER_NAME
 from apps.specs.models import TaskType
 from apps.specs.task_types import Checked, SpecContent, check_sample
 
+from .gateway import extraction
 from .models import Protocol
 from .promote import keep_offsets
+from .recording import inference_record
+from .registry import model_resolve
 
 MAX_TEXTS = 1000
 MAX_TEXT_CHARS = 20_000
@@ -29,7 +32,10 @@ MAX_LABEL_CHARS = 100
 CONCURRENCY = 8
 DEFAULT_THRESHOLD = 0.5
 TASKS = (TaskType.NER, TaskType.CLASSIFICATION)
-HISTORY_TASK = {TaskType.NER: "label_ner", TaskType.CLASSIFICATION: "label_classification"}
+HISTORY_TASK: dict[str, str] = {
+    TaskType.NER: "label_ner",
+    TaskType.CLASSIFICATION: "label_classification",
+}
 
 
 def default_model_id() -> str:
@@ -130,8 +136,6 @@ async def extract_all(
     concurrency: int = CONCURRENCY,
 ) -> list[Outcome]:
     """Label every text, `concurrency` calls in flight; results in the order given."""
-    from .gateway import extraction  # TEMP-LAZY until the gateway lands
-
     gate = asyncio.Semaphore(concurrency)
 
     async def one(text: str) -> Outcome:
@@ -173,9 +177,7 @@ def annotation(task: str, outcome: Outcome, labels: list[str], multi_label: bool
             if isinstance(e, dict) and e.get("label") in labels
         ]
         return {"text": outcome.text, "entities": entities}
-    found = next(
-        (c for c in native.get("classifications") or [] if isinstance(c, dict)), {}
-    )
+    found = next((c for c in native.get("classifications") or [] if isinstance(c, dict)), {})
     if multi_label:
         chosen = found.get("labels")
         if not isinstance(chosen, list):
@@ -227,8 +229,6 @@ def outcomes_record(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """One history row per call, and each outcome's `annotation` filled in."""
-    from .recording import inference_record  # TEMP-LAZY until the gateway lands
-
     for outcome in outcomes:
         outcome.annotation = annotation(task, outcome, labels, multi_label)
         request = {"text": outcome.text, "schema": schema, "threshold": threshold, **(extra or {})}
@@ -255,8 +255,7 @@ def outcomes_record(
 
 
 def resolve(project: Any, model_id: str) -> tuple[Any, str]:
-    from .registry import model_resolve
-
+    """The (provider, upstream model) of a model id; ModelNotFound (a 404) if unknown."""
     return model_resolve(project, model_id)
 
 

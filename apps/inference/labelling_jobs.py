@@ -161,8 +161,10 @@ def _claim(job_id: int, start: int) -> LabellingJob | None:
     )
     if not claimed:
         return None
-    return LabellingJob.objects.select_related("project", "user").defer("texts", "lines").get(
-        pk=job_id
+    return (
+        LabellingJob.objects.select_related("project", "user")
+        .defer("texts", "lines")
+        .get(pk=job_id)
     )
 
 

@@ -12,7 +12,9 @@ urlpatterns = [
     path("<int:inference_id>/feedback/", views.feedback, name="inference_feedback"),
     path("<int:inference_id>/correct/", views.correct, name="inference_correct"),
     path("models/", views.models_page, name="inference_models"),
-    path("models/aliases/<int:alias_id>/delete/", views.alias_delete, name="inference_alias_delete"),
+    path(
+        "models/aliases/<int:alias_id>/delete/", views.alias_delete, name="inference_alias_delete"
+    ),
     path("label/", views_labelling.label_file, name="label_file"),
     path("label/<int:job_id>/", views_labelling.labelling_job, name="labelling_job"),
     path(

@@ -25,11 +25,15 @@ from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent, check_sample, text_hash
 
 from .models import Inference, Verdict
+from .outputs import effective_output
+from .selectors import inference_list
 
 MAX_PROMOTE = 20_000
 PAGE = 1000
 LABEL_TASKS = {"label_ner": TaskType.NER, "label_classification": TaskType.CLASSIFICATION}
-DECODER_TASKS = frozenset({"generate", "chat", "completion", "completions", "responses", "messages"})
+DECODER_TASKS = frozenset(
+    {"generate", "chat", "completion", "completions", "responses", "messages"}
+)
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Candidate:
 
 
 def _answer(inference: Inference) -> Any:
-    return inference.corrected_output if inference.corrected_output is not None else inference.output
+    return effective_output(inference)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def _generated_text(answer: Any, inference: Inference) -> str:
     if isinstance(answer, str):
         return answer
     data = _as_dict(answer)
-    for key in ("text", "output_text", "content", "response"):
+    for key in ("output", "text", "output_text", "content", "response"):
         if isinstance(data.get(key), str):
             return str(data[key])
     return inference.output_text
@@ -120,9 +124,8 @@ def candidates(
     verdict: str | None = None,
 ) -> list[Candidate]:
     """The promotable inferences of a history filter, oldest first."""
-    from .selectors import inference_list  # TEMP-LAZY until the gateway lands
-
-    verdicts = [verdict] if verdict else [Verdict.CORRECT, Verdict.INCORRECT]
+    # verdict "" is the "unreviewed" filter: nothing in it can be promoted.
+    verdicts = [verdict] if verdict is not None else [Verdict.CORRECT, Verdict.INCORRECT]
     found: list[Inference] = []
     for wanted in verdicts:
         if wanted not in Verdict.values:
@@ -198,14 +201,20 @@ def inferences_promote(
     )
     if not found:
         raise ValidationError(
-            {"verdict": "Nothing to promote: no call in this filter is marked correct or corrected."}
+            {
+                "verdict": "Nothing to promote: no call in this filter is marked correct "
+                "or corrected."
+            }
         )
     task_type = _dataset_task_type(project, name, found)
-    samples, problems = [], []
+    samples: list[NewSample] = []
+    problems: list[str] = []
     for candidate in found:
         inference = candidate.inference
         multi = "labels" in candidate.payload
-        checked = check_sample(candidate.payload, SpecContent(task_type=task_type, multi_label=multi))
+        checked = check_sample(
+            candidate.payload, SpecContent(task_type=task_type, multi_label=multi)
+        )
         if not checked.ok:
             problems.append(f"#{inference.pk}: {checked.detail or checked.reason}")
             continue

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -19,13 +19,14 @@ from apps.core.web import project_view, render_page
 from apps.datasets.rows import highlight_entities
 
 from . import aliases, corrections, promote
-from .forms import AliasForm, HistoryFilters, PromoteForm
+from .forms import UNREVIEWED, AliasForm, HistoryFilters, PromoteForm
 from .models import Inference, ModelAlias, Verdict
 from .registry import model_list
 from .selectors import inference_get, inference_list
 from .services import inference_feedback
 
 HISTORY = "inference/history.html"
+NEEDS_ANSWER = "Marking a call incorrect needs the right answer: give it here and save."
 PAGE_SIZE = 50
 TASKS = (
     "extract",
@@ -47,11 +48,8 @@ def _page_number(request: HttpRequest) -> int:
 
 
 def _model_ids(project: Any) -> list[str]:
-    ids = []
-    for model in model_list(project):
-        model_id = model.get("id") if isinstance(model, dict) else getattr(model, "id", model)
-        ids.append(str(model_id))
-    return ids
+    """Suggestions for model fields (provider listings are cached a minute by the registry)."""
+    return [entry.id for entry in model_list(project)]
 
 
 def _history_context(request: HttpRequest, membership: Membership) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def _history_context(request: HttpRequest, membership: Membership) -> dict[str, 
         "page": page,
         "has_older": len(rows) > PAGE_SIZE,
         "tasks": TASKS,
-        "verdicts": Verdict.choices,
+        "verdicts": [*Verdict.choices, (UNREVIEWED, "Unreviewed")],
         "model_ids": _model_ids(membership.project),
         "promote_form": PromoteForm(),
     }
@@ -130,19 +128,41 @@ def detail_context(inference: Inference, membership: Membership, **extra: Any) -
 
 
 @project_view
-def inference_detail(request: HttpRequest, membership: Membership, inference_id: int) -> HttpResponse:
+def inference_detail(
+    request: HttpRequest, membership: Membership, inference_id: int
+) -> HttpResponse:
     inference = inference_get(project=membership.project, inference_id=inference_id)
     context = detail_context(inference, membership, standalone=not getattr(request, "htmx", False))
     return render_page(request, "inference/detail.html", context, partial="detail")
 
 
-def _after_feedback(request: HttpRequest, membership: Membership, inference: Inference) -> HttpResponse:
+def _after_feedback(
+    request: HttpRequest, membership: Membership, inference: Inference
+) -> HttpResponse:
     """The new detail panel plus the list row, swapped out of band."""
     inference = inference_get(project=membership.project, inference_id=inference.pk)
     if not getattr(request, "htmx", False):
         return redirect("inference_detail", inference_id=inference.pk)
     context = detail_context(inference, membership, row=inference)
     return render(request, "inference/_feedback.html", context)
+
+
+def _editor(
+    request: HttpRequest,
+    membership: Membership,
+    inference: Inference,
+    errors: list[str],
+    post: QueryDict | None = None,
+) -> HttpResponse:
+    context = detail_context(
+        inference, membership, editor=corrections.editor_context(inference, post), errors=errors
+    )
+    response = render_page(request, "inference/detail.html", context, partial="editor")
+    if errors and getattr(request, "htmx", False):
+        # Buttons and the form target the whole panel (for success); errors go to the editor.
+        response["HX-Retarget"] = "#call-editor"
+        response["HX-Reswap"] = "innerHTML"
+    return response
 
 
 @project_view
@@ -153,9 +173,15 @@ def feedback(request: HttpRequest, membership: Membership, inference_id: int) ->
     verdict = request.POST.get("verdict", "")
     if verdict not in Verdict.values:
         return HttpResponse("verdict must be correct or incorrect.", status=400)
-    inference_feedback(
-        project=membership.project, inference=inference, verdict=verdict, user=request.user
-    )
+    try:
+        inference_feedback(
+            project=membership.project, inference=inference, verdict=verdict, user=request.user
+        )
+    except ValidationError as exc:
+        if "corrected_output" not in getattr(exc, "message_dict", {}):
+            raise
+        # `incorrect` needs the right answer (inference_feedback): ask for it in the editor.
+        return _editor(request, membership, inference, [NEEDS_ANSWER])
     return _after_feedback(request, membership, inference)
 
 
@@ -164,31 +190,20 @@ def correct(request: HttpRequest, membership: Membership, inference_id: int) -> 
     """The correction editor (GET) and saving a correction as an `incorrect` verdict (POST)."""
     require_editor(membership)
     inference = inference_get(project=membership.project, inference_id=inference_id)
-    errors: list[str] = []
-    if request.method == "POST":
-        try:
-            output = corrections.correction_from_post(inference, request.POST)
-            inference_feedback(
-                project=membership.project,
-                inference=inference,
-                verdict=Verdict.INCORRECT,
-                corrected_output=output,
-                user=request.user,
-            )
-        except ValidationError as exc:
-            errors = corrections.error_lines(exc)
-        else:
-            return _after_feedback(request, membership, inference)
-    context = detail_context(
-        inference, membership, editor=corrections.editor_context(inference, request.POST or None)
-    )
-    context["errors"] = errors
-    response = render_page(request, "inference/detail.html", context, partial="editor")
-    if errors and getattr(request, "htmx", False):
-        # The form targets the whole panel (for success); errors belong in the editor.
-        response["HX-Retarget"] = "#call-editor"
-        response["HX-Reswap"] = "innerHTML"
-    return response
+    if request.method != "POST":
+        return _editor(request, membership, inference, [])
+    try:
+        output = corrections.correction_from_post(inference, request.POST)
+        inference_feedback(
+            project=membership.project,
+            inference=inference,
+            verdict=Verdict.INCORRECT,
+            corrected_output=output,
+            user=request.user,
+        )
+    except ValidationError as exc:
+        return _editor(request, membership, inference, corrections.error_lines(exc), request.POST)
+    return _after_feedback(request, membership, inference)
 
 
 @project_view
@@ -213,7 +228,9 @@ def promote_view(request: HttpRequest, membership: Membership) -> HttpResponse:
         f"Promoted {version.added_count} call{'s' if version.added_count != 1 else ''} into "
         f"{version.dataset.name} v{version.number}.",
     )
-    return redirect(f"{reverse('dataset_detail', args=[version.dataset_id])}?version={version.number}")
+    return redirect(
+        f"{reverse('dataset_detail', args=[version.dataset_id])}?version={version.number}"
+    )
 
 
 # --- models and aliases ----------------------------------------------------------------
@@ -222,9 +239,7 @@ def promote_view(request: HttpRequest, membership: Membership) -> HttpResponse:
 def _models_page(request: HttpRequest, membership: Membership, form: AliasForm) -> HttpResponse:
     context = {
         "models": model_list(membership.project),
-        "aliases": ModelAlias.objects.filter(project=membership.project).select_related(
-            "provider"
-        ),
+        "aliases": ModelAlias.objects.filter(project=membership.project).select_related("provider"),
         "form": form,
     }
     return render(request, "inference/models.html", context)

@@ -12,14 +12,13 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.core.llm import run_sync
 from apps.core.services import provider_config
-from apps.datasets.models import Sample
 from apps.datasets.services import NewSample, samples_insert
 from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS, content_of
 
@@ -112,6 +111,18 @@ def chunk_execute(*, run_id: int, chunk: int) -> bool:
     return chunk_commit(run_id=run_id, chunk=chunk, output=output)
 
 
+def existing_hashes(dataset_id: int, hashes: list[str]) -> set[str]:
+    """Which of `hashes` the dataset already holds (one array parameter, not thousands)."""
+    if not hashes:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT text_hash FROM datasets_sample WHERE dataset_id = %s AND text_hash = ANY(%s)",
+            [dataset_id, hashes],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
     lineage: dict[str, Any] = {
         "run_id": run.pk,
@@ -130,11 +141,7 @@ def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> bool:
     run = Run.objects.select_for_update(of=("self",)).select_related("provider").get(pk=run_id)
     if run.chunks_done != chunk or run.is_finished:
         return False  # another delivery of this chunk already committed
-    existing = set(
-        Sample.objects.filter(
-            dataset_id=run.dataset_id, text_hash__in=[c.text_hash for c in output.accepted]
-        ).values_list("text_hash", flat=True)
-    )
+    existing = existing_hashes(run.dataset_id, [c.text_hash for c in output.accepted])
     fresh, duplicates = [], []
     for candidate in output.accepted:
         if candidate.text_hash in existing:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.core.models import Membership, Provider
 from apps.core.services import require_editor
 from apps.datasets.models import VersionSource
-from apps.datasets.services import dataset_version_create
+from apps.datasets.services import dataset_version_close, dataset_version_create
 from apps.specs.models import SpecVersion
 from apps.specs.services import spec_version_require_succeeded
 
@@ -206,9 +206,11 @@ def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") 
         .update(status=status, error=error, finished_at=Now(), heartbeat_at=Now())
     )
     if updated:
-        run = Run(pk=run_id)
+        run = Run.objects.only("dataset_id", "dataset_version").get(pk=run_id)
         text = message or error or status.title()
         run_event(run=run, message=f"{status}: {text}", level="error" if error else "info")
+        # The version is complete: store its counts so browsing never counts rows.
+        dataset_version_close(dataset_id=run.dataset_id, number=run.dataset_version)
 
 
 def run_requeue_stale(*, stale_after_seconds: float) -> list[int]:

@@ -1,7 +1,8 @@
 // Inference history: keyboard review and the entity rows of the correction editor.
 //
 //   j / k     next / previous call          c   mark correct, then next call
-//   x         mark incorrect, then next     e   open the correction editor
+//   x         mark incorrect: opens the editor for the right answer, next after saving
+//   e         open the correction editor
 //   ?         show the shortcut list        Esc closes the editor, Ctrl+Enter saves it
 //
 // Call content is never put into the page as HTML here: only .value and .textContent.
@@ -42,6 +43,7 @@
   }
 
   function closeEditor() {
+    advanceAfterSwap = false;
     var editor = document.getElementById("call-editor");
     if (editor) editor.textContent = "";
   }
@@ -82,6 +84,7 @@
   document.addEventListener("click", function (event) {
     var row = event.target.closest && event.target.closest(".inference-row");
     if (row && row.closest("#history-rows")) {
+      if (event.isTrusted) advanceAfterSwap = false;
       rows().forEach(function (r) { r.classList.remove("selected"); });
       row.classList.add("selected");
     }

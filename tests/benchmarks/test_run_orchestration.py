@@ -16,9 +16,7 @@ import time
 
 import httpx
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.datasets.services import NewSample, samples_insert
@@ -26,6 +24,7 @@ from apps.runs import services
 from apps.runs.models import Run, RunStatus
 from apps.specs.task_types import text_hash
 from tests.factories import MembershipFactory, ProviderFactory
+from tests.queries import count_queries
 from tests.runs.factories import SpecVersionFactory
 from tests.runs.workers import wait_for
 
@@ -75,7 +74,8 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
     version = SpecVersionFactory(spec__project=membership.project)
     celery_processes.env["RUN_CHUNK_SECONDS"] = "5"
     celery_processes.start_worker()
-    time.sleep(3)  # let the worker boot before the clock starts
+    # The clock starts once the worker is ready to take tasks.
+    wait_for(lambda: "ready." in celery_processes.logs(), 60, "worker ready", celery_processes)
     started = time.monotonic()
     run = services.run_create(
         membership=membership,
@@ -174,7 +174,7 @@ def test_live_fragment_queries_and_latency():
     client.force_login(membership.user)
     url = reverse("run_detail", args=[run.pk])
     client.get(url, HTTP_HX_REQUEST="true")
-    with CaptureQueriesContext(connection) as queries:
+    with count_queries() as queries:
         client.get(url, HTTP_HX_REQUEST="true")
     timings = []
     for _ in range(100):

@@ -1,6 +1,7 @@
 """History page: filters, live rows, detail, feedback and corrections over htmx, promotion,
 the models page; viewers and other projects."""
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
 TEXT = "Ada Lovelace met Charles Babbage in London."
+LONDON = {"text": "London", "label": "city"}
 
 
 def record(project: Any, **fields: Any) -> Inference:
@@ -26,11 +28,20 @@ def record(project: Any, **fields: Any) -> Inference:
         "model_id": "fake/fake-gpt",
         "protocol": "native",
         "task": "extract",
-        "request": {"text": fields.get("input_text", TEXT), "schema": {"entities": ["person", "city"]}},
+        "request": {
+            "text": fields.get("input_text", TEXT),
+            "schema": {"entities": ["person", "city"]},
+        },
         "input_text": TEXT,
         "output": {
             "entities": [
-                {"text": "Ada Lovelace", "label": "person", "start": 0, "end": 12, "confidence": 0.9}
+                {
+                    "text": "Ada Lovelace",
+                    "label": "person",
+                    "start": 0,
+                    "end": 12,
+                    "confidence": 0.9,
+                }
             ]
         },
         "status": "ok",
@@ -72,7 +83,7 @@ def classification_call(project: Any, **fields: Any) -> Inference:
 
 @pytest.fixture
 def viewer_client(owner) -> Client:
-    viewer = MembershipFactory(project=owner.project, role=Role.VIEWER)
+    viewer: Any = MembershipFactory(project=owner.project, role=Role.VIEWER)
     client = Client()
     client.force_login(viewer.user)
     return client
@@ -97,6 +108,7 @@ def test_history_lists_calls_and_filters(owner_client, owner):
     assert ids("task=chat") == {b.pk}
     assert ids("verdict=correct") == {c.pk}
     assert ids("training_job_id=job-1") == {a.pk}
+    assert ids("verdict=unreviewed") == {a.pk, b.pk}
 
 
 def test_filter_change_over_htmx_renders_only_the_list(owner_client, owner):
@@ -117,7 +129,9 @@ def test_new_calls_are_prepended_by_the_poller(owner_client, owner):
     assert 'hx-swap-oob="afterbegin:#history-rows"' in html
     assert f"after={second.pk}" in html  # the new poller asks for calls after this one
     # The filter applies to new calls too.
-    assert owner_client.get(f"/inference/new/?after={first.pk}&task=extract", **HX).status_code == 204
+    assert (
+        owner_client.get(f"/inference/new/?after={first.pk}&task=extract", **HX).status_code == 204
+    )
 
 
 # --- detail and escaping ---------------------------------------------------------------
@@ -132,7 +146,9 @@ def test_detail_highlights_entities_and_escapes_content(owner_client, owner):
         output={"entities": [{"text": "Ada", "label": "<i>person</i>", "start": 0, "end": 3}]},
     )
     html = owner_client.get(f"/inference/{call.pk}/", **HX).content.decode()
-    assert "<script>alert" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert (
+        "<script>alert" not in html and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    )
     assert "<b>m</b>" not in html and "<i>person</i>" not in html
     assert 'data-label="&lt;i&gt;person&lt;/i&gt;"' in html
     assert '<div class="sample-text call-text" hx-disable><mark' in html
@@ -143,13 +159,16 @@ def test_detail_highlights_entities_and_escapes_content(owner_client, owner):
 def test_other_projects_calls_are_404(owner_client):
     other = ner_call(MembershipFactory().project)
     assert owner_client.get(f"/inference/{other.pk}/").status_code == 404
-    assert owner_client.post(f"/inference/{other.pk}/feedback/", {"verdict": "correct"}).status_code == 404
+    assert (
+        owner_client.post(f"/inference/{other.pk}/feedback/", {"verdict": "correct"}).status_code
+        == 404
+    )
 
 
 # --- feedback and corrections ----------------------------------------------------------
 
 
-def test_correct_and_incorrect_buttons(owner_client, owner):
+def test_correct_button_and_incorrect_asks_for_the_answer(owner_client, owner):
     call = ner_call(owner.project)
     response = owner_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "correct"}, **HX)
     assert response.status_code == 200
@@ -157,13 +176,26 @@ def test_correct_and_incorrect_buttons(owner_client, owner):
     assert f'id="inference-row-{call.pk}"' in html and 'hx-swap-oob="true"' in html
     call.refresh_from_db()
     assert call.verdict == "correct"
-    owner_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "incorrect"}, **HX)
+    # inference_feedback wants the right answer with `incorrect`: the editor opens for it.
+    incorrect = owner_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "incorrect"}, **HX)
+    assert incorrect.status_code == 200 and incorrect["HX-Retarget"] == "#call-editor"
+    assert "needs the right answer" in incorrect.content.decode()
+    assert 'name="entities"' in incorrect.content.decode()
+    call.refresh_from_db()
+    assert call.verdict == "correct"
+    owner_client.post(
+        f"/inference/{call.pk}/correct/",
+        {"entities": '[{"text": "Ada", "label": "person"}]'},
+        **HX,
+    )
     call.refresh_from_db()
     assert call.verdict == "incorrect"
     assert list(Feedback.objects.filter(inference=call).values_list("verdict", flat=True)) == [
-        "incorrect", "correct"
+        "incorrect",
+        "correct",
     ]
-    assert owner_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "meh"}, **HX).status_code == 400
+    bad = owner_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "meh"}, **HX)
+    assert bad.status_code == 400
 
 
 def test_entity_correction_is_validated_and_saved(owner_client, owner):
@@ -186,16 +218,20 @@ def test_entity_correction_is_validated_and_saved(owner_client, owner):
 
     good = owner_client.post(
         f"/inference/{call.pk}/correct/",
-        {"entities": '[{"text": "Ada Lovelace", "label": "person"}, '
-                     '{"text": "Charles Babbage", "label": "person"}, '
-                     '{"text": "London", "label": "city", "start": 36, "end": 42}]'},
+        {
+            "entities": '[{"text": "Ada Lovelace", "label": "person"}, '
+            '{"text": "Charles Babbage", "label": "person"}, '
+            '{"text": "London", "label": "city", "start": 36, "end": 42}]'
+        },
         **HX,
     )
     assert good.status_code == 200 and "HX-Retarget" not in good
     call.refresh_from_db()
     assert call.verdict == "incorrect"
     assert [(e["text"], e["start"], e["end"]) for e in call.corrected_output["entities"]] == [
-        ("Ada Lovelace", 0, 12), ("Charles Babbage", 17, 32), ("London", 36, 42)
+        ("Ada Lovelace", 0, 12),
+        ("Charles Babbage", 17, 32),
+        ("London", 36, 42),
     ]
 
 
@@ -209,7 +245,11 @@ def test_offsets_that_do_not_match_the_text_are_refused(owner_client, owner):
     assert "Entity 1: the text at 3–9 is" in bad.content.decode()
     overlap = owner_client.post(
         f"/inference/{call.pk}/correct/",
-        {"entities": '[{"text": "Ada Lovelace", "label": "person"}, {"text": "Ada", "label": "x"}]'},
+        {
+            "entities": json.dumps(
+                [{"text": "Ada Lovelace", "label": "p"}, {"text": "Ada", "label": "x"}]
+            )
+        },
         **HX,
     )
     assert "overlap" in overlap.content.decode()
@@ -230,6 +270,7 @@ def test_class_and_text_corrections(owner_client, owner):
     assert "The corrected text is empty." in empty.content.decode()
     owner_client.post(f"/inference/{chat.pk}/correct/", {"text": "Hi there!"}, **HX)
     chat.refresh_from_db()
+    assert chat.corrected_output == {"output": "Hi there!"}
     assert promote.sample_payload(chat, "decoder")["response"] == "Hi there!"
 
 
@@ -238,8 +279,11 @@ def test_viewers_can_look_but_not_judge(viewer_client, owner):
     page = viewer_client.get("/inference/")
     assert page.status_code == 200 and f"inference-row-{call.pk}" in page.content.decode()
     detail = viewer_client.get(f"/inference/{call.pk}/", **HX).content.decode()
-    assert "data-key=\"c\"" not in detail
-    assert viewer_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "correct"}).status_code == 403
+    assert 'data-key="c"' not in detail
+    assert (
+        viewer_client.post(f"/inference/{call.pk}/feedback/", {"verdict": "correct"}).status_code
+        == 403
+    )
     assert viewer_client.get(f"/inference/{call.pk}/correct/").status_code == 403
     assert viewer_client.post("/inference/promote/", {"dataset_name": "x"}).status_code == 403
     assert viewer_client.post("/inference/models/", {"alias": "a"}).status_code == 403
@@ -251,20 +295,25 @@ def test_viewers_can_look_but_not_judge(viewer_client, owner):
 
 
 def test_promote_uses_correct_outputs_and_corrections_with_lineage(owner_client, owner):
-    right = ner_call(owner.project, input_text="Grace Hopper visited Paris.",
-                     output={"entities": [{"text": "Grace Hopper", "label": "person", "start": 0, "end": 12}]})
+    right = ner_call(
+        owner.project,
+        input_text="Grace Hopper visited Paris.",
+        output={"entities": [{"text": "Grace Hopper", "label": "person", "start": 0, "end": 12}]},
+    )
     fixed = ner_call(owner.project)
     wrong = ner_call(owner.project, input_text="Nobody fixed this one.", output={"entities": []})
     ner_call(owner.project, input_text="Never reviewed.", output={"entities": []})
     chat_call(owner.project)  # another task: outside the filter below
     client_post = owner_client.post
     client_post(f"/inference/{right.pk}/feedback/", {"verdict": "correct"}, **HX)
-    client_post(f"/inference/{wrong.pk}/feedback/", {"verdict": "incorrect"}, **HX)
     client_post(
         f"/inference/{fixed.pk}/correct/",
-        {"entities": '[{"text": "Ada Lovelace", "label": "person"}, {"text": "London", "label": "city"}]'},
+        {"entities": json.dumps([{"text": "Ada Lovelace", "label": "person"}, LONDON])},
         **HX,
     )
+    # `incorrect` without a correction: the pages always ask for one, but older rows (or
+    # other clients) may hold such a verdict; it must never be promoted.
+    Inference.objects.filter(pk=wrong.pk).update(verdict="incorrect")
     response = client_post("/inference/promote/", {"dataset_name": "reviewed", "task": "extract"})
     dataset = Dataset.objects.get(project=owner.project, name="reviewed")
     assert response.status_code == 302
@@ -273,8 +322,11 @@ def test_promote_uses_correct_outputs_and_corrections_with_lineage(owner_client,
     samples = {s.lineage["inference_id"]: s for s in Sample.objects.filter(dataset=dataset)}
     assert set(samples) == {right.pk, fixed.pk}
     assert samples[right.pk].lineage == {
-        "inference_id": right.pk, "model_id": "fake/fake-gpt", "verdict": "correct",
-        "task": "extract", "corrected": False,
+        "inference_id": right.pk,
+        "model_id": "fake/fake-gpt",
+        "verdict": "correct",
+        "task": "extract",
+        "corrected": False,
     }
     assert [e["text"] for e in samples[fixed.pk].payload["entities"]] == ["Ada Lovelace", "London"]
     assert samples[fixed.pk].labels == ["city", "person"]
@@ -291,7 +343,7 @@ def test_promote_refuses_mixed_tasks_and_empty_filters(owner_client, owner):
     mixed = owner_client.post("/inference/promote/", {"dataset_name": "mix"}, follow=True)
     assert "filter by task first" in mixed.content.decode()
     none = owner_client.post(
-        "/inference/promote/", {"dataset_name": "mix", "verdict": "incorrect"}, follow=True
+        "/inference/promote/", {"dataset_name": "mix", "verdict": "unreviewed"}, follow=True
     )
     assert "Nothing to promote" in none.content.decode()
     assert not Dataset.objects.filter(name="mix").exists()
@@ -304,7 +356,9 @@ def test_promote_refuses_mixed_tasks_and_empty_filters(owner_client, owner):
 def test_promote_classification(owner, owner_client):
     call = classification_call(owner.project)
     owner_client.post(f"/inference/{call.pk}/correct/", {"classes": ["billing"]}, **HX)
-    version = promote.inferences_promote(membership=owner, dataset_name="tickets", task="label_classification")
+    version = promote.inferences_promote(
+        membership=owner, dataset_name="tickets", task="label_classification"
+    )
     sample = Sample.objects.get(dataset=version.dataset)
     assert version.dataset.task_type == "classification" and version.source == "promotion"
     assert sample.payload == {"text": "Where is my invoice?", "label": "billing"}

@@ -34,18 +34,23 @@ async def scripted_extract(
 ) -> dict[str, Any]:
     """Entities from a fixed word list, a class from keywords; latency from the text, so
     answers finish out of order; texts containing FAIL fail like an unreachable upstream."""
-    await asyncio.sleep(int(hashlib.md5(text.encode()).hexdigest()[:2], 16) / 255 * 0.05)
+    await asyncio.sleep(int(hashlib.sha256(text.encode()).hexdigest()[:2], 16) / 255 * 0.05)
     if "FAIL" in text:
         raise ProviderUnreachable("The provider could not be reached.")
     if "entities" in schema:
         wanted = schema["entities"]
-        entities = []
+        entities: list[dict[str, Any]] = []
         for word, label in KNOWN.items():
             start = text.find(word)
             if start >= 0 and label in wanted:
                 entities.append(
-                    {"text": word, "label": label, "start": start, "end": start + len(word),
-                     "confidence": 0.9}
+                    {
+                        "text": word,
+                        "label": label,
+                        "start": start,
+                        "end": start + len(word),
+                        "confidence": 0.9,
+                    }
                 )
         entities.sort(key=lambda e: e["start"])
         return {"entities": entities, "usage": {"input_tokens": 10, "output_tokens": 5}}
@@ -86,16 +91,19 @@ def _post(api: APIClient, url: str, body: dict[str, Any]):
 
 def test_ner_results_keep_the_order_given_and_are_recorded(api, provider, fake_extract, owner):
     texts = [f"Text {i}: Ada met Grace in {'Paris' if i % 2 else 'Berlin'}." for i in range(30)]
-    response = _post(api, NER_URL, {"labels": ["person", "city"], "texts": texts,
-                                    "model_id": "fake/fake-gpt"})
+    response = _post(
+        api, NER_URL, {"labels": ["person", "city"], "texts": texts, "model_id": "fake/fake-gpt"}
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert [r["text"] for r in body["results"]] == texts
     first = body["results"][0]
     assert [(e["text"], e["label"]) for e in first["entities"]] == [
-        ("Ada", "person"), ("Grace", "person"), ("Berlin", "city")
+        ("Ada", "person"),
+        ("Grace", "person"),
+        ("Berlin", "city"),
     ]
-    assert all(texts[0][e["start"]:e["end"]] == e["text"] for e in first["entities"])
+    assert all(texts[0][e["start"] : e["end"]] == e["text"] for e in first["entities"])
     assert body["model_id"] == "fake/fake-gpt"
     assert body["usage"]["input_tokens"] == 300 and body["usage"]["calls"] == 30
     rows = Inference.objects.filter(project=owner.project, task="label_ner")
@@ -105,8 +113,11 @@ def test_ner_results_keep_the_order_given_and_are_recorded(api, provider, fake_e
 
 
 def test_labels_not_asked_for_are_left_out(api, provider, fake_extract):
-    response = _post(api, NER_URL, {"labels": ["city"], "texts": ["Ada lives in Paris."],
-                                    "model_id": "fake/fake-gpt"})
+    response = _post(
+        api,
+        NER_URL,
+        {"labels": ["city"], "texts": ["Ada lives in Paris."], "model_id": "fake/fake-gpt"},
+    )
     assert response.json()["results"][0]["entities"] == [
         {"text": "Paris", "label": "city", "start": 13, "end": 18, "confidence": 0.9}
     ]
@@ -117,7 +128,9 @@ def test_classification_single_and_multi_label(api, provider, fake_extract, owne
     body = {"labels": ["billing", "bug", "urgent"], "texts": texts, "model_id": "fake/fake-gpt"}
     single = _post(api, CLS_URL, body).json()
     assert [(r["text"], r["label"]) for r in single["results"]] == [
-        (texts[0], "billing"), (texts[1], "bug"), (texts[2], "bug")
+        (texts[0], "billing"),
+        (texts[1], "bug"),
+        (texts[2], "bug"),
     ]
     assert single["results"][0]["confidence"] == 0.8
     multi = _post(api, CLS_URL, {**body, "multi_label": True}).json()
@@ -132,7 +145,11 @@ def test_default_model_is_the_embedded_one(api, fake_extract, owner):
 
 
 def test_one_failing_text_keeps_the_others_every_failure_is_502(api, provider, fake_extract):
-    body = {"labels": ["city"], "texts": ["Paris", "FAIL here", "Berlin"], "model_id": "fake/fake-gpt"}
+    body = {
+        "labels": ["city"],
+        "texts": ["Paris", "FAIL here", "Berlin"],
+        "model_id": "fake/fake-gpt",
+    }
     response = _post(api, NER_URL, body)
     assert response.status_code == 200
     results = response.json()["results"]
@@ -166,8 +183,11 @@ def test_limits_answer_400_naming_the_field(api, provider, fake_extract, change,
 
 
 def test_a_text_of_exactly_20000_characters_and_1000_texts_pass(api, provider, fake_extract):
-    body = {"labels": ["city"], "texts": ["Paris " * 3333 + "xx"] + ["Berlin"] * 999,
-            "model_id": "fake/fake-gpt"}
+    body = {
+        "labels": ["city"],
+        "texts": ["Paris " * 3333 + "xx"] + ["Berlin"] * 999,
+        "model_id": "fake/fake-gpt",
+    }
     assert len(body["texts"][0]) == 20_000
     response = _post(api, NER_URL, body)
     assert response.status_code == 200
@@ -201,6 +221,41 @@ def test_auth_bearer_viewer_and_rate_limit(provider, fake_extract, owner, monkey
     assert int(third["Retry-After"]) >= 1
 
 
+def test_through_the_real_gateway_to_a_fake_openai_server(owner, fake_openai, allow_loopback):
+    """No scripted extract: the gateway's extraction calls an OpenAI-compatible server."""
+    ProviderFactory(
+        project=owner.project, name="oai", base_url=fake_openai.base_url, default_model="fake-gpt"
+    )
+
+    def responder(data: dict[str, Any]) -> str:
+        text = data["messages"][-1]["content"]
+        if "entities" in json.dumps(data.get("response_format")):
+            found = [{"text": w, "label": KNOWN[w], "confidence": 0.9} for w in KNOWN if w in text]
+            return json.dumps({"entities": found})
+        label = "billing" if "invoice" in text else "bug"
+        return json.dumps({"classifications": {"label": {"label": label, "confidence": 0.7}}})
+
+    fake_openai.responder = responder
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_for(owner))
+    texts = ["Ada moved to Berlin.", "Grace stayed in Paris.", "Nothing here."]
+    ner = _post(client, NER_URL, {"labels": ["person", "city"], "texts": texts, "model_id": "oai"})
+    assert ner.status_code == 200, ner.content
+    results = ner.json()["results"]
+    assert [[(e["text"], e["start"]) for e in r["entities"]] for r in results] == [
+        [("Ada", 0), ("Berlin", 13)],
+        [("Grace", 0), ("Paris", 16)],
+        [],
+    ]
+    assert ner.json()["usage"]["input_tokens"] > 0
+    cls = _post(
+        client, CLS_URL, {"labels": ["billing", "bug"], "texts": ["My invoice?"], "model_id": "oai"}
+    )
+    assert cls.json()["results"][0]["label"] == "billing"
+    assert len(fake_openai.requests) == 4
+    assert Inference.objects.filter(provider__name="oai").count() == 4
+
+
 # --- labelling jobs --------------------------------------------------------------------
 
 
@@ -213,7 +268,10 @@ def _job(owner, texts: list[str], **kwargs: Any) -> LabellingJob:
         **kwargs,
     }
     return labelling_jobs.labelling_job_create(
-        membership=owner, texts=texts, lines=list(range(1, len(texts) + 1)), user=owner.user,
+        membership=owner,
+        texts=texts,
+        lines=list(range(1, len(texts) + 1)),
+        user=owner.user,
         **params,
     )
 
@@ -330,7 +388,11 @@ def _upload(client: Client, name: str, content: bytes, **fields: Any):
     ("name", "content", "texts"),
     [
         ("notes.txt", b"Ada in Paris\n\nGrace in Berlin\n", ["Ada in Paris", "Grace in Berlin"]),
-        ("notes.jsonl", b'{"text": "Ada in Paris", "id": 1}\n{"text": "Grace"}\n', ["Ada in Paris", "Grace"]),
+        (
+            "notes.jsonl",
+            b'{"text": "Ada in Paris", "id": 1}\n{"text": "Grace"}\n',
+            ["Ada in Paris", "Grace"],
+        ),
         ("notes.csv", b'id,text\n1,"Ada, in Paris"\n2,Grace\n', ["Ada, in Paris", "Grace"]),
     ],
 )

@@ -1,8 +1,6 @@
 """Run pages: form with inline errors, list, detail with its live fragment."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.core.models import Role
@@ -11,6 +9,7 @@ from apps.runs import services
 from apps.runs.models import RejectedSample, Run, RunStatus
 from apps.specs.task_types import text_hash
 from tests.factories import MembershipFactory, ProviderFactory
+from tests.queries import count_queries
 from tests.runs.factories import SpecVersionFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,9 +128,9 @@ def test_live_fragment_costs_a_handful_of_queries(owner_client, run):
     add_samples(run, [f"ticket {i}" for i in range(300)])
     url = reverse("run_detail", args=[run.pk])
     owner_client.get(url, HTTP_HX_REQUEST="true")
-    with CaptureQueriesContext(connection) as queries:
+    with count_queries() as queries:
         owner_client.get(url, HTTP_HX_REQUEST="true")
-    assert len(queries) <= 12, [q["sql"][:80] for q in queries]
+    assert len(queries) <= 12, [sql[:80] for sql in queries.statements]
 
 
 def test_cancel_button_cancels_and_viewer_cannot(owner_client, run):

@@ -1,0 +1,217 @@
+"""What every gateway call does around its protocol: authenticate, read the body, resolve
+the model, answer, and leave exactly one history row, whatever happens.
+
+A view is an `async def view(call) -> HttpResponse` wrapped by `gateway_view`, which turns
+every failure into the protocol's error shape and records it. A row is queued when the
+call ends (for streams: when the stream ends, fails or the client goes away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.core.llm import LLMError
+from apps.inference.recording import recorder
+from apps.inference.registry import ModelNotFound, Resolved, resolve
+
+from .auth import KeyInfo, authenticate
+from .errors import GatewayError, bad_request, error_response, from_llm, from_validation
+
+logger = logging.getLogger(__name__)
+
+MAX_JOB_ID = 200
+CLIENT_GONE = "The client closed the connection before the answer was complete."
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Call:
+    """One request through the gateway, from its key to its history row."""
+
+    def __init__(self, request: HttpRequest, protocol: str, task: str) -> None:
+        self.request = request
+        self.protocol = protocol
+        self.task = task
+        self.started = time.perf_counter()
+        self.key: KeyInfo | None = None
+        self.body: dict[str, Any] = {}
+        self.model_id = ""
+        self.resolved: Resolved | None = None
+        self.input_text = ""
+        self.training_job_id = ""
+        self.streamed = False
+        self._id: asyncio.Future[int] | None = None
+        self._finished = False
+
+    # -- the start of every call --
+
+    async def begin(self) -> dict[str, Any]:
+        """Authenticate and read the JSON body (an object); GatewayError otherwise."""
+        self.key = await authenticate(self.request)
+        self._id = recorder().reserve_id()
+        try:
+            raw = self.request.body
+        except RequestDataTooBig:
+            raise GatewayError(413, "The request body is too large.") from None
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self.body = {"_invalid_json": raw[:1000].decode("utf-8", "replace")}
+            raise bad_request("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object.")
+        self.body = body
+        named = body.get("model", body.get("model_id"))
+        self.model_id = named[:320] if isinstance(named, str) else ""
+        job = body.get("training_job_id", self.request.headers.get("X-Training-Job-Id", ""))
+        if job is not None and not isinstance(job, str | int):
+            raise bad_request("training_job_id must be a string.", "training_job_id")
+        job = str(job or "")
+        if len(job) > MAX_JOB_ID:
+            raise bad_request(
+                f"training_job_id must be at most {MAX_JOB_ID} characters.", "training_job_id"
+            )
+        self.training_job_id = job
+        return body
+
+    async def resolve(self, model_id: str) -> Resolved:
+        assert self.key is not None
+        self.model_id = model_id
+        try:
+            self.resolved = await resolve(self.key.project_id, model_id)
+        except ModelNotFound as exc:
+            raise GatewayError(404, str(exc), param="model", code="model_not_found") from None
+        return self.resolved
+
+    async def inference_id(self) -> int | None:
+        """The history id of this call (known before the row is written), if any."""
+        if self._id is None:
+            return None
+        try:
+            return await asyncio.shield(self._id)
+        except Exception:
+            logger.warning("no history id for this call", exc_info=True)
+            return None
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    # -- the end of every call --
+
+    def finish(
+        self,
+        *,
+        status: str = "ok",
+        http_status: int = 200,
+        error: str = "",
+        output: Any = None,
+        output_text: str = "",
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> None:
+        """Queue the call's history row (once; later calls are ignored)."""
+        if self._finished or self.key is None:
+            return
+        self._finished = True
+        resolved = self.resolved
+        row: dict[str, Any] = {
+            "project_id": self.key.project_id,
+            "api_key_id": self.key.id,
+            "user_id": self.key.user_id,
+            "model_id": self.model_id[:320],
+            "provider_id": resolved.provider.pk if resolved else None,
+            "upstream_model": resolved.upstream_model[:200] if resolved else "",
+            "protocol": self.protocol,
+            "task": self.task,
+            "request": self.body,
+            "input_text": self.input_text,
+            "output": output,
+            "output_text": output_text,
+            "streamed": self.streamed,
+            "status": status,
+            "error": error,
+            "http_status": http_status,
+            "latency_ms": round(self.elapsed_ms(), 3),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "training_job_id": self.training_job_id,
+        }
+        queue = recorder()
+        future = self._id
+        if future is None:
+            queue.submit(row)
+        elif future.done():
+            _submit_with_id(queue, row, future)
+        else:
+            future.add_done_callback(functools.partial(_submit_with_id, queue, row))
+
+    async def fail(self, error: GatewayError) -> HttpResponseBase:
+        self.finish(status="error", http_status=error.status, error=error.message)
+        response = error_response(self.protocol, error)
+        await self.stamp(response)
+        return response
+
+    async def respond(self, data: dict[str, Any], **finished: Any) -> HttpResponseBase:
+        """The JSON answer; the row is queued first (with `finished` fields)."""
+        self.finish(**finished)
+        response = HttpResponse(dumps(data), content_type="application/json")
+        await self.stamp(response)
+        return response
+
+    async def stamp(self, response: HttpResponseBase) -> None:
+        inference_id = await self.inference_id()
+        if inference_id is not None:
+            response["X-Inference-Id"] = str(inference_id)
+
+
+def _submit_with_id(queue: Any, row: dict[str, Any], future: asyncio.Future[int]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        row["id"] = future.result()
+    queue.submit(row)
+
+
+View = Callable[[Call], Awaitable[HttpResponseBase]]
+
+
+def gateway_view(protocol: str, task: str) -> Callable[[View], Callable[..., Any]]:
+    """An async, CSRF-exempt POST view whose failures come back in `protocol`'s shape."""
+
+    def decorate(view: View) -> Callable[..., Any]:
+        @csrf_exempt
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest) -> HttpResponseBase:
+            call = Call(request, protocol, task)
+            if request.method != "POST":
+                return error_response(protocol, GatewayError(405, "Use POST."))
+            try:
+                return await view(call)
+            except asyncio.CancelledError:
+                # The client went away (Django cancels the view): still one row.
+                call.finish(status="error", http_status=499, error=CLIENT_GONE)
+                raise
+            except GatewayError as exc:
+                return await call.fail(exc)
+            except ValidationError as exc:
+                return await call.fail(from_validation(exc))
+            except LLMError as exc:
+                return await call.fail(from_llm(exc))
+            except Exception:
+                logger.exception("gateway call failed")
+                return await call.fail(GatewayError(500, "Internal error in Seedbed."))
+
+        return wrapper
+
+    return decorate

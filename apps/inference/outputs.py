@@ -1,0 +1,232 @@
+"""The shape of an inference's output, checked when someone corrects it.
+
+Extraction outputs (`extract` and the label-existing tasks) are the native result parts:
+`entities` (each with `text`, `label`, `start`, `end` that must slice the original text
+exactly), `classifications`, `structures`, `relations`, plus the label-existing shorthand
+`label` / `labels` (and `text`, which must be the original text). Text outputs (generate,
+chat, completions, responses, messages) are a string or `{"output": str}` (`{"text": str}`
+is accepted too), normalised to `{"output": str}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+EXTRACTION_TASKS = frozenset({"extract", "label_ner", "label_classification"})
+EXTRACTION_PARTS = ("entities", "classifications", "structures", "relations")
+SHORTHAND = ("text", "label", "labels", "confidence")
+MAX_ITEMS = 1000
+MAX_LABEL = 200
+
+
+class _Invalid(Exception):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.message = message
+
+
+def _str(value: Any, where: str, *, limit: int | None = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(where, "must be a non-empty string.")
+    if limit is not None and len(value) > limit:
+        raise _Invalid(where, f"must be at most {limit} characters.")
+    return value
+
+
+def _items(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _Invalid(where, "must be a list.")
+    if len(value) > MAX_ITEMS:
+        raise _Invalid(where, f"must have at most {MAX_ITEMS} items.")
+    return value
+
+
+def _confidence(item: dict[str, Any], where: str, clean: dict[str, Any]) -> None:
+    if "confidence" not in item or item["confidence"] is None:
+        return
+    value = item["confidence"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _Invalid(f"{where}.confidence", "must be a number from 0 to 1.")
+    clean["confidence"] = float(value)
+
+
+def _offset(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(where, "must be an integer character offset.")
+    return value
+
+
+def _span(item: dict[str, Any], where: str, text: str) -> dict[str, Any]:
+    value = _str(item.get("text"), f"{where}.text")
+    start = _offset(item.get("start"), f"{where}.start")
+    end = _offset(item.get("end"), f"{where}.end")
+    if not 0 <= start < end <= len(text):
+        raise _Invalid(where, f"offsets {start}..{end} are outside the text (0..{len(text)}).")
+    if text[start:end] != value:
+        raise _Invalid(where, f"the text at {start}..{end} is {text[start:end]!r}, not {value!r}.")
+    return {"text": value, "start": start, "end": end}
+
+
+def _entities(value: Any, where: str, text: str) -> list[dict[str, Any]]:
+    clean = []
+    for n, item in enumerate(_items(value, where)):
+        at = f"{where}[{n}]"
+        if not isinstance(item, dict):
+            raise _Invalid(at, "must be an object with text, label, start and end.")
+        entity = _span(item, at, text)
+        entity = {
+            "text": entity["text"],
+            "label": _str(item.get("label"), f"{at}.label", limit=MAX_LABEL),
+            "start": entity["start"],
+            "end": entity["end"],
+        }
+        _confidence(item, at, entity)
+        clean.append(entity)
+    clean.sort(key=lambda e: (e["start"], e["end"]))
+    return clean
+
+
+def _labels(value: Any, where: str) -> list[str]:
+    return [
+        _str(label, f"{where}[{n}]", limit=MAX_LABEL)
+        for n, label in enumerate(_items(value, where))
+    ]
+
+
+def _classifications(value: Any, where: str) -> list[dict[str, Any]]:
+    clean = []
+    for n, item in enumerate(_items(value, where)):
+        at = f"{where}[{n}]"
+        if not isinstance(item, dict):
+            raise _Invalid(at, "must be an object with task and label (or labels).")
+        found: dict[str, Any] = {"task": _str(item.get("task", "label"), f"{at}.task")}
+        if "labels" in item:
+            found["labels"] = _labels(item["labels"], f"{at}.labels")
+        elif "label" in item:
+            found["label"] = _str(item["label"], f"{at}.label", limit=MAX_LABEL)
+        else:
+            raise _Invalid(at, "needs a label (or labels for a multi-label task).")
+        _confidence(item, at, found)
+        clean.append(found)
+    return clean
+
+
+def _scalar(value: Any, where: str) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int | float | bool) for v in value):
+        return value
+    raise _Invalid(where, "must be a string, number, boolean, null or a list of those.")
+
+
+def _structures(value: Any, where: str) -> dict[str, list[dict[str, Any]]]:
+    if not isinstance(value, dict):
+        raise _Invalid(where, "must be an object: structure name -> list of instances.")
+    clean: dict[str, list[dict[str, Any]]] = {}
+    for name, instances in value.items():
+        at = f"{where}.{name}"
+        rows = []
+        for n, instance in enumerate(_items(instances, at)):
+            if not isinstance(instance, dict):
+                raise _Invalid(f"{at}[{n}]", "must be an object of field values.")
+            rows.append({k: _scalar(v, f"{at}[{n}].{k}") for k, v in instance.items()})
+        clean[str(name)] = rows
+    return clean
+
+
+def _mention(value: Any, where: str, text: str) -> Any:
+    if isinstance(value, dict):
+        return _span(value, where, text)
+    value = _str(value, where)
+    if value not in text:
+        raise _Invalid(where, f"{value!r} is not in the text.")
+    return value
+
+
+def _relations(value: Any, where: str, text: str) -> list[dict[str, Any]]:
+    clean = []
+    for n, item in enumerate(_items(value, where)):
+        at = f"{where}[{n}]"
+        if not isinstance(item, dict):
+            raise _Invalid(at, "must be an object with head, tail and type.")
+        relation = {
+            "head": _mention(item.get("head"), f"{at}.head", text),
+            "tail": _mention(item.get("tail"), f"{at}.tail", text),
+            "type": _str(item.get("type"), f"{at}.type", limit=MAX_LABEL),
+        }
+        _confidence(item, at, relation)
+        clean.append(relation)
+    return clean
+
+
+def _extraction(output: Any, text: str, field: str) -> dict[str, Any]:
+    if not isinstance(output, dict):
+        raise _Invalid(field, f"must be an object with any of {', '.join(EXTRACTION_PARTS)}.")
+    unknown = sorted(set(output) - set(EXTRACTION_PARTS) - set(SHORTHAND))
+    if unknown:
+        raise _Invalid(
+            f"{field}.{unknown[0]}",
+            f"is not part of an extraction output ({', '.join(EXTRACTION_PARTS)}).",
+        )
+    if not set(output) & {*EXTRACTION_PARTS, "label", "labels"}:
+        raise _Invalid(field, f"needs at least one of {', '.join(EXTRACTION_PARTS)}.")
+    clean: dict[str, Any] = {}
+    if "text" in output:
+        if output["text"] != text:
+            raise _Invalid(f"{field}.text", "must be the original text, unchanged.")
+        clean["text"] = text
+    if "entities" in output:
+        clean["entities"] = _entities(output["entities"], f"{field}.entities", text)
+    if "classifications" in output:
+        where = f"{field}.classifications"
+        clean["classifications"] = _classifications(output["classifications"], where)
+    if "structures" in output:
+        clean["structures"] = _structures(output["structures"], f"{field}.structures")
+    if "relations" in output:
+        clean["relations"] = _relations(output["relations"], f"{field}.relations", text)
+    if "labels" in output:
+        clean["labels"] = _labels(output["labels"], f"{field}.labels")
+    elif "label" in output:
+        clean["label"] = _str(output["label"], f"{field}.label", limit=MAX_LABEL)
+    _confidence(output, field, clean)
+    return clean
+
+
+def _text_output(output: Any, field: str) -> dict[str, Any]:
+    value = output
+    if isinstance(output, dict):
+        keys = set(output) & {"output", "text"}
+        if len(keys) != 1 or len(output) != 1:
+            raise _Invalid(field, 'must be a string or {"output": "..."}.')
+        value = output[keys.pop()]
+        field = f"{field}.{next(iter(output))}"
+    if not isinstance(value, str):
+        raise _Invalid(field, 'must be a string or {"output": "..."}.')
+    if not value.strip():
+        raise _Invalid(field, "must not be empty.")
+    return {"output": value}
+
+
+def output_validate(
+    task: str, output: Any, *, text: str, field: str = "corrected_output"
+) -> dict[str, Any]:
+    """The normalised output, or ValidationError({"<field>.<path>": message})."""
+    try:
+        if task in EXTRACTION_TASKS:
+            return _extraction(output, text, field)
+        return _text_output(output, field)
+    except _Invalid as exc:
+        raise ValidationError({exc.where: exc.message}) from None
+
+
+def effective_output(inference: Any) -> Any:
+    """What the inference answered, corrected if someone corrected it: the extraction
+    dict, or `{"output": str}` for text tasks."""
+    if inference.corrected_output is not None:
+        return inference.corrected_output
+    if inference.task in EXTRACTION_TASKS:
+        return inference.output
+    return {"output": inference.output_text}
