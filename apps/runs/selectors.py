@@ -122,9 +122,7 @@ def run_throughput(*, run: Run, width: int = 600, height: int = 120) -> dict[str
     return {"points": coords, "width": width, "height": height, "max": top, "seconds": span}
 
 
-def label_bars(counts: dict[str, int]) -> list[dict[str, Any]]:
-    top = max(counts.values(), default=0) or 1
-    return [
-        {"label": label, "count": count, "percent": 100 * count / top}
-        for label, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
+def label_bars(counts: dict[str, int]) -> tuple[list[tuple[str, int]], int]:
+    """(label, count) pairs, most frequent first, and the largest count (the bars' scale)."""
+    pairs = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return pairs, max(counts.values(), default=0) or 1

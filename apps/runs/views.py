@@ -45,6 +45,7 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 def _status_context(membership: Membership, run_id: int) -> dict:
     run = selectors.run_get(project=membership.project, run_id=run_id)
+    labels, label_max = selectors.label_bars(run.label_counts)
     return {
         "run": run,
         "progress": selectors.run_progress(run),
@@ -52,7 +53,8 @@ def _status_context(membership: Membership, run_id: int) -> dict:
         "newest": selectors.run_newest_samples(run=run),
         "rejects": selectors.run_rejects(run=run),
         "chart": selectors.run_throughput(run=run),
-        "labels": selectors.label_bars(run.label_counts),
+        "labels": labels,
+        "label_max": label_max,
         "finished_states": [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED],
     }
 

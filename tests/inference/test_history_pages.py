@@ -154,6 +154,17 @@ def test_detail_highlights_entities_and_escapes_content(owner_client, owner):
     assert '<div class="sample-text call-text" hx-disable><mark' in html
     full = owner_client.get(f"/inference/{call.pk}/").content.decode()
     assert "<html" in full and "<script>alert" not in full
+    # The editor's JSON textarea and label list carry the same content, escaped too.
+    tricky = ner_call(
+        owner.project,
+        input_text="Say </textarea><script>alert(1)</script> now",
+        output={"entities": [{"text": "</textarea><script>", "label": "x", "start": 4, "end": 23}]},
+    )
+    editor = owner_client.get(f"/inference/{tricky.pk}/correct/", **HX).content.decode()
+    assert "</textarea><script>" not in editor and "&lt;/textarea&gt;&lt;script&gt;" in editor
+    # Without htmx the editor comes as a whole page (forms work without JavaScript).
+    page = owner_client.get(f"/inference/{tricky.pk}/correct/").content.decode()
+    assert "<html" in page and 'name="entities"' in page and "<script>alert" not in page
 
 
 def test_other_projects_calls_are_404(owner_client):

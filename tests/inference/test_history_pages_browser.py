@@ -1,7 +1,10 @@
 """The history page in headless Chromium: review with the keyboard, correct entities,
 promote to a dataset and find the samples on the dataset page."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.db import connection
 
 from apps.core import services as core_services
 from apps.datasets.models import Sample
@@ -106,3 +109,67 @@ def test_review_correct_and_promote_in_the_browser(live_server, page):
     lineage = sorted(s.lineage["inference_id"] for s in Sample.objects.all())
     assert lineage == sorted([grace.pk, ada.pk])
     assert page.evaluate("window.__xss === undefined")
+
+
+async def _extract(*, provider, upstream_model: str, text: str, schema, threshold) -> dict:
+    words = {"Ada": "person", "Grace": "person", "Paris": "city", "London": "city"}
+    entities = [
+        {"text": w, "label": label, "start": text.find(w), "end": text.find(w) + len(w)}
+        for w, label in words.items()
+        if w in text
+    ]
+    return {"entities": sorted(entities, key=lambda e: e["start"])}
+
+
+def test_label_a_file_and_follow_the_job(live_server, page, tmp_path, monkeypatch):
+    from apps.inference import labelling_jobs, tasks
+    from apps.inference.gateway import extraction
+    from apps.inference.models import LabellingJob
+    from tests.factories import ProviderFactory
+
+    monkeypatch.setattr(extraction, "extract", _extract)
+    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: None)
+    user = core_services.user_create(username="lena", password="lena-pw-12345")
+    project = core_services.project_create(name="Lena's lab", owner=user)
+    ProviderFactory(project=project, name="fake", default_model="fake-gpt")
+
+    _login(page, live_server, "lena", "lena-pw-12345")
+    page.goto(f"{live_server.url}/inference/label/")
+    bad = tmp_path / "notes.jsonl"
+    bad.write_text('{"text": "Ada in Paris"}\n{"text": broken}\n{"body": "Grace"}\n')
+    page.set_input_files("input[name=file]", str(bad))
+    page.fill("textarea[name=labels]", "person, city")
+    page.fill("input[name=dataset_name]", "notes")
+    page.fill("input[name=model_id]", "fake/fake-gpt")
+    page.get_by_role("button", name="Start labelling").click()
+    page.get_by_text("Line 2: not valid JSON").wait_for()
+    page.get_by_text('Line 3: expected an object with a "text" string.').wait_for()
+    page.screenshot(path="/tmp/inference-label-errors.png", full_page=True)
+
+    good = tmp_path / "notes.txt"
+    good.write_text("Ada wrote from London.\nGrace flew to Paris.\n<b>Nobody</b> here.\n")
+    page.set_input_files("input[name=file]", str(good))
+    page.get_by_role("button", name="Start labelling").click()
+    page.wait_for_url("**/inference/label/*/")
+    job = LabellingJob.objects.get(project=project)
+    page.locator("#job-progress .badge-queued").wait_for()
+    page.screenshot(path="/tmp/inference-label-job-queued.png", full_page=True)
+
+    # What the worker would do (on a thread: Playwright's loop runs in this one); the
+    # page's 2 s poll shows the result without a reload.
+    def work() -> bool:
+        try:
+            return labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+        finally:
+            connection.close()  # the thread's own connection; it would outlive the test
+
+    with ThreadPoolExecutor(1) as worker:
+        assert worker.submit(work).result() is False
+    page.locator("#job-progress .badge-succeeded").wait_for()
+    assert page.locator("#job-progress[hx-trigger]").count() == 0  # polling stopped
+    page.screenshot(path="/tmp/inference-label-job-done.png", full_page=True)
+    page.get_by_role("button", name="Review notes v1").click()
+    page.locator(".sample").first.wait_for()
+    assert page.locator(".sample").count() == 3
+    assert page.locator(".sample mark[data-label=city]").count() == 2
+    page.screenshot(path="/tmp/inference-label-dataset.png", full_page=True)

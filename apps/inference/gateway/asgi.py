@@ -15,16 +15,17 @@ The lifespan shutdown writes the history rows still queued (see recording.py).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpResponse
-from django.urls import set_script_prefix
+from django.urls import URLPattern, set_script_prefix
 
 from apps.inference.recording import flush_all
 
@@ -45,7 +46,12 @@ def is_gateway_path(path: str) -> bool:
 
 
 class GatewayHandler(ASGIHandler):
-    """Django's ASGI handler without middleware, request signals or thread hops."""
+    """Django's ASGI handler without middleware, request signals or thread hops.
+
+    The gateway's own routes (exact paths of `root_urlpatterns` with async views) are
+    looked up in a dict; any other path under the prefixes (e.g. `/v1/models/<id>`) goes
+    through Django's URL resolution, still without middleware.
+    """
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list[Any] = []
@@ -53,44 +59,94 @@ class GatewayHandler(ASGIHandler):
         self._exception_middleware: list[Any] = []
         get_response = self._get_response_async  # type: ignore[attr-defined]
         self._middleware_chain = convert_exception_to_response(get_response)
+        self._routes: dict[str, Any] | None = None
+        self._hosts: dict[tuple[Any, Any], bool] = {}
+
+    def routes(self) -> dict[str, Any]:
+        if self._routes is None:
+            from apps.inference.urls import root_urlpatterns
+
+            self._routes = {
+                "/" + str(pattern.pattern): pattern.callback
+                for pattern in root_urlpatterns
+                if isinstance(pattern, URLPattern)
+                and not pattern.pattern.converters  # type: ignore[attr-defined]
+                and asyncio.iscoroutinefunction(pattern.callback)
+            }
+        return self._routes
+
+    def _host_allowed(self, request: Any) -> bool:
+        """ALLOWED_HOSTS, as CommonMiddleware would check it; verdicts are remembered."""
+        raw = (request.META.get("HTTP_HOST"), request.META.get("HTTP_X_FORWARDED_HOST"))
+        verdict = self._hosts.get(raw)
+        if verdict is None:
+            try:
+                request.get_host()
+                verdict = True
+            except DisallowedHost:
+                verdict = False
+            if len(self._hosts) > 1000:
+                self._hosts.clear()
+            self._hosts[raw] = verdict
+        return verdict
+
+    async def read_body(self, receive: Receive) -> Any:
+        # JSON bodies: memory, not the spooled temporary file Django opens per request.
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestAborted()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return io.BytesIO(b"".join(chunks))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        try:
+        if scope.get("root_path") or settings.FORCE_SCRIPT_NAME:
             set_script_prefix(get_script_prefix(scope))
-            request, error_response = self.create_request(scope, body_file)
-            if request is None:
-                assert error_response is not None
-                await self.send_response(error_response, send)
-                return
-            try:
-                request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it
-            except DisallowedHost:
-                await self.send_response(HttpResponse("Bad Request", status=400), send)
-                return
-            await self._serve(request, receive, send)
-        finally:
-            body_file.close()
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            assert error_response is not None
+            await self.send_response(error_response, send)
+            return
+        if not self._host_allowed(request):
+            await self.send_response(HttpResponse("Bad Request", status=400), send)
+            return
+        view = self.routes().get(request.path_info) or self.run_get_response
+        await self._serve(view, request, receive, send)
 
-    async def _serve(self, request: Any, receive: Receive, send: Send) -> None:
-        async def process() -> None:
-            response = await self.run_get_response(request)
-            await self.send_response(response, send)
+    async def _serve(self, response_for: Any, request: Any, receive: Receive, send: Send) -> None:
+        """Answer, cancelling the view (and its upstream call or stream) if the client
+        disconnects first: one listener task rather than Django's two tasks and a wait."""
+        task = asyncio.current_task()
+        assert task is not None
+        answered = False
 
-        # As Django does: a client that disconnects cancels the view (and its stream).
-        listener = asyncio.ensure_future(self.listen_for_disconnect(receive))
-        worker = asyncio.ensure_future(process())
+        async def listen() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    if not answered:
+                        task.cancel()
+                    return
+
+        listener = asyncio.ensure_future(listen())
         try:
-            await asyncio.wait([listener, worker], return_when=asyncio.FIRST_COMPLETED)
+            response = await response_for(request)
+            if not response.streaming:
+                answered = True  # a disconnect from here on changes nothing
+            await self.send_response(response, send)
+            answered = True
+        except asyncio.CancelledError:
+            if answered or listener.cancelled() or not listener.done():
+                raise
+            # Cancelled by the listener: the client is gone, there is nobody to answer.
         finally:
-            for task in (listener, worker):
-                if not task.done():
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, RequestAborted):
-                    await task
+            listener.cancel()
 
 
 class WithGateway:

@@ -76,7 +76,9 @@ class Call:
         self.body = body
         named = body.get("model", body.get("model_id"))
         self.model_id = named[:320] if isinstance(named, str) else ""
-        job = body.get("training_job_id", self.request.headers.get("X-Training-Job-Id", ""))
+        job = body.get("training_job_id")
+        if job is None:
+            job = self.request.META.get("HTTP_X_TRAINING_JOB_ID", "")
         if job is not None and not isinstance(job, str | int):
             raise bad_request("training_job_id must be a string.", "training_job_id")
         job = str(job or "")
