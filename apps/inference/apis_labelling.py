@@ -10,10 +10,11 @@
     POST /generate/classification/label-existing
         {"labels": ["billing", "bug"], "texts": […], "multi_label": false}
     → {"results": [{"text", "label", "confidence", "inference_id"}], "model_id", "usage"}
-      (with multi_label: `labels` instead of `label`)
+      (with multi_label: `labels` instead of `label`; `label` is null, `labels` empty,
+      when no class reaches the threshold)
 
-One result per text, in the order given. A text whose call failed has `"error"` and no
-annotation; when every call fails the answer is 502. Limits (400 naming the field):
+One result per text, in the order given. A text whose call failed has `"error"` (and no
+entities, or a null label); when every call fails the answer is 502. Limits (400 naming the field):
 1 to 1,000 texts of at most 20,000 characters, 1 to 200 labels. The generate rate limit
 (120 requests a minute per user) applies; 429 carries Retry-After.
 """

@@ -8,6 +8,7 @@ redoes lost work or changes nothing (samples are keyed by their text within the 
 """
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -105,6 +106,26 @@ def labelling_enqueue(*, job_id: int, start: int) -> None:
     from .tasks import labelling_chunk_task
 
     transaction.on_commit(lambda: labelling_chunk_task.delay(job_id, start))
+
+
+def labelling_requeue_stale(*, stale_after_seconds: float) -> list[int]:
+    """Re-send the next chunk of unfinished jobs nobody has touched for a while (a lost
+    queue message, a worker killed between chunks); returns their ids.
+
+    A chunk in flight refreshes nothing until it commits, so `stale_after_seconds` must
+    exceed the task's hard time limit: then a stale job has no live chunk.
+    """
+    cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
+    stale = LabellingJob.objects.filter(
+        status__in=[LabellingStatus.QUEUED, LabellingStatus.RUNNING], heartbeat_at__lt=cutoff
+    ).values_list("pk", "done")
+    requeued = []
+    for job_id, done in stale:
+        with transaction.atomic():
+            if LabellingJob.objects.filter(pk=job_id, done=done).update(heartbeat_at=Now()):
+                labelling_enqueue(job_id=job_id, start=done)
+                requeued.append(job_id)
+    return requeued
 
 
 def labelling_job_cancel(*, membership: Membership, job: LabellingJob) -> LabellingJob:

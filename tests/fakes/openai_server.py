@@ -10,9 +10,9 @@ Run standalone: `python -m tests.fakes.openai_server --port 0 --latency-ms 20`; 
 from __future__ import annotations
 
 import argparse
-import importlib
 import asyncio
 import contextlib
+import importlib
 import json
 import time
 from typing import Any

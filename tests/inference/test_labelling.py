@@ -337,6 +337,30 @@ def test_the_task_chains_the_next_chunk_on_commit(
     assert sent[-1] == (job.pk, 50)
 
 
+def test_stale_jobs_are_requeued_from_their_checkpoint(
+    owner, provider, fake_extract, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.inference import tasks
+
+    sent: list[tuple[int, int]] = []
+    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: sent.append(args))
+    job = _job(owner, [f"Paris {i}" for i in range(80)])
+    labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    fresh = _job(owner, ["Berlin"], dataset_name="other")
+    old = timezone.now() - timedelta(minutes=10)
+    LabellingJob.objects.filter(pk=job.pk).update(heartbeat_at=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.labelling_reaper_task() == [job.pk]
+    assert sent == [(job.pk, 50)]
+    assert fresh.pk not in [job_id for job_id, _ in sent]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.labelling_reaper_task() == []  # its heartbeat was just refreshed
+
+
 def test_cancel_stops_between_chunks_and_keeps_samples(owner, provider, fake_extract):
     job = _job(owner, [f"Ada {i} in Paris" for i in range(120)])
     assert labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
