@@ -178,6 +178,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "apps.runs.tasks.run_reaper_task",
         "schedule": env.float("RUN_REAPER_INTERVAL", default=15.0),
     },
+    "labelling-reaper": {
+        "task": "apps.inference.tasks.labelling_reaper_task",
+        "schedule": 60.0,
+    },
 }
 
 # --- Providers -----------------------------------------------------------------------

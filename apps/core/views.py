@@ -145,8 +145,3 @@ def api_key_revoke(request: HttpRequest, membership: Membership, key_id: int) ->
     keys = selectors.api_key_list(project=membership.project, user=request.user)
     context = {"form": ApiKeyForm(), "keys": keys}
     return render_page(request, "core/api_keys.html", context, partial="keys")
-
-
-@project_view
-def coming_soon(request: HttpRequest, membership: Membership, section: str) -> HttpResponse:
-    return render(request, "core/section_empty.html", {"section": section})

@@ -189,10 +189,6 @@ class HistoryFilters:
         return [(k, v) for k, v in self.__dict__.items() if v]
 
 
-class PromoteForm(forms.Form):
-    dataset_name = forms.CharField(max_length=120)
-
-
 class AliasForm(forms.Form):
     alias = forms.SlugField(max_length=120, help_text="Callers then use it as the model id.")
     provider = forms.ModelChoiceField(queryset=Provider.objects.none(), empty_label=None)

@@ -1,14 +1,12 @@
 """History rows: exactly one `Inference` per call, written without slowing the call down.
 
 Sync callers (label-existing, tasks) use `inference_record`, a plain insert. The gateway
-uses the event loop's `Recorder`: a row's id is taken from the table's sequence when the
-call starts (ids of calls that start together come from one `nextval` query, run while
-the upstream answers, so the caller gets the id in its response at no cost in latency),
-and the finished row joins a queue that is written with one `bulk_create` every
-FLUSH_DELAY seconds on a writer thread. Rows carry their ids, so a retried write after a
-lost connection cannot duplicate them (`ignore_conflicts`). The queue is flushed when the
-loop shuts down (the ASGI lifespan shutdown, or the loop's own shutdown), and what is
-left at interpreter exit is written synchronously.
+uses the event loop's `Recorder`: a call takes its row's id from the table's sequence
+when it starts (from a small pool fetched ahead, so usually without waiting; the caller
+gets it in the response), and the finished row joins a queue written with one COPY every
+FLUSH_DELAY seconds on a writer thread (gateway/writer.py). Rows carry their ids, so a
+retried write cannot duplicate them. The queue is flushed at the ASGI lifespan shutdown
+and when the loop shuts down; what is left at interpreter exit is written synchronously.
 """
 
 from __future__ import annotations
@@ -18,30 +16,21 @@ import atexit
 import functools
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-from django.db import (
-    DatabaseError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    connection,
-    transaction,
-)
-from django.utils import timezone
-from psycopg.types.json import Jsonb
+from typing import Any
 
 from apps.core.llm.transport import loop_state
 
+from .gateway.writer import allocate_ids, write_rows
 from .models import Inference
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-FLUSH_DELAY = 0.025  # seconds rows wait so that a busy gateway writes them in batches
+FLUSH_DELAY = 0.05  # seconds rows wait so that a busy gateway writes them in batches
+ID_TTL = 0.05  # seconds a fetched id may wait for its call
+ID_BLOCK_MAX = 64
 MAX_PENDING = 100_000  # rows kept in memory while the database is unreachable
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -96,94 +85,8 @@ def inference_record(
 
 # ---- the gateway's batched writer -------------------------------------------------------
 
-
-def _with_connection(fn: Callable[[], T]) -> T:
-    """Run on a writer thread's long-lived connection, reconnecting once if it went bad."""
-    try:
-        return fn()
-    except (InterfaceError, OperationalError):
-        connection.close()
-        return fn()
-
-
-def _allocate(count: int) -> list[int]:
-    table = Inference._meta.db_table
-
-    def query() -> list[int]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [table, count],
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    return _with_connection(query)
-
-
-def _insert_one(row: dict[str, Any]) -> None:
-    try:
-        Inference.objects.bulk_create([Inference(**row)], ignore_conflicts=True)
-    except IntegrityError:
-        # The key, user or provider was deleted meanwhile: keep the row without them.
-        loose = {**row, "api_key_id": None, "user_id": None, "provider_id": None}
-        try:
-            Inference.objects.bulk_create([Inference(**loose)], ignore_conflicts=True)
-        except IntegrityError:
-            logger.warning("history row %s dropped: its project is gone", row.get("id"))
-
-
-def _write_safely(rows: list[dict[str, Any]]) -> None:
-    """The careful path: skips rows already written (a retry after a lost connection)
-    and rows whose references are gone, one by one if need be."""
-    try:
-        Inference.objects.bulk_create([Inference(**r) for r in rows], ignore_conflicts=True)
-    except IntegrityError:
-        for row in rows:
-            _insert_one(row)
-
-
-_FIELDS = [f for f in Inference._meta.concrete_fields]
-_COPY = "COPY {table} ({columns}) FROM STDIN".format(
-    table=connection.ops.quote_name(Inference._meta.db_table),
-    columns=", ".join(connection.ops.quote_name(f.column) for f in _FIELDS),
-)
-
-
-def _copy_rows(rows: list[dict[str, Any]]) -> None:
-    """COPY: about a tenth of bulk_create's CPU per row, which matters because the
-    writer thread shares the GIL with the event loop serving calls."""
-    now = timezone.now()
-    defaults = {f.attname: f.get_default() for f in _FIELDS}
-    defaults["created_at"] = now
-    json_fields = {f.attname for f in _FIELDS if f.get_internal_type() == "JSONField"}
-    with (
-        transaction.atomic(),
-        connection.cursor() as cursor,
-        cursor.cursor.copy(_COPY) as copy,  # type: ignore[attr-defined]
-    ):
-        for row in rows:
-            values = {**defaults, **row}
-            copy.write_row(
-                [
-                    Jsonb(values[f.attname])
-                    if f.attname in json_fields and values[f.attname] is not None
-                    else values[f.attname]
-                    for f in _FIELDS
-                ]
-            )
-
-
-def _write(rows: list[dict[str, Any]], *, retry: bool = False) -> None:
-    def insert() -> None:
-        if retry or any("id" not in row for row in rows):
-            _write_safely(rows)
-            return
-        try:
-            _copy_rows(rows)
-        except IntegrityError:
-            _write_safely(rows)
-
-    _with_connection(insert)
+_live: set[Recorder] = set()
+_live_lock = threading.Lock()
 
 
 class Recorder:
@@ -191,49 +94,78 @@ class Recorder:
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
-        self._id_waiters: list[asyncio.Future[int]] = []
-        self._allocator: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
         self._closed = False
+        # Ids: a small pool fetched ahead (sized to the recent request rate) and thrown
+        # away after ID_TTL, so that ids stay in the order calls started, across
+        # processes, to within ID_TTL.
+        self._ids: deque[int] = deque()
+        self._ids_at = 0.0
+        self._id_waiters: list[asyncio.Future[int]] = []
+        self._allocator: asyncio.Task[None] | None = None
+        self._taken = 0
+        self._rate = 0.0  # ids per second, smoothed
+        self._rate_at = time.monotonic()
         # One thread each, so that an id never waits behind a large insert; each keeps
         # its own database connection for the life of the process.
         self._id_thread = ThreadPoolExecutor(1, thread_name_prefix="inference-ids")
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="inference-writer")
-        _live.add(self)
+        with _live_lock:
+            _live.add(self)
 
     # -- ids --
 
     def reserve_id(self) -> asyncio.Future[int]:
-        """A future for the next row's id; ids of calls starting together share a query."""
+        """A future for the next row's id (usually already resolved)."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[int] = loop.create_future()
+        self._taken += 1
+        if self._ids and time.monotonic() - self._ids_at < ID_TTL:
+            waiter.set_result(self._ids.popleft())
+            if len(self._ids) * 4 < self._block() and self._allocator is None:
+                self._allocator = loop.create_task(self._allocate())
+            return waiter
+        self._ids.clear()
         self._id_waiters.append(waiter)
         if self._allocator is None:
             self._allocator = loop.create_task(self._allocate())
         return waiter
 
+    def _block(self) -> int:
+        return max(1, min(ID_BLOCK_MAX, round(self._rate * ID_TTL)))
+
     async def _allocate(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._id_waiters:
+            while True:
+                now = time.monotonic()
+                elapsed = max(now - self._rate_at, 1e-3)
+                self._rate = 0.5 * self._rate + 0.5 * (self._taken / elapsed)
+                self._taken, self._rate_at = 0, now
                 waiters, self._id_waiters = self._id_waiters, []
+                count = len(waiters) + self._block()
                 try:
-                    ids = await loop.run_in_executor(self._id_thread, _allocate, len(waiters))
-                except DatabaseError as exc:
+                    ids = await loop.run_in_executor(self._id_thread, allocate_ids, count)
+                except Exception as exc:
                     for waiter in waiters:
                         if not waiter.done():
                             waiter.set_exception(exc)
-                    continue
-                for waiter, new_id in zip(waiters, ids, strict=True):
+                    return
+                fresh = deque(ids)
+                for waiter in waiters:
                     if not waiter.done():
-                        waiter.set_result(new_id)
+                        waiter.set_result(fresh.popleft())
+                self._ids, self._ids_at = fresh, time.monotonic()
+                if not self._id_waiters:
+                    return
         finally:
             self._allocator = None
 
     # -- rows --
 
     def submit(self, row: dict[str, Any]) -> None:
-        """Queue a finished row (its `id` from `reserve_id`); written within FLUSH_DELAY."""
+        """Queue a finished row (with its `id` from `reserve_id`); written within
+        FLUSH_DELAY seconds."""
         if len(self._rows) >= MAX_PENDING:
             dropped = self._rows.pop(0)
             logger.error("history queue full: row %s dropped", dropped.get("id"))
@@ -257,10 +189,10 @@ class Recorder:
         while self._rows:
             rows, self._rows = self._rows, []
             try:
-                write = functools.partial(_write, rows, retry=attempt > 0)
+                write = functools.partial(write_rows, rows, retry=attempt > 0)
                 await loop.run_in_executor(self._write_thread, write)
                 attempt = 0
-            except DatabaseError:
+            except Exception:
                 self._rows[:0] = rows
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 logger.warning("writing %d history rows failed; retrying", len(rows), exc_info=True)
@@ -281,17 +213,14 @@ class Recorder:
         await self.flush()
         self._id_thread.shutdown(wait=False)
         self._write_thread.shutdown(wait=True)
-        _live.discard(self)
+        with _live_lock:
+            _live.discard(self)
 
     def flush_sync(self) -> None:
         """Write what is left from a thread with no running loop (interpreter exit)."""
         rows, self._rows = self._rows, []
         if rows:
-            _write(rows, retry=True)
-
-
-_live: set[Recorder] = set()
-_live_lock = threading.Lock()
+            write_rows(rows, retry=True)
 
 
 def recorder() -> Recorder:

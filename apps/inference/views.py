@@ -19,7 +19,7 @@ from apps.core.web import project_view, render_page
 from apps.datasets.rows import highlight_entities
 
 from . import aliases, corrections, promote
-from .forms import UNREVIEWED, AliasForm, HistoryFilters, PromoteForm
+from .forms import UNREVIEWED, AliasForm, HistoryFilters
 from .models import Inference, ModelAlias, Verdict
 from .registry import model_list
 from .selectors import inference_get, inference_list
@@ -47,7 +47,7 @@ def _page_number(request: HttpRequest) -> int:
         return 0
 
 
-def _model_ids(project: Any) -> list[str]:
+def model_ids(project: Any) -> list[str]:
     """Suggestions for model fields (provider listings are cached a minute by the registry)."""
     return [entry.id for entry in model_list(project)]
 
@@ -69,8 +69,7 @@ def _history_context(request: HttpRequest, membership: Membership) -> dict[str, 
         "has_older": len(rows) > PAGE_SIZE,
         "tasks": TASKS,
         "verdicts": [*Verdict.choices, (UNREVIEWED, "Unreviewed")],
-        "model_ids": _model_ids(membership.project),
-        "promote_form": PromoteForm(),
+        "model_ids": model_ids(membership.project),
     }
 
 

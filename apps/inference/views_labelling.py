@@ -13,7 +13,7 @@ from apps.core.web import project_view, render_page
 from . import labelling, labelling_jobs
 from .forms import LabelFileForm
 from .models import LabellingJob
-from .views import _model_ids
+from .views import model_ids
 
 JOB = "inference/labelling_job.html"
 
@@ -52,7 +52,7 @@ def label_file(request: HttpRequest, membership: Membership) -> HttpResponse:
     context = {
         "form": form,
         "jobs": jobs,
-        "model_ids": _model_ids(membership.project),
+        "model_ids": model_ids(membership.project),
         "max_texts": labelling_jobs.MAX_FILE_TEXTS,
         "max_chars": labelling.MAX_TEXT_CHARS,
     }
