@@ -193,6 +193,11 @@ PROVIDER_HOST_ALLOWLIST = env.list(
     default=[EMBEDDED_LLM_URL.split("//", 1)[1].split("/", 1)[0]],
 )
 
+# --- Inference gateway -----------------------------------------------------------------
+# History rows are written in batches this often (a busy gateway writes one COPY per
+# batch instead of one INSERT per call); queued rows are written at shutdown.
+INFERENCE_HISTORY_FLUSH_SECONDS = env.float("INFERENCE_HISTORY_FLUSH_SECONDS", default=0.05)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

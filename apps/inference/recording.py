@@ -4,8 +4,8 @@ Sync callers (label-existing, tasks) use `inference_record`, a plain insert. The
 uses the event loop's `Recorder`: a call takes its row's id from the table's sequence
 when it starts (from a small pool fetched ahead, so usually without waiting; the caller
 gets it in the response), and the finished row joins a queue written with one COPY every
-FLUSH_DELAY seconds on a writer thread (gateway/writer.py). Rows carry their ids, so a
-retried write cannot duplicate them. The queue is flushed at the ASGI lifespan shutdown
+INFERENCE_HISTORY_FLUSH_SECONDS (a setting) on a writer thread (gateway/writer.py). Rows
+carry their ids, so a retried write cannot duplicate them. The queue is flushed at the ASGI lifespan shutdown
 and when the loop shuts down; what is left at interpreter exit is written synchronously.
 """
 
@@ -21,6 +21,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.conf import settings
+
 from apps.core.llm.transport import loop_state
 
 from .gateway.writer import allocate_ids, write_rows
@@ -28,7 +30,6 @@ from .models import Inference
 
 logger = logging.getLogger(__name__)
 
-FLUSH_DELAY = 0.05  # seconds rows wait so that a busy gateway writes them in batches
 ID_TTL = 0.05  # seconds a fetched id may wait for its call
 ID_BLOCK_MAX = 64
 MAX_PENDING = 100_000  # rows kept in memory while the database is unreachable
@@ -95,6 +96,7 @@ class Recorder:
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
         self._flush_task: asyncio.Task[None] | None = None
+        self._flush_delay = settings.INFERENCE_HISTORY_FLUSH_SECONDS
         self._closed = False
         # Ids: a small pool fetched ahead (sized to the recent request rate) and thrown
         # away after ID_TTL, so that ids stay in the order calls started, across
@@ -165,7 +167,7 @@ class Recorder:
 
     def submit(self, row: dict[str, Any]) -> None:
         """Queue a finished row (with its `id` from `reserve_id`); written within
-        FLUSH_DELAY seconds."""
+        INFERENCE_HISTORY_FLUSH_SECONDS."""
         if len(self._rows) >= MAX_PENDING:
             dropped = self._rows.pop(0)
             logger.error("history queue full: row %s dropped", dropped.get("id"))
@@ -175,7 +177,7 @@ class Recorder:
 
     async def _flush_soon(self) -> None:
         try:
-            await asyncio.sleep(FLUSH_DELAY)
+            await asyncio.sleep(self._flush_delay)
         except asyncio.CancelledError:
             pass  # shutting down: write what is queued, then stop
         finally:

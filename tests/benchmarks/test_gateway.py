@@ -178,7 +178,9 @@ def _line(label: str, r: dict[str, Any]) -> str:
 def test_gateway_overhead(fake_upstream: str) -> None:
     from apps.inference.models import Inference
     from tests.factories import MembershipFactory, ProviderFactory, api_key_for
-    from tests.inference.server import GatewayServer, wait_until
+    from django.conf import settings
+
+    from tests.inference.server import GatewayServer, server_env, wait_until
 
     workers = int(os.environ.get("GATEWAY_BENCH_WORKERS", "2"))
     membership = MembershipFactory()
@@ -190,7 +192,14 @@ def test_gateway_overhead(fake_upstream: str) -> None:
         max_concurrency=1024,  # the provider's cap must not be what is measured
     )
     key = api_key_for(membership)
-    server = GatewayServer(workers=workers).wait_ready()
+    # Production-like: DEBUG off (no query log), the test process's secrets.
+    env = server_env(
+        DEBUG="false",
+        SECRET_KEY=settings.SECRET_KEY,
+        FIELD_ENCRYPTION_SALTS=",".join(settings.SALT_KEY),
+        SECURE_SSL_REDIRECT="false",
+    )
+    server = GatewayServer(workers=workers, env=env).wait_ready()
     try:
         direct_url = f"{fake_upstream}/chat/completions"
         gateway_url = f"{server.base_url}/v1/chat/completions"
