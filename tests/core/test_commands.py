@@ -42,3 +42,16 @@ def test_seed_demo_runs_once():
     assert "created demo user" in run("seed_demo")
     assert "created demo user" not in run("seed_demo")
     assert Provider.objects.filter(kind="embedded").count() == 1
+
+
+def test_admin_lists_every_model(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+
+    ours = [m for m in apps.get_models() if m.__module__.startswith("apps.")]
+    missing = [m.__name__ for m in ours if not admin.site.is_registered(m)]
+    assert missing == []
+    for model in ours:
+        meta = model._meta
+        url = f"/admin/{meta.app_label}/{meta.model_name}/"
+        assert admin_client.get(url).status_code == 200, url

@@ -56,6 +56,16 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _occurrences(text: str, mention: str) -> list[tuple[int, int]]:
+    words = [re.escape(word) for word in mention.split()]
+    pattern = re.compile(r"\s+".join(words), re.IGNORECASE)
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in taken)
+
+
 def _entities(spec: Spec, data: Any, text: str, threshold: float) -> list[dict[str, Any]]:
     items = [
         item
@@ -65,11 +75,19 @@ def _entities(spec: Spec, data: Any, text: str, threshold: float) -> list[dict[s
         and item.get("label") in spec.entities
     ]
     spans = locate_mentions(text, [item["text"].strip() for item in items], loose=True)
+    located = [(item, span) for item, span in zip(items, spans, strict=True) if span is not None]
+    # "Grace" after "Grace Hopper" is the later, separate "Grace" when there is one: the
+    # longest mentions are placed first, shorter ones move off spans already taken.
+    located.sort(key=lambda pair: pair[1][0] - pair[1][1])
     found: dict[tuple[int, int, str], dict[str, Any]] = {}
-    for item, span in zip(items, spans, strict=True):
+    taken: list[tuple[int, int]] = []
+    for item, span in located:
         confidence = _confidence(item.get("confidence"))
-        if span is None or confidence < threshold:
+        if confidence < threshold:
             continue
+        if _overlaps(span, taken):
+            free = [s for s in _occurrences(text, item["text"]) if not _overlaps(s, taken)]
+            span = free[0] if free else span
         start, end = span
         key = (start, end, item["label"])
         if key not in found or found[key]["confidence"] < confidence:
@@ -80,6 +98,7 @@ def _entities(spec: Spec, data: Any, text: str, threshold: float) -> list[dict[s
                 "end": end,
                 "confidence": confidence,
             }
+            taken.append(span)
     return sorted(found.values(), key=lambda e: (e["start"], e["end"], e["label"]))
 
 
