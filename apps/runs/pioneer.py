@@ -83,11 +83,9 @@ def _spec_version_for(
         spec = spec_services.spec_create(
             membership=membership, name=name, task_type=task_type, user=_user(request), **content
         )
-    version = spec.versions.order_by("-number").first()
-    if version is None or any(getattr(version, k) != v for k, v in content.items()):
-        version = spec_services.spec_version_create(
-            membership=membership, spec=spec, user=_user(request), **content
-        )
+    version = spec_services.spec_version_reuse_or_create(
+        membership=membership, spec=spec, user=_user(request), **content
+    )
     if version.status == "PENDING":
         version = spec_services.spec_version_check(version=version)
     if version.errors:

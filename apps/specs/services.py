@@ -231,6 +231,23 @@ def spec_version_create(
     return version
 
 
+def spec_version_reuse_or_create(
+    *, membership: Membership, spec: Spec, user: User | None = None, **content: Any
+) -> SpecVersion:
+    """The latest version if it already holds exactly this content, else version n+1.
+
+    For clients that send the whole spec with every request (Pioneer's /generate): the
+    same request twice must not pile up identical versions.
+    """
+    latest = spec.versions.order_by("-number").first()
+    if latest is not None:
+        merged = {field: getattr(latest, field) for field in _EMPTY} | content
+        clean, errors = _clean_content(task_type=spec.task_type, **merged)
+        if not errors and all(getattr(latest, f) == v for f, v in clean.items()):
+            return latest
+    return spec_version_create(membership=membership, spec=spec, user=user, **content)
+
+
 def spec_version_check(*, version: SpecVersion) -> SpecVersion:
     """Judge a PENDING version: SUCCEEDED, or FAILED with the reasons. Runs once per version."""
     try:

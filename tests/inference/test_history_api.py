@@ -130,7 +130,8 @@ def test_correct_then_incorrect_with_correction_last_verdict_counts(caller):
         ({"verdict": "incorrect", "corrected_output": {"entities": [
             {"text": "Paris", "label": "city", "start": 17, "end": 99}]}},
          "corrected_output.entities[0]", "outside the text"),
-        ({"verdict": "incorrect", "corrected_output": {"entities": [{"text": "Ada"}]}},
+        ({"verdict": "incorrect", "corrected_output": {"entities": [
+            {"text": "Ada", "start": 0, "end": 3}]}},
          "corrected_output.entities[0].label", "non-empty string"),
         ({"verdict": "incorrect", "corrected_output": {"answer": 1}},
          "corrected_output.answer", "not part of an extraction output"),

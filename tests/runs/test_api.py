@@ -161,3 +161,20 @@ def test_generate_rate_limit_is_120_per_minute_with_retry_after(api):
     assert "120 generate requests per minute" in limited.json()["detail"]
     other_user = Client(HTTP_X_API_KEY=api_key_for(MembershipFactory()))
     assert other_user.post("/generate", {}, content_type="application/json").status_code == 400
+
+
+def test_pioneer_same_request_twice_reuses_the_spec_version(api):
+    payload = {
+        "task_type": "ner",
+        "dataset_name": "people",
+        "num_examples": 5,
+        "labels": ["PERSON"],
+        "multi_label": True,  # ignored for NER: must not make every request a new version
+        "domain_description": "  News articles  ",
+    }
+    first = api.post("/generate", payload, content_type="application/json")
+    second = api.post("/generate", payload, content_type="application/json")
+    assert first.status_code == second.status_code == 202
+    runs = Run.objects.filter(pk__in=[first.json()["job_id"], second.json()["job_id"]])
+    assert {run.spec_version.number for run in runs} == {1}
+    assert sorted(run.dataset_version for run in runs) == [1, 2]
