@@ -78,20 +78,21 @@ def chunk_input(run: Run) -> ChunkInput:
     )
 
 
-def chunk_execute(*, run_id: int, chunk: int) -> bool:
-    """Run chunk `chunk` of a run; True if another chunk should follow."""
+def chunk_execute(*, run_id: int, chunk: int) -> int | None:
+    """Run chunk `chunk` of a run; the number of the chunk to run next, or None."""
     run = chunk_claim(run_id=run_id, chunk=chunk)
     if run is None:
-        return False
+        return None
     if chunk == 0:
         run_event(run=run, message=f"Started on {run.model}: {run.num_samples} samples wanted.")
     if run.cancel_requested:
         run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled before start.")
-        return False
+        return None
     if run.provider is None:
         run_finish(run_id=run.pk, status=RunStatus.FAILED, error="The provider was deleted.")
-        return False
+        return None
     checked_at = [0.0, False]
+    position = [chunk]  # each early commit moves the checkpoint on by one
 
     @sync_to_async
     def cancel_requested() -> bool:
@@ -107,8 +108,16 @@ def chunk_execute(*, run_id: int, chunk: int) -> bool:
     def heartbeat() -> None:
         Run.objects.filter(pk=run_id).update(heartbeat_at=Now())
 
-    output = run_sync(run_chunk, chunk_input(run), should_stop=should_stop, heartbeat=heartbeat)
-    return chunk_commit(run_id=run_id, chunk=chunk, output=output)
+    @sync_to_async
+    def flush(partial: ChunkOutput) -> int | None:
+        kept = chunk_flush(run_id=run_id, chunk=position[0], output=partial)
+        if kept is not None:
+            position[0] += 1
+        return kept
+
+    job = chunk_input(run)
+    output = run_sync(run_chunk, job, should_stop=should_stop, heartbeat=heartbeat, flush=flush)
+    return chunk_commit(run_id=run_id, chunk=position[0], output=output)
 
 
 def existing_hashes(dataset_id: int, hashes: list[str]) -> set[str]:
@@ -137,10 +146,27 @@ def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
 
 
 @transaction.atomic
-def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> bool:
+def chunk_flush(*, run_id: int, chunk: int, output: ChunkOutput) -> int | None:
+    """Commit what a chunk has so far; how many samples were kept (None if stale)."""
+    applied = _apply(run_id=run_id, chunk=chunk, output=output)
+    return None if applied is None else applied[1]
+
+
+@transaction.atomic
+def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> int | None:
+    """Commit the rest of a chunk and decide: the next chunk's number, or None."""
+    applied = _apply(run_id=run_id, chunk=chunk, output=output)
+    if applied is None:
+        return None
+    run, _ = applied
+    return run.chunks_done if _decide(run, output) else None
+
+
+def _apply(*, run_id: int, chunk: int, output: ChunkOutput) -> tuple[Run, int] | None:
+    """Samples, rejects, counters and checkpoint of `output`, under the run's row lock."""
     run = Run.objects.select_for_update(of=("self",)).select_related("provider").get(pk=run_id)
     if run.chunks_done != chunk or run.is_finished:
-        return False  # another delivery of this chunk already committed
+        return None  # another delivery of this chunk already committed
     existing = existing_hashes(run.dataset_id, [c.text_hash for c in output.accepted])
     fresh, duplicates = [], []
     for candidate in output.accepted:
@@ -188,7 +214,7 @@ def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> bool:
     ThroughputPoint.objects.create(run=run, accepted_total=run.accepted)
     for message in sorted(set(output.errors))[:5]:
         run_event(run=run, level="error", message=f"Provider call failed: {message}")
-    return _decide(run, output)
+    return run, len(kept)
 
 
 def _store_rejects(run: Run, rejects: list[Candidate]) -> None:

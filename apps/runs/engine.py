@@ -65,6 +65,7 @@ class ChunkInput:
     originals: tuple[dict[str, Any], ...] = ()  # multiplier runs expand these seeds
     time_budget: float = 5.0
     heartbeat_every: float = 5.0
+    flush_every: float = 1.0
     max_tokens: int = 2048
 
 
@@ -80,6 +81,27 @@ class ChunkOutput:
     errors: list[str] = field(default_factory=list)
     fatal_error: str = ""
     stopped: bool = False
+    stale: bool = False  # another delivery of this chunk committed first
+
+    def has_results(self) -> bool:
+        return bool(self.calls or self.failed_calls or self.accepted or self.rejected)
+
+    def take(self) -> "ChunkOutput":
+        """Move the results gathered so far into a new output (for an early commit)."""
+        taken = ChunkOutput(
+            calls=self.calls,
+            failed_calls=self.failed_calls,
+            retries=self.retries,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            accepted=self.accepted,
+            rejected=self.rejected,
+            errors=self.errors,
+        )
+        self.calls = self.failed_calls = self.retries = 0
+        self.input_tokens = self.output_tokens = 0
+        self.accepted, self.rejected, self.errors = [], [], []
+        return taken
 
 
 class Stage(Protocol):
@@ -93,6 +115,8 @@ class ChunkState:
     content: SpecContent
     seen_hashes: set[str] = field(default_factory=set)
     label_counts: Counter[str] = field(default_factory=Counter)
+    calls_ok: int = 0
+    calls_failed: int = 0
 
 
 def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
@@ -149,14 +173,23 @@ def parse_answer(content: str, call_index: int, original: dict[str, Any] | None)
     return [Candidate(payload=s, call_index=call_index, original=original) for s in samples]
 
 
+Flush = Callable[[ChunkOutput], Awaitable[int | None]]
+
+
 async def run_chunk(
     job: ChunkInput,
     *,
     should_stop: Callable[[], Awaitable[bool]],
     heartbeat: Callable[[], Awaitable[None]],
+    flush: Flush | None = None,
 ) -> ChunkOutput:
     """Make calls until enough samples are in hand, the time budget is spent, the call
-    budget runs out, the run is cancelled or the provider fails for good."""
+    budget runs out, the run is cancelled or the provider fails for good.
+
+    Every `flush_every` seconds the results so far go to `flush` (an early commit, which
+    returns how many samples it kept, or None if the chunk is stale) while calls go on, so
+    samples appear as they come and the final commit stays small.
+    """
     out = ChunkOutput()
     state = ChunkState(content=job.prompt.content)
     state.label_counts.update(job.label_counts)
@@ -166,13 +199,27 @@ async def run_chunk(
     in_flight: set[asyncio.Task[None]] = set()
     started = time.monotonic()
     next_call = job.calls_done
-    last_beat = started
+    last_beat = last_flush = started
+    flushing: asyncio.Task[None] | None = None
+    committed = pending = 0
 
     def remaining() -> int:
-        return job.num_samples - job.accepted - len(out.accepted)
+        return job.num_samples - job.accepted - committed - pending - len(out.accepted)
 
     def calls_wanted() -> int:
         return math.ceil(max(0, remaining()) / job.prompt.batch_size) - len(in_flight)
+
+    async def flush_now() -> None:
+        nonlocal committed, pending
+        assert flush is not None
+        taken = out.take()
+        pending = len(taken.accepted)
+        kept = await flush(taken)
+        pending = 0
+        if kept is None:
+            out.stale = True
+        else:
+            committed += kept
 
     async def one_call(call_index: int) -> None:
         original = job.originals[call_index % len(job.originals)] if job.originals else None
@@ -193,14 +240,16 @@ async def run_chunk(
                 top_p=sampling["top_p"],
             )
         except LLMError as exc:
+            state.calls_failed += 1
             out.failed_calls += 1
             out.retries += max(0, exc.attempts - 1)
             out.errors.append(exc.user_message)
             if isinstance(exc, FATAL_ERRORS) or (
-                out.failed_calls >= MAX_FAILED_CALLS_WITHOUT_SUCCESS and out.calls == 0
+                state.calls_failed >= MAX_FAILED_CALLS_WITHOUT_SUCCESS and state.calls_ok == 0
             ):
                 out.fatal_error = exc.user_message
             return
+        state.calls_ok += 1
         out.calls += 1
         out.retries += result.attempts - 1
         out.input_tokens += result.usage.input_tokens
@@ -216,12 +265,23 @@ async def run_chunk(
         if now - last_beat > job.heartbeat_every:
             await heartbeat()
             last_beat = now
-        launched = job.calls_done + out.calls + out.failed_calls + len(in_flight)
+        if flushing is not None and flushing.done():
+            flushing.result()
+            flushing = None
+        if (
+            flush is not None
+            and flushing is None
+            and now - last_flush >= job.flush_every
+            and out.has_results()
+        ):
+            flushing = asyncio.create_task(flush_now())
+            last_flush = now
         can_launch = (
             not out.fatal_error
             and not out.stopped
+            and not out.stale
             and now - started < job.time_budget
-            and launched < job.call_budget
+            and next_call < job.call_budget
             and calls_wanted() > 0
         )
         if can_launch and len(in_flight) < job.concurrency:
@@ -235,9 +295,13 @@ async def run_chunk(
                 continue
         if not in_flight:
             break
-        done, _ = await asyncio.wait(in_flight, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Task[None]] = in_flight | ({flushing} if flushing else set())
+        done, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
         in_flight -= done
         for task in done:
-            task.result()  # surfaces programming errors instead of hiding them
+            if task is not flushing:
+                task.result()  # surfaces programming errors instead of hiding them
+    if flushing is not None:
+        await flushing
     await client.aclose()
     return out

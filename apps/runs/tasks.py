@@ -10,8 +10,9 @@ from .models import Run
 
 @seedbed_task()
 def run_chunk_task(run_id: int, chunk: int) -> None:
-    if chunks.chunk_execute(run_id=run_id, chunk=chunk):
-        services.run_enqueue(run=Run(pk=run_id), chunk=chunk + 1)
+    next_chunk = chunks.chunk_execute(run_id=run_id, chunk=chunk)
+    if next_chunk is not None:
+        services.run_enqueue(run=Run(pk=run_id), chunk=next_chunk)
 
 
 @seedbed_task()

@@ -33,7 +33,10 @@ def test_create_run_via_api_and_follow_it(api, fake_openai):
     assert response.status_code == 201, response.content
     run_id = response.json()["id"]
     assert response.json()["status"] == "QUEUED"
-    while chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done):
+    while (
+        chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done)
+        is not None
+    ):
         pass
     body = api.get(f"/api/v1/runs/{run_id}/").json()
     assert body["status"] == "SUCCEEDED"
@@ -114,7 +117,10 @@ def test_pioneer_generate_then_poll_job(api, fake_openai):
     assert job["status"] == "queued"
     run_id = int(job["job_id"])
     assert api.get(f"/generate/jobs/{run_id}").json()["status"] == "queued"
-    while chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done):
+    while (
+        chunks.chunk_execute(run_id=run_id, chunk=Run.objects.get(pk=run_id).chunks_done)
+        is not None
+    ):
         pass
     body = api.get(f"/generate/jobs/{run_id}").json()
     assert body["status"] == "complete"

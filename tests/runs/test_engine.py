@@ -27,8 +27,10 @@ def setup(fake_openai):
 
 def drive(run: Run, max_chunks: int = 50) -> Run:
     """Run chunks in this process until the run ends (what the worker does)."""
-    for chunk in range(max_chunks):
-        if not chunks.chunk_execute(run_id=run.pk, chunk=chunk):
+    chunk: int | None = 0
+    for _ in range(max_chunks):
+        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk or 0)
+        if chunk is None:
             break
     run.refresh_from_db()
     return run
