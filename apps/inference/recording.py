@@ -5,8 +5,9 @@ uses the event loop's `Recorder`: a call takes its row's id from the table's seq
 when it starts (from a small pool fetched ahead, so usually without waiting; the caller
 gets it in the response), and the finished row joins a queue written with one COPY every
 INFERENCE_HISTORY_FLUSH_SECONDS (a setting) on a writer thread (gateway/writer.py). Rows
-carry their ids, so a retried write cannot duplicate them. The queue is flushed at the ASGI lifespan shutdown
-and when the loop shuts down; what is left at interpreter exit is written synchronously.
+carry their ids, so a retried write cannot duplicate them. The queue is flushed at the
+ASGI lifespan shutdown and when the loop shuts down; what is left at interpreter exit is
+written synchronously.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.conf import settings
 
 from apps.core.llm.transport import loop_state
 
-from .gateway.writer import allocate_ids, write_rows
+from .gateway.writer import allocate_ids, close_connection, write_rows
 from .models import Inference
 
 logger = logging.getLogger(__name__)
@@ -213,8 +214,11 @@ class Recorder:
         if task is not None and not task.done():
             task.cancel()
         await self.flush()
-        self._id_thread.shutdown(wait=False)
-        self._write_thread.shutdown(wait=True)
+        loop = asyncio.get_running_loop()
+        for thread in (self._id_thread, self._write_thread):
+            # Their connections would otherwise stay open until garbage collection.
+            await loop.run_in_executor(thread, close_connection)
+            thread.shutdown(wait=True)
         with _live_lock:
             _live.discard(self)
 

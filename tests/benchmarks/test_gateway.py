@@ -175,11 +175,11 @@ def _line(label: str, r: dict[str, Any]) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gateway_overhead(fake_upstream: str) -> None:
-    from apps.inference.models import Inference
-    from tests.factories import MembershipFactory, ProviderFactory, api_key_for
+def test_gateway_overhead(fake_upstream):
     from django.conf import settings
 
+    from apps.inference.models import Inference
+    from tests.factories import MembershipFactory, ProviderFactory, api_key_for
     from tests.inference.server import GatewayServer, server_env, wait_until
 
     workers = int(os.environ.get("GATEWAY_BENCH_WORKERS", "2"))

@@ -3,6 +3,7 @@ whose providers point at the fake OpenAI and Anthropic servers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from django.db import connection
 
 from apps.core.models import Membership, Project
 from apps.inference.models import Inference, ModelAlias
@@ -24,6 +26,21 @@ def gateway_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Gat
         server = GatewayServer().wait_ready()
     yield server
     server.stop()
+    with django_db_blocker.unblock():
+        # Its backends end a moment after it exits, and the test database is dropped
+        # next: give them that moment (best effort, other sessions are not ours).
+        deadline = time.monotonic() + 5
+        while _other_sessions() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _other_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
 
 
 @dataclass
@@ -61,12 +78,7 @@ class Gateway:
 
 
 @pytest.fixture
-def gw(
-    transactional_db: Any,
-    gateway_server: GatewayServer,
-    fake_openai: Any,
-    fake_anthropic: Any,
-) -> Gateway:
+def gw(transactional_db, gateway_server, fake_openai, fake_anthropic):
     """A project with providers `fake` (OpenAI-style), `claude` (Anthropic) and the alias
     `support` -> fake/fake-gpt-mini; its key; the running gateway."""
     membership = MembershipFactory()
@@ -92,7 +104,7 @@ def gw(
 
 
 @pytest.fixture
-def other(transactional_db: Any) -> tuple[Membership, str]:
+def other(transactional_db):
     """Another project and its key."""
     membership = MembershipFactory()
     return membership, api_key_for(membership)

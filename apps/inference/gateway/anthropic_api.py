@@ -107,11 +107,11 @@ async def messages(call: Call) -> HttpResponseBase:
     options["model"] = resolved.upstream_model
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
-        fmt = MessageEvents(f"msg_{await call.inference_id()}", call.model_id)
+        fmt = MessageEvents(await call.public_id("msg_"), call.model_id)
         return await stream_response(call, first, chunks, fmt)
     result = await resolved.client.chat(chat, **options)
     answer = {
-        "id": f"msg_{await call.inference_id()}",
+        "id": await call.public_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": call.model_id,

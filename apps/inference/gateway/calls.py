@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -107,6 +108,12 @@ class Call:
         except Exception:
             logger.warning("no history id for this call", exc_info=True)
             return None
+
+    async def public_id(self, prefix: str) -> str:
+        """The id in the protocol's style, e.g. `chatcmpl-123` for history row 123 (a
+        random one when the database could not give an id: the row is still written)."""
+        inference_id = await self.inference_id()
+        return f"{prefix}{inference_id if inference_id is not None else uuid.uuid4().hex}"
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

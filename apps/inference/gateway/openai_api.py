@@ -45,6 +45,8 @@ def sampling(body: dict[str, Any]) -> dict[str, Any]:
     """The sampling options every OpenAI-style endpoint shares, checked."""
     if body.get("n") not in (None, 1):
         raise bad_request("n must be 1: one choice per request.", "n")
+    if body.get("tools") or body.get("functions"):
+        raise bad_request("tools are not supported by this gateway.", "tools")
     response_format = body.get("response_format")
     options: dict[str, Any] = {
         "temperature": m.number(body, "temperature", 0, 2),
@@ -103,6 +105,10 @@ class ChatChunks:
 class TextChunks(ChatChunks):
     """`text_completion` events of /v1/completions."""
 
+    def __init__(self, ident: str, model: str, with_usage: bool) -> None:
+        super().__init__(ident, model, with_usage)
+        self.head["object"] = "text_completion"
+
     def _chunk(self, delta: dict[str, Any], finish: str | None) -> bytes:
         choice = {
             "text": delta.get("content", ""),
@@ -110,7 +116,7 @@ class TextChunks(ChatChunks):
             "logprobs": None,
             "finish_reason": finish,
         }
-        body = {**self.head, "object": "text_completion", "model": self.model, "choices": [choice]}
+        body = {**self.head, "model": self.model, "choices": [choice]}
         return sse(dumps(body))
 
     def start(self) -> bytes:
@@ -131,9 +137,8 @@ async def _extraction(call: Call, body: dict[str, Any], chat: list[dict[str, str
     )
     found.pop("usage")
     content = dumps(found).decode()
-    ident = await call.inference_id()
     answer = {
-        "id": f"chatcmpl-{ident}",
+        "id": await call.public_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": call.model_id,
@@ -169,13 +174,11 @@ async def chat_completions(call: Call) -> HttpResponseBase:
     options["model"] = resolved.upstream_model
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
-        fmt = ChatChunks(
-            f"chatcmpl-{await call.inference_id()}", call.model_id, include_usage(body)
-        )
+        fmt = ChatChunks(await call.public_id("chatcmpl-"), call.model_id, include_usage(body))
         return await stream_response(call, first, chunks, fmt)
     result = await resolved.client.chat(chat, **options)
     answer = {
-        "id": f"chatcmpl-{await call.inference_id()}",
+        "id": await call.public_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": call.model_id,
@@ -206,7 +209,7 @@ async def completions(call: Call) -> HttpResponseBase:
     stream = m.flag(body, "stream")
     resolved = await call.resolve(m.check_model(body.get("model")))
     options["model"] = resolved.upstream_model
-    ident = f"cmpl-{await call.inference_id()}"
+    ident = await call.public_id("cmpl-")
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
         fmt = TextChunks(ident, call.model_id, include_usage(body))

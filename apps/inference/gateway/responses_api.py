@@ -32,7 +32,7 @@ def _usage(usage: Usage) -> dict[str, Any]:
 class Shape:
     """The response object and its message item, as they grow."""
 
-    def __init__(self, ident: int | None, model: str, body: dict[str, Any]) -> None:
+    def __init__(self, ident: str, model: str, body: dict[str, Any]) -> None:
         self.ident = f"resp_{ident}"
         self.item_id = f"msg_{ident}"
         self.model = model
@@ -154,10 +154,10 @@ async def responses(call: Call) -> HttpResponseBase:
     options["model"] = resolved.upstream_model
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
-        shape = Shape(await call.inference_id(), call.model_id, body)
+        shape = Shape(await call.public_id(""), call.model_id, body)
         return await stream_response(call, first, chunks, ResponseEvents(shape))
     result = await resolved.client.chat(chat, **options)
-    shape = Shape(await call.inference_id(), call.model_id, body)
+    shape = Shape(await call.public_id(""), call.model_id, body)
     return await call.respond(
         shape.response("completed", result.content, result.usage),
         output_text=result.content,

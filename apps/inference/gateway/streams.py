@@ -45,9 +45,12 @@ async def open_stream(
 
 
 async def _relay(
-    call: Call, first: ChatChunk, chunks: AsyncIterator[ChatChunk], fmt: Formatter
+    call: Call,
+    first: ChatChunk,
+    chunks: AsyncIterator[ChatChunk],
+    fmt: Formatter,
+    parts: list[str],
 ) -> AsyncIterator[bytes]:
-    parts: list[str] = []
     finish: str | None = None
     usage = Usage()
     try:
@@ -87,9 +90,19 @@ async def stream_response(
     call: Call, first: ChatChunk, chunks: AsyncIterator[ChatChunk], fmt: Formatter
 ) -> StreamingHttpResponse:
     call.streamed = True
+    parts: list[str] = []  # the text so far, for the history whatever happens
     response = StreamingHttpResponse(
-        _relay(call, first, chunks, fmt), content_type="text/event-stream; charset=utf-8"
+        _relay(call, first, chunks, fmt, parts), content_type="text/event-stream; charset=utf-8"
     )
+
+    async def abandon() -> None:
+        # Called by the gateway handler once the response is over: records the call if
+        # the relay could not (it never started, or was dropped unfinished when the
+        # client left); a no-op after a relay that finished.
+        call.finish(status="error", http_status=499, error=CLIENT_GONE, output_text="".join(parts))
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+    response.gateway_abandon = abandon  # type: ignore[attr-defined]
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not hold the events back
     await call.stamp(response)

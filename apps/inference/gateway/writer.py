@@ -108,3 +108,7 @@ def write_rows(rows: list[dict[str, Any]], *, retry: bool = False) -> None:
         _copy(rows)
     except IntegrityError:
         _write_safely(rows)
+
+
+def close_connection() -> None:
+    connection.close()
