@@ -16,7 +16,7 @@ from apps.specs.models import TaskType
 from . import promote
 from .forms import parse_entities
 from .models import Inference
-from .outputs import EXTRACTION_PARTS
+from .outputs import EXTRACTION_PARTS, generated_text
 
 # What a corrected extraction may carry besides the part being corrected (outputs.py
 # refuses anything else, e.g. a native result's `usage`).
@@ -44,16 +44,6 @@ def classes_of(output: Any) -> list[str]:
     if isinstance(data.get("labels"), list):
         return [str(label) for label in data["labels"]]
     return [str(data["label"])] if data.get("label") is not None else []
-
-
-def generated_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    data = value if isinstance(value, dict) else {}
-    for key in ("output", "text", "output_text", "content", "response"):
-        if isinstance(data.get(key), str):
-            return str(data[key])
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _schema(inference: Inference) -> dict[str, Any]:

@@ -10,6 +10,7 @@ is accepted too), normalised to `{"output": str}`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -230,3 +231,15 @@ def effective_output(inference: Any) -> Any:
     if inference.task in EXTRACTION_TASKS:
         return inference.output
     return {"output": inference.output_text}
+
+
+def generated_text(value: Any, default: str | None = None) -> str:
+    """The text of a generate/chat answer or correction (`{"output": ...}` and kin);
+    `default`, or the value as JSON, when it holds none."""
+    if isinstance(value, str):
+        return value
+    data = value if isinstance(value, dict) else {}
+    for key in ("output", "text", "output_text", "content", "response"):
+        if isinstance(data.get(key), str):
+            return str(data[key])
+    return default if default is not None else json.dumps(value, ensure_ascii=False)

@@ -25,7 +25,7 @@ from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent, check_sample, text_hash
 
 from .models import Inference, Verdict
-from .outputs import effective_output
+from .outputs import effective_output, generated_text
 from .selectors import inference_list
 
 MAX_PROMOTE = 20_000
@@ -77,16 +77,6 @@ def _classification(data: dict[str, Any]) -> dict[str, Any]:
     return {"label": source.get("label")}
 
 
-def _generated_text(answer: Any, inference: Inference) -> str:
-    if isinstance(answer, str):
-        return answer
-    data = _as_dict(answer)
-    for key in ("output", "text", "output_text", "content", "response"):
-        if isinstance(data.get(key), str):
-            return str(data[key])
-    return inference.output_text
-
-
 def sample_payload(inference: Inference, task_type: str) -> dict[str, Any]:
     """The sample an inference's (corrected) answer stands for, before checking."""
     answer = _answer(inference)
@@ -95,7 +85,10 @@ def sample_payload(inference: Inference, task_type: str) -> dict[str, Any]:
         return {"text": inference.input_text, "entities": data.get("entities") or []}
     if task_type == TaskType.CLASSIFICATION:
         return {"text": inference.input_text, **_classification(data)}
-    return {"instruction": inference.input_text, "response": _generated_text(answer, inference)}
+    return {
+        "instruction": inference.input_text,
+        "response": generated_text(answer, default=inference.output_text),
+    }
 
 
 def keep_offsets(checked: dict[str, Any], entities: Any, text: str) -> dict[str, Any]:

@@ -40,6 +40,13 @@ def _record(project, text: str, entities: list[tuple[str, str]]) -> Inference:
     )
 
 
+def settle(page) -> None:
+    """Wait until htmx has no request, swap or settle under way."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
 def _login(page, live_server, username: str, password: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", username)
@@ -66,11 +73,13 @@ def test_review_correct_and_promote_in_the_browser(live_server, page):
     page.keyboard.press("c")
     page.locator(f"#inference-row-{grace.pk} .verdict-badge.correct").wait_for()
     assert Inference.objects.get(pk=grace.pk).verdict == "correct"
+    settle(page)  # "c" moves on once its answer is swapped in; let that happen first
     assert page.evaluate("window.__xss === undefined")  # the <img onerror> never ran
 
     # Ada's call: k goes back up, e opens the editor; fix the span and add London.
     page.keyboard.press("k")
     page.locator(f"#call-{ada.pk}").wait_for()
+    settle(page)
     page.keyboard.press("e")
     rows = page.locator(".entity-row")
     rows.first.wait_for()
