@@ -151,6 +151,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status` or `task_type` with different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskTypeEnum": "apps.specs.models.TaskType",
+        "RunStatusEnum": "apps.runs.models.RunStatus",
+        "SpecVersionStatusEnum": "apps.specs.models.SpecVersionStatus",
+        "ExportStatusEnum": "apps.datasets.models.ExportStatus",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------
