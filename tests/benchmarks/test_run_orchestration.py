@@ -19,13 +19,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.datasets.services import NewSample, samples_insert
 from apps.runs import services
 from apps.runs.models import Run, RunStatus
-from apps.specs.task_types import text_hash
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.queries import count_queries
-from tests.runs.factories import SpecVersionFactory
+from tests.runs.factories import SpecVersionFactory, insert_samples, queued_run
 from tests.runs.workers import wait_for
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")
@@ -110,33 +108,11 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
 
 @pytest.mark.django_db(transaction=True)
 def test_ingest_samples_per_second():
-    membership = MembershipFactory()
-    version = SpecVersionFactory(spec__project=membership.project)
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=ProviderFactory(project=membership.project),
-        num_samples=20000,
-    )
+    run = queued_run()
     total, batch = 50_000, 1000
     started = time.perf_counter()
     for offset in range(0, total, batch):
-        samples_insert(
-            dataset_id=run.dataset_id,
-            version=run.dataset_version,
-            run_id=run.pk,
-            samples=[
-                NewSample(
-                    payload={"text": f"text {i}", "label": "bug"},
-                    text=f"text {i}",
-                    text_hash=text_hash(f"text {i}"),
-                    labels=["bug"],
-                    lineage={"run_id": run.pk},
-                    index=i,
-                )
-                for i in range(offset, offset + batch)
-            ],
-        )
+        insert_samples(run, [f"text {i}" for i in range(offset, offset + batch)], offset)
     elapsed = time.perf_counter() - started
     print(
         f"\n[bench ingest] {total} samples in {elapsed:.2f}s = {total / elapsed:,.0f}/s "
@@ -146,32 +122,11 @@ def test_ingest_samples_per_second():
 
 @pytest.mark.django_db(transaction=True)
 def test_live_fragment_queries_and_latency():
-    membership = MembershipFactory()
-    version = SpecVersionFactory(spec__project=membership.project)
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=ProviderFactory(project=membership.project),
-        num_samples=20000,
-    )
-    samples_insert(
-        dataset_id=run.dataset_id,
-        version=run.dataset_version,
-        run_id=run.pk,
-        samples=[
-            NewSample(
-                payload={"text": f"ticket {i}", "label": "bug"},
-                text=f"ticket {i}",
-                text_hash=text_hash(f"ticket {i}"),
-                labels=["bug"],
-                index=i,
-            )
-            for i in range(20000)
-        ],
-    )
+    run = queued_run()
+    insert_samples(run, [f"ticket {i}" for i in range(20000)])
     Run.objects.filter(pk=run.pk).update(accepted=20000, status=RunStatus.RUNNING)
     client = Client()
-    client.force_login(membership.user)
+    client.force_login(run.project.memberships.get().user)
     url = reverse("run_detail", args=[run.pk])
     client.get(url, HTTP_HX_REQUEST="true")
     with count_queries() as queries:

@@ -32,3 +32,40 @@ class SpecVersionFactory(factory.django.DjangoModelFactory):
         ]
     )
     status = SpecVersionStatus.SUCCEEDED
+
+
+def queued_run(num_samples=20000):
+    """A queued classification run in a new project (no worker picks it up in tests)."""
+    from apps.runs import services
+    from tests.factories import MembershipFactory, ProviderFactory
+
+    membership = MembershipFactory()
+    return services.run_create(
+        membership=membership,
+        spec_version=SpecVersionFactory(spec__project=membership.project),
+        provider=ProviderFactory(project=membership.project),
+        num_samples=num_samples,
+    )
+
+
+def insert_samples(run, texts: list[str], first_index: int = 0) -> None:
+    """Write classification samples into the run's dataset version, as the engine would."""
+    from apps.datasets.services import NewSample, samples_insert
+    from apps.specs.task_types import text_hash
+
+    samples_insert(
+        dataset_id=run.dataset_id,
+        version=run.dataset_version,
+        run_id=run.pk,
+        samples=[
+            NewSample(
+                payload={"text": text, "label": "bug"},
+                text=text,
+                text_hash=text_hash(text),
+                labels=["bug"],
+                lineage={"run_id": run.pk},
+                index=first_index + i,
+            )
+            for i, text in enumerate(texts)
+        ],
+    )

@@ -4,13 +4,11 @@ import pytest
 from django.urls import reverse
 
 from apps.core.models import Role
-from apps.datasets.services import NewSample, samples_insert
 from apps.runs import services
 from apps.runs.models import RejectedSample, Run, RunStatus
-from apps.specs.task_types import text_hash
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.queries import count_queries
-from tests.runs.factories import SpecVersionFactory
+from tests.runs.factories import SpecVersionFactory, insert_samples
 
 pytestmark = pytest.mark.django_db
 
@@ -25,21 +23,7 @@ def run(owner, django_capture_on_commit_callbacks):
 
 
 def add_samples(run: Run, texts: list[str]) -> None:
-    samples_insert(
-        dataset_id=run.dataset_id,
-        version=run.dataset_version,
-        run_id=run.pk,
-        samples=[
-            NewSample(
-                payload={"text": t, "label": "bug"},
-                text=t,
-                text_hash=text_hash(t),
-                labels=["bug"],
-                index=i,
-            )
-            for i, t in enumerate(texts)
-        ],
-    )
+    insert_samples(run, texts)
     Run.objects.filter(pk=run.pk).update(
         accepted=len(texts), status=RunStatus.RUNNING, label_counts={"bug": len(texts)}
     )
