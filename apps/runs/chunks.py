@@ -13,12 +13,13 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from apps.core.llm import run_sync
 from apps.core.services import provider_config
+from apps.datasets.models import Sample
 from apps.datasets.services import NewSample, samples_insert
 from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS, content_of
 
@@ -176,6 +177,10 @@ def _apply(*, run_id: int, chunk: int, output: ChunkOutput) -> tuple[Run, int] |
         else:
             fresh.append(candidate)
     fresh = fresh[: max(0, run.num_samples - run.accepted)]
+    # Indices continue after the highest one used: a row lost to a concurrent insert of the
+    # same text by another run must not leave an index that a later sample collides with.
+    top = Sample.objects.filter(run_id=run.pk).aggregate(top=Max("index"))["top"]
+    first_index = 0 if top is None else top + 1
     inserted = samples_insert(
         dataset_id=run.dataset_id,
         version=run.dataset_version,
@@ -187,7 +192,7 @@ def _apply(*, run_id: int, chunk: int, output: ChunkOutput) -> tuple[Run, int] |
                 text_hash=c.text_hash,
                 labels=c.labels,
                 lineage=_lineage(run, c),
-                index=run.accepted + i,
+                index=first_index + i,
             )
             for i, c in enumerate(fresh)
         ],
@@ -240,11 +245,9 @@ def _decide(run: Run, output: ChunkOutput) -> bool:
         return False
     if run.calls + run.failed_calls >= run.call_budget:
         common = Counter(run.rejected_by_reason).most_common(1)
-        why = (
-            f"; most common rejection: {REASON_LABELS.get(common[0][0], common[0][0])}"
-            if (common)
-            else ""
-        )
+        why = ""
+        if common:
+            why = f"; most common rejection: {REASON_LABELS.get(common[0][0], common[0][0])}"
         run_finish(
             run_id=run.pk,
             status=RunStatus.FAILED,
