@@ -6,7 +6,6 @@ checkpoint in one transaction under the run's row lock, after checking the numbe
 A redelivered or duplicated chunk therefore either redoes lost work or changes nothing.
 """
 
-import time
 from collections import Counter
 from typing import Any
 
@@ -92,18 +91,11 @@ def chunk_execute(*, run_id: int, chunk: int) -> int | None:
     if run.provider is None:
         run_finish(run_id=run.pk, status=RunStatus.FAILED, error="The provider was deleted.")
         return None
-    checked_at = [0.0, False]
     position = [chunk]  # each early commit moves the checkpoint on by one
 
     @sync_to_async
-    def cancel_requested() -> bool:
+    def should_stop() -> bool:
         return Run.objects.filter(pk=run_id, cancel_requested=True).exists()
-
-    async def should_stop() -> bool:
-        # Checked before each call starts, at most twice a second.
-        if time.monotonic() - checked_at[0] > 0.5:
-            checked_at[:] = [time.monotonic(), await cancel_requested()]
-        return bool(checked_at[1])
 
     @sync_to_async
     def heartbeat() -> None:

@@ -175,6 +175,9 @@ def parse_answer(content: str, call_index: int, original: dict[str, Any] | None)
 
 Flush = Callable[[ChunkOutput], Awaitable[int | None]]
 
+# How often the supervisor wakes up to look for a cancel request, a due heartbeat or flush.
+TICK = 0.25
+
 
 async def run_chunk(
     job: ChunkInput,
@@ -186,9 +189,13 @@ async def run_chunk(
     """Make calls until enough samples are in hand, the time budget is spent, the call
     budget runs out, the run is cancelled or the provider fails for good.
 
-    Every `flush_every` seconds the results so far go to `flush` (an early commit, which
-    returns how many samples it kept, or None if the chunk is stale) while calls go on, so
-    samples appear as they come and the final commit stays small.
+    `concurrency` lanes each make one call after another, so a finished call is followed
+    by the next at once; a lane with nothing to do waits for the calls in flight, whose
+    rejects may call for more. A supervisor looks for a cancel request every `TICK` seconds and
+    sends the results so far to `flush` (an early commit, which returns how many samples
+    it kept, or None if the chunk is stale) every `flush_every` seconds while calls go on,
+    and once more as soon as the last calls are in flight, so that samples appear as they
+    come and the final commit stays small.
     """
     out = ChunkOutput()
     state = ChunkState(content=job.prompt.content)
@@ -196,18 +203,33 @@ async def run_chunk(
     client = LLMClient(job.provider)
     schema = batch_schema(job.prompt.content, job.prompt.batch_size)
     sampling = EXPLORATION[job.prompt.exploration_mode]
-    in_flight: set[asyncio.Task[None]] = set()
     started = time.monotonic()
     next_call = job.calls_done
-    last_beat = last_flush = started
+    in_flight = committed = pending = 0
     flushing: asyncio.Task[None] | None = None
-    committed = pending = 0
+    last_flush = started
+    all_launched = asyncio.Event()  # set when a lane found no call to make
+    call_ended = asyncio.Event()
 
     def remaining() -> int:
         return job.num_samples - job.accepted - committed - pending - len(out.accepted)
 
-    def calls_wanted() -> int:
-        return math.ceil(max(0, remaining()) / job.prompt.batch_size) - len(in_flight)
+    def next_call_index() -> int | None:
+        """The index of the next call to make, or None once no more calls are wanted."""
+        nonlocal next_call
+        wanted = math.ceil(max(0, remaining()) / job.prompt.batch_size) - in_flight
+        if (
+            out.fatal_error
+            or out.stopped
+            or out.stale
+            or time.monotonic() - started >= job.time_budget
+            or next_call >= job.call_budget
+            or wanted <= 0
+        ):
+            all_launched.set()
+            return None
+        next_call += 1
+        return next_call - 1
 
     async def flush_now() -> None:
         nonlocal committed, pending
@@ -260,48 +282,64 @@ async def run_chunk(
         for candidate in batch:
             (out.accepted if candidate.ok else out.rejected).append(candidate)
 
-    while True:
-        now = time.monotonic()
-        if now - last_beat > job.heartbeat_every:
-            await heartbeat()
-            last_beat = now
-        if flushing is not None and flushing.done():
-            flushing.result()
-            flushing = None
-        if (
-            flush is not None
-            and flushing is None
-            and now - last_flush >= job.flush_every
-            and out.has_results()
-        ):
-            flushing = asyncio.create_task(flush_now())
-            last_flush = now
-        can_launch = (
-            not out.fatal_error
-            and not out.stopped
-            and not out.stale
-            and now - started < job.time_budget
-            and next_call < job.call_budget
-            and calls_wanted() > 0
-        )
-        if can_launch and len(in_flight) < job.concurrency:
-            if await should_stop():
-                out.stopped = True
-                can_launch = False
-            else:
-                task = asyncio.create_task(one_call(next_call))
-                next_call += 1
-                in_flight.add(task)
+    async def lane() -> None:
+        nonlocal in_flight
+        while True:
+            call_index = next_call_index()
+            if call_index is None:
+                if not in_flight:
+                    return
+                await call_ended.wait()  # rejects in its answer may call for more calls
                 continue
-        if not in_flight:
-            break
-        waiting: set[asyncio.Task[None]] = in_flight | ({flushing} if flushing else set())
-        done, _ = await asyncio.wait(waiting, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-        in_flight -= done
-        for task in done:
-            if task is not flushing:
-                task.result()  # surfaces programming errors instead of hiding them
-    if flushing is not None:
-        await flushing
+            in_flight += 1
+            try:
+                await one_call(call_index)
+            finally:
+                in_flight -= 1
+                call_ended.set()  # wakes the idle lanes...
+                call_ended.clear()  # ...once
+
+    def start_flush() -> None:
+        nonlocal flushing, last_flush
+        if flush is not None and flushing is None and out.has_results():
+            flushing = asyncio.create_task(flush_now())
+            last_flush = time.monotonic()
+
+    lanes = asyncio.gather(*(lane() for _ in range(job.concurrency)))
+    last_beat = last_check = started
+    tail_flushed = False
+    try:
+        while not lanes.done():
+            # Wake up at the tick, when the lanes end, a flush ends or the last call is out.
+            waits: set[asyncio.Future[Any]] = {lanes}
+            if flushing is not None:
+                waits.add(flushing)
+            launched = None
+            if not all_launched.is_set():
+                launched = asyncio.ensure_future(all_launched.wait())
+                waits.add(launched)
+            await asyncio.wait(waits, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
+            if launched is not None:
+                launched.cancel()
+            now = time.monotonic()
+            if flushing is not None and flushing.done():
+                flushing.result()
+                flushing = None
+            if now - last_check >= TICK and not out.stopped:
+                last_check = now
+                out.stopped = await should_stop()
+            if now - last_beat >= job.heartbeat_every:
+                await heartbeat()
+                last_beat = now
+            if all_launched.is_set() and not tail_flushed and flushing is None:
+                tail_flushed = True  # the last calls are out: commit the rest meanwhile
+                start_flush()
+            elif now - last_flush >= job.flush_every:
+                start_flush()
+        lanes.result()  # surfaces programming errors instead of hiding them
+    finally:
+        lanes.cancel()
+        if flushing is not None:
+            await flushing
     await client.aclose()
     return out

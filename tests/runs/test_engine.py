@@ -60,6 +60,41 @@ def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):
     assert first.lineage["spec_version_id"] == version.pk
 
 
+def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monkeypatch):
+    """Once no more calls are wanted, what is in hand is committed while the last calls
+    are still out, so the final commit holds at most one call per lane."""
+    membership, provider, version = setup
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    fake_openai.script(latency=0.05)
+    commits: list[tuple[str, int]] = []
+
+    def recording(name, real):
+        def commit(*, run_id, chunk, output):
+            commits.append((name, output.calls))
+            return real(run_id=run_id, chunk=chunk, output=output)
+
+        return commit
+
+    monkeypatch.setattr(chunks, "chunk_flush", recording("flush", chunks.chunk_flush))
+    monkeypatch.setattr(chunks, "chunk_commit", recording("final", chunks.chunk_commit))
+    run = services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=200,
+        batch_size=5,
+        concurrency=4,
+    )
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED
+    assert Sample.objects.filter(run=run).count() == 200
+    # 40 calls in 10 rounds of 50 ms: no timed flush (every second), only the tail one.
+    assert [name for name, _ in commits] == ["flush", "final"]
+    assert commits[0][1] >= 36
+    assert commits[1][1] <= 4
+    assert sum(calls for _, calls in commits) == 40
+
+
 def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, fake_openai):
     membership, provider, version = setup
     fake_openai.responder = responders.classification(CLASS_LABELS, invalid_rate=0.3, seed=4)

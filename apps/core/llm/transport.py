@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import ssl
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -204,11 +206,18 @@ class EagerAiohttpTransport(AiohttpTransport):
         return EagerResponse(response.status, response.headers, body)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle takes ~30 ms, too
+    much to repeat for every event loop (each Celery chunk runs its own)."""
+    return httpx.create_ssl_context()
+
+
 class SharedHTTP:
     """The loop's httpx client and the aiohttp transport (connection pool) under it."""
 
     def __init__(self) -> None:
-        self.transport = EagerAiohttpTransport(limits=POOL_LIMITS)
+        self.transport = EagerAiohttpTransport(verify=tls_context(), limits=POOL_LIMITS)
         self.client = httpx.AsyncClient(
             transport=self.transport,
             timeout=DEFAULT_TIMEOUT,
