@@ -49,6 +49,17 @@ def _stream(client, url, **params):
     return b"".join(response.streaming_content)
 
 
+def _export_file(client, dataset: Dataset, fmt: str) -> bytes:
+    """The exported file: streamed for JSONL and CSV, written by a job for Parquet."""
+    url = f"/datasets/{dataset.pk}/export/"
+    if fmt != "parquet":
+        return _stream(client, url, format=fmt)
+    assert client.post(url, {"format": fmt}).status_code == 200
+    job = ExportJob.objects.latest("pk")
+    jobs.export_job_execute(job_id=job.pk)
+    return _stream(client, f"/datasets/exports/{job.pk}/download/")
+
+
 def test_jsonl_loads_back_equal_with_pandas(owner_client, ner_dataset):
     url = f"/datasets/{ner_dataset.pk}/export/"
     body = _stream(owner_client, url, format="jsonl", version=1)
@@ -103,6 +114,35 @@ def test_parquet_job_loads_back_equal_with_pandas(owner, owner_client, ner_datas
     assert entities == [s.payload["entities"] for s in expected]
     assert frame["version"].tolist() == [1, 1, 1, 2, 2]
     assert frame["review_state"].tolist() == [s.review_state for s in expected]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_every_format_loads_back_equal_with_hugging_face_datasets(
+    owner_client, tickets, tmp_path, monkeypatch, fmt
+):
+    # Offline (read when the library is imported), with its cache in this test's directory.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    import datasets
+
+    path = tmp_path / f"tickets.{fmt}"
+    path.write_bytes(_export_file(owner_client, tickets, fmt))
+    load = {
+        "jsonl": datasets.Dataset.from_json,
+        "csv": datasets.Dataset.from_csv,
+        "parquet": datasets.Dataset.from_parquet,
+    }[fmt]
+    loaded = load(str(path), cache_dir=str(tmp_path / "hf-cache"))
+    expected = _expected(tickets)
+    assert loaded.num_rows == len(expected) == 6
+    assert loaded.column_names[:2] == ["text", "label"]
+    assert loaded["text"] == [s.text for s in expected]
+    assert loaded["sample_id"] == [s.pk for s in expected]
+    assert loaded["review_state"] == [s.review_state for s in expected]
+    labels = loaded["labels"]
+    if fmt == "csv":  # a CSV cell holds a list as JSON
+        labels = [json.loads(v) if v else None for v in labels]
+    assert labels == [s.payload.get("labels") for s in expected]
 
 
 def test_parquet_writes_bounded_row_groups(owner, monkeypatch, media):
