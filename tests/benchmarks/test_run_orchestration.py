@@ -27,6 +27,7 @@ from tests.runs.factories import SpecVersionFactory, insert_samples, queued_run
 from tests.runs.workers import wait_for
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")
+REPEATS = 3
 
 
 def free_port() -> int:
@@ -88,20 +89,28 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
     # A small run first, as a long-running deployment would have had: the worker's first
     # task pays for imports and the TLS context, the test process for its broker connection.
     finished_run(celery_processes, dataset_name="warm-up", num_samples=50, **common)
-    run = finished_run(celery_processes, num_samples=5000, **common)
-    run.refresh_from_db()
-    # From the database's own timestamps, not this test's polling of them.
-    wall = (run.finished_at - run.created_at).total_seconds()
-    queued = (run.started_at - run.created_at).total_seconds()
-    assert run.status == RunStatus.SUCCEEDED, run.error
-    calls = run.calls
     ideal = math.ceil(1000 / 32) * 0.1
-    in_run = (run.finished_at - run.started_at).total_seconds()
+    ratios = []
+    # Three runs, each into its own dataset: the machine's neighbours make single runs vary.
+    for attempt in range(1, REPEATS + 1):
+        run = finished_run(
+            celery_processes, dataset_name=f"tickets-{attempt}", num_samples=5000, **common
+        )
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        assert (run.accepted, run.calls) == (5000, 1000)
+        # From the database's own timestamps, not this test's polling of them.
+        wall = (run.finished_at - run.created_at).total_seconds()
+        queued = (run.started_at - run.created_at).total_seconds()
+        ratios.append(wall / ideal)
+        print(
+            f"\n[bench orchestration] run {attempt}: 5000 samples, 1000 calls, "
+            f"wall(create→finish)={wall:.2f}s (queued {queued:.2f}s) ideal={ideal:.2f}s "
+            f"ratio={wall / ideal:.3f}"
+        )
     print(
-        f"\n[bench orchestration] samples={run.accepted} calls={calls} duplicates="
-        f"{run.duplicates} wall(create→finish)={wall:.2f}s queued={queued:.2f}s "
-        f"run(started→finished)={in_run:.2f}s ideal={ideal:.2f}s ratio(wall)={wall / ideal:.3f} "
-        f"ratio(run)={in_run / ideal:.3f} (target ≤ 1.10)"
+        f"[bench orchestration] ratio median {statistics.median(ratios):.3f}, "
+        f"best {min(ratios):.3f} (target ≤ 1.10)"
     )
 
 
