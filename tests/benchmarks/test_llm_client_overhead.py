@@ -12,6 +12,7 @@ server share the machine's cores, so their CPU times are printed too.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import os
@@ -144,6 +145,10 @@ def best_of(label: str, fn: Callable[[], tuple[float, float, float]]) -> tuple[f
 
 def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> None:
     settings.PROVIDER_HOST_ALLOWLIST = ["127.0.0.1"]
+    # As in a worker process (config/celery.py): what exists at startup is frozen, so
+    # collections only look at what the calls allocate.
+    gc.collect()
+    gc.freeze()
     base_url, pid = fake_process
     print(
         f"\n{CALLS} chat calls, concurrency {CONCURRENCY}, fake upstream {LATENCY * 1000:.0f} ms "
@@ -165,6 +170,7 @@ def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> No
         best_of("LLMClient (uvloop)", lambda: uvloop.run(through_client(base_url, pid)))
     except ImportError:
         pass
+    gc.unfreeze()
     per_call = 1e6 / CALLS
     print(
         f"best wall: client {client / IDEAL:.2f}x ideal (target <= {TARGET}), plain httpx "

@@ -17,12 +17,12 @@ import yarl
 from .config import ChatChunk, ChatResult, ProviderConfig, Usage
 from .dialects import make_dialect
 from .errors import LLMError, ProviderBadResponse
-from .failures import decode_json, mapped_errors, scrub, status_error
+from .failures import decode_json, mapped_errors, scrub, status_error, transport_error
 from .guard import ensure_allowed
 from .limits import ProviderLimiter, TokenReservation, estimate_tokens
 from .retry import RetryPolicy, give_up
 from .sse import iter_sse
-from .transport import HTTPReply, http_client, run_sync, shared_http
+from .transport import EagerAiohttpTransport, HTTPReply, http_client, run_sync, shared_http
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class LLMClient:
         }
         self._policy = RetryPolicy.for_config(config)
         self._guard_until = 0.0
+        self._loop_transport: tuple[asyncio.AbstractEventLoop, EagerAiohttpTransport] | None = None
 
     async def __aenter__(self) -> LLMClient:
         return self
@@ -252,6 +253,13 @@ class LLMClient:
     def _http(self) -> httpx.AsyncClient:
         return self._http_override or http_client()
 
+    def _transport(self) -> EagerAiohttpTransport:
+        """The running loop's shared transport, remembered while the loop stays the same."""
+        loop = asyncio.get_running_loop()
+        if self._loop_transport is None or self._loop_transport[0] is not loop:
+            self._loop_transport = (loop, shared_http().transport)
+        return self._loop_transport[1]
+
     async def _check_guard(self) -> None:
         if time.monotonic() >= self._guard_until:
             self._guard_until = await ensure_allowed(self.config.base_url)
@@ -269,15 +277,20 @@ class LLMClient:
         self, method: str, url: str, headers: dict[str, str], payload: bytes | None
     ) -> HTTPReply:
         response: HTTPReply
-        async with mapped_errors(self.config):
+        try:
             if self._http_override is None:
-                response = await shared_http().transport.request_eager(
+                response = await self._transport().request_eager(
                     method, self._yarl_urls[url], headers, payload, self._aiohttp_timeout
                 )
             else:
                 response = await self._http_override.request(
                     method, url, content=payload, headers=headers, timeout=self._timeout
                 )
+        except Exception as exc:
+            error = transport_error(exc, self.config)  # what `mapped_errors` does, inline
+            if error is None:
+                raise
+            raise error from exc
         if not response.is_success:
             raise status_error(response, self.config)
         return response
