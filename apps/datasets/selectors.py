@@ -321,6 +321,18 @@ def _label_count(dataset: Dataset, version: int | None, label: str) -> int:
     return dict(label_distribution(dataset, version)).get(label, 0)
 
 
+def _first_window(dataset: Dataset, version: int | None, carrying: int, want: int) -> int:
+    """Candidates to walk first for a label on `carrying` samples: enough to hold `want`
+    matches at the label's known share (half as many again for luck), so one window
+    usually fills the page."""
+    number = version or dataset.latest_version
+    sizes = [row.added_count for row in version_rows(dataset) if row.number <= number]
+    if not carrying or None in sizes:
+        return WINDOW
+    share = carrying / max(1, sum(size or 0 for size in sizes))
+    return max(WINDOW, min(MAX_WINDOW, int(want / share * 1.5)))
+
+
 def _window_floor(scope: QuerySet[Sample], size: int) -> int | None:
     """The id `size` candidates down from the top of `scope` (None if fewer remain)."""
     ids = list(scope.order_by("-id").values_list("id", flat=True)[size - 1 : size])
@@ -328,7 +340,12 @@ def _window_floor(scope: QuerySet[Sample], size: int) -> int | None:
 
 
 def _content_page(
-    indexed: QuerySet[Sample], label: str | None, q: str | None, want: int, rare: bool = False
+    indexed: QuerySet[Sample],
+    label: str | None,
+    q: str | None,
+    want: int,
+    rare: bool = False,
+    window: int = WINDOW,
 ) -> list[Sample]:
     """A page filtered by label or text, fast whether the filter matches most or few rows.
 
@@ -338,11 +355,11 @@ def _content_page(
     pick costs hundreds of milliseconds on a million rows. So the newest candidates are
     walked in id order in bounded windows (the second sized from the matches the first
     found), and only what is left, where matches are rare, comes from the GIN indexes.
-    A `rare` filter (a label on few samples) goes to the GIN indexes at once.
+    A `rare` filter (a label on few samples) goes to the GIN indexes at once; for other
+    labels the first `window` is sized from the label's share.
     """
     rows: list[Sample] = []
     upper: int | None = None  # candidates with ids below this are still to be looked at
-    window = WINDOW
     with transaction.atomic(), connection.cursor() as cursor:
         try:
             if not rare:
@@ -392,8 +409,10 @@ def sample_page(
     else:
         # A label's frequency is known exactly from the stored counts: when few samples
         # carry it, fetching them all from the GIN index is cheaper than any id walk.
-        rare = bool(label and not q and _label_count(dataset, version, label) <= RARE_LABEL)
-        rows = _content_page(indexed, label, q, want, rare=rare)
+        carrying = _label_count(dataset, version, label) if label and not q else None
+        rare = carrying is not None and carrying <= RARE_LABEL
+        window = WINDOW if carrying is None else _first_window(dataset, version, carrying, want)
+        rows = _content_page(indexed, label, q, want, rare=rare, window=window)
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].pk
     return rows, None

@@ -5,6 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.datasets import selectors, services
 from apps.datasets.models import DatasetVersion, ReviewState, Sample
 from tests.datasets.helpers import add_version, classification, make_run
+from tests.queries import count_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +207,18 @@ def test_windowed_content_pages_match_a_plain_query(
             .values_list("id", flat=True)
         )
         assert _all_ids(dataset, **filters) == expected, filters
+
+
+def test_a_label_page_walks_one_window_sized_from_the_labels_share(owner, monkeypatch):
+    """A label on 10% of the samples: the first window is sized for the page at that
+    share, so the page comes from one window (two reads of samples), not several."""
+    monkeypatch.setattr(selectors, "WINDOW", 10)
+    monkeypatch.setattr(selectors, "RARE_LABEL", 0)
+    payloads = [classification(i, "account" if i % 10 == 0 else "billing") for i in range(300)]
+    dataset = add_version(owner.project, "tickets", payloads).dataset
+    with count_queries() as queries:
+        page, cursor = selectors.sample_page(dataset, label="account", limit=5)
+    expected = selectors.sample_queryset(dataset, label="account").order_by("-id")
+    assert [s.pk for s in page] == list(expected.values_list("id", flat=True)[:5])
+    assert cursor == page[-1].pk
+    assert sum("datasets_sample" in sql for sql in queries.statements) == 2
