@@ -18,6 +18,6 @@ app.autodiscover_tasks()
 def freeze_startup_objects(**kwargs: Any) -> None:
     """Move what exists once a worker process is up (Django, the tasks' modules) out of
     the garbage collector's sight: those objects live as long as the process, and without
-    this every full collection walks them again, ~10% of a busy run's CPU (measured with
-    the LLM client benchmark)."""
+    this every full collection walks them again (with Django loaded, freezing cut the LLM
+    client's CPU per call from ~333 to ~295 µs at 64 concurrent calls)."""
     gc.freeze()
