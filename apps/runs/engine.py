@@ -305,7 +305,8 @@ async def run_chunk(
             flushing = asyncio.create_task(flush_now())
             last_flush = time.monotonic()
 
-    lanes = asyncio.gather(*(lane() for _ in range(job.concurrency)))
+    lane_tasks = [asyncio.create_task(lane()) for _ in range(job.concurrency)]
+    lanes = asyncio.gather(*lane_tasks)
     last_beat = last_check = started
     tail_flushed = False
     try:
@@ -338,7 +339,8 @@ async def run_chunk(
                 start_flush()
         lanes.result()  # surfaces programming errors instead of hiding them
     finally:
-        lanes.cancel()
+        for task in lane_tasks:  # after a failure, the other lanes must not go on calling
+            task.cancel()
         if flushing is not None:
             await flushing
     await client.aclose()
