@@ -25,6 +25,18 @@ def setup(fake_openai):
     return membership, provider, version
 
 
+def created_run(setup, num_samples: int, concurrency: int = 4) -> Run:
+    membership, provider, version = setup
+    return services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=num_samples,
+        batch_size=5,
+        concurrency=concurrency,
+    )
+
+
 def drive(run: Run, max_chunks: int = 50) -> Run:
     """Run chunks in this process until the run ends (what the worker does)."""
     chunk: int | None = 0
@@ -37,16 +49,9 @@ def drive(run: Run, max_chunks: int = 50) -> Run:
 
 
 def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):
-    membership, provider, version = setup
+    _, provider, version = setup
     fake_openai.responder = responders.classification(CLASS_LABELS)
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=provider,
-        num_samples=23,
-        batch_size=5,
-        concurrency=4,
-    )
+    run = created_run(setup, 23)
     run = drive(run)
     assert run.status == RunStatus.SUCCEEDED
     assert run.accepted == 23
@@ -63,7 +68,6 @@ def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):
 def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monkeypatch):
     """Once no more calls are wanted, what is in hand is committed while the last calls
     are still out, so the final commit holds at most one call per lane."""
-    membership, provider, version = setup
     fake_openai.responder = responders.classification(CLASS_LABELS)
     fake_openai.script(latency=0.05)
     commits: list[tuple[str, int]] = []
@@ -77,14 +81,7 @@ def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monk
 
     monkeypatch.setattr(chunks, "chunk_flush", recording("flush", chunks.chunk_flush))
     monkeypatch.setattr(chunks, "chunk_commit", recording("final", chunks.chunk_commit))
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=provider,
-        num_samples=200,
-        batch_size=5,
-        concurrency=4,
-    )
+    run = created_run(setup, 200)
     run = drive(run)
     assert run.status == RunStatus.SUCCEEDED
     assert Sample.objects.filter(run=run).count() == 200
@@ -96,16 +93,8 @@ def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monk
 
 
 def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, fake_openai):
-    membership, provider, version = setup
     fake_openai.responder = responders.classification(CLASS_LABELS, invalid_rate=0.3, seed=4)
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=provider,
-        num_samples=60,
-        batch_size=5,
-        concurrency=4,
-    )
+    run = created_run(setup, 60)
     run = drive(run)
     assert run.status == RunStatus.SUCCEEDED
     assert Sample.objects.filter(run=run).count() == 60
@@ -150,7 +139,6 @@ def test_ner_offsets_computed_and_bad_spans_rejected(fake_openai):
 
 
 def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, monkeypatch):
-    membership, provider, version = setup
     fake_openai.script(fail_status=500, error_rate=1.0)
     real = chunks.provider_config
     monkeypatch.setattr(  # fewer, quicker retries keep the test short
@@ -160,14 +148,7 @@ def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, 
             real(provider=provider), max_attempts=2, backoff_base=0.01
         ),
     )
-    run = services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=provider,
-        num_samples=10,
-        batch_size=5,
-        concurrency=2,
-    )
+    run = created_run(setup, 10, concurrency=2)
     run = drive(run)
     assert run.status == RunStatus.FAILED
     assert "500" in run.error
