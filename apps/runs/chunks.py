@@ -6,6 +6,7 @@ checkpoint in one transaction under the run's row lock, after checking the numbe
 A redelivered or duplicated chunk therefore either redoes lost work or changes nothing.
 """
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -28,6 +29,9 @@ from .prompts import PromptSettings
 from .services import run_event, run_finish
 
 MAX_STORED_REJECTS = 2000
+# Early commits come several times a second; the throughput chart needs a point at most
+# this often (and one at the end of every chunk).
+THROUGHPUT_POINT_SECONDS = 1.0
 
 
 def chunk_claim(*, run_id: int, chunk: int) -> Run | None:
@@ -92,6 +96,7 @@ def chunk_execute(*, run_id: int, chunk: int) -> int | None:
         run_finish(run_id=run.pk, status=RunStatus.FAILED, error="The provider was deleted.")
         return None
     position = [chunk]  # each early commit moves the checkpoint on by one
+    last_point = [time.monotonic()]
 
     @sync_to_async
     def should_stop() -> bool:
@@ -103,9 +108,13 @@ def chunk_execute(*, run_id: int, chunk: int) -> int | None:
 
     @sync_to_async
     def flush(partial: ChunkOutput) -> int | None:
-        kept = chunk_flush(run_id=run_id, chunk=position[0], output=partial)
+        now = time.monotonic()
+        point = now - last_point[0] >= THROUGHPUT_POINT_SECONDS
+        kept = chunk_flush(run_id=run_id, chunk=position[0], output=partial, point=point)
         if kept is not None:
             position[0] += 1
+            if point:
+                last_point[0] = now
         return kept
 
     job = chunk_input(run)
@@ -139,9 +148,10 @@ def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
 
 
 @transaction.atomic
-def chunk_flush(*, run_id: int, chunk: int, output: ChunkOutput) -> int | None:
-    """Commit what a chunk has so far; how many samples were kept (None if stale)."""
-    applied = _apply(run_id=run_id, chunk=chunk, output=output)
+def chunk_flush(*, run_id: int, chunk: int, output: ChunkOutput, point: bool = True) -> int | None:
+    """Commit what a chunk has so far; how many samples were kept (None if stale).
+    `point`: also record a point of the throughput chart."""
+    applied = _apply(run_id=run_id, chunk=chunk, output=output, point=point)
     return None if applied is None else applied[1]
 
 
@@ -155,7 +165,9 @@ def chunk_commit(*, run_id: int, chunk: int, output: ChunkOutput) -> int | None:
     return run.chunks_done if _decide(run, output) else None
 
 
-def _apply(*, run_id: int, chunk: int, output: ChunkOutput) -> tuple[Run, int] | None:
+def _apply(
+    *, run_id: int, chunk: int, output: ChunkOutput, point: bool = True
+) -> tuple[Run, int] | None:
     """Samples, rejects, counters and checkpoint of `output`, under the run's row lock."""
     run = Run.objects.select_for_update(of=("self",)).select_related("provider").get(pk=run_id)
     if run.chunks_done != chunk or run.is_finished:
@@ -208,7 +220,8 @@ def _apply(*, run_id: int, chunk: int, output: ChunkOutput) -> tuple[Run, int] |
     run.heartbeat_at = timezone.now()
     run.save()
     _store_rejects(run, rejects)
-    ThroughputPoint.objects.create(run=run, accepted_total=run.accepted)
+    if point:
+        ThroughputPoint.objects.create(run=run, accepted_total=run.accepted)
     for message in sorted(set(output.errors))[:5]:
         run_event(run=run, level="error", message=f"Provider call failed: {message}")
     return run, len(kept)

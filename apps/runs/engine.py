@@ -65,7 +65,7 @@ class ChunkInput:
     originals: tuple[dict[str, Any], ...] = ()  # multiplier runs expand these seeds
     time_budget: float = 5.0
     heartbeat_every: float = 5.0
-    flush_every: float = 1.0
+    flush_every: float = 0.25
     max_tokens: int = 2048
 
 
@@ -193,9 +193,9 @@ async def run_chunk(
     by the next at once; a lane with nothing to do waits for the calls in flight, whose
     rejects may call for more. A supervisor looks for a cancel request every `TICK` seconds and
     sends the results so far to `flush` (an early commit, which returns how many samples
-    it kept, or None if the chunk is stale) every `flush_every` seconds while calls go on,
-    and once more as soon as the last calls are in flight, so that samples appear as they
-    come and the final commit stays small.
+    it kept, or None if the chunk is stale) every `flush_every` seconds while calls go on
+    and, once the last calls are in flight, whenever one of them ends and no flush is
+    running: samples appear as they come and the final commit stays small.
     """
     out = ChunkOutput()
     state = ChunkState(content=job.prompt.content)
@@ -308,20 +308,21 @@ async def run_chunk(
     lane_tasks = [asyncio.create_task(lane()) for _ in range(job.concurrency)]
     lanes = asyncio.gather(*lane_tasks)
     last_beat = last_check = started
-    tail_flushed = False
     try:
         while not lanes.done():
-            # Wake up at the tick, when the lanes end, a flush ends or the last call is out.
+            # Wake up at the tick, when the lanes end or a flush ends; before the last
+            # call is out, when it is; after, when a call ends and no flush is running.
             waits: set[asyncio.Future[Any]] = {lanes}
             if flushing is not None:
                 waits.add(flushing)
-            launched = None
-            if not all_launched.is_set():
-                launched = asyncio.ensure_future(all_launched.wait())
-                waits.add(launched)
+            event = call_ended if all_launched.is_set() else all_launched
+            waiting = None
+            if flushing is None or event is all_launched:
+                waiting = asyncio.ensure_future(event.wait())
+                waits.add(waiting)
             await asyncio.wait(waits, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
-            if launched is not None:
-                launched.cancel()
+            if waiting is not None:
+                waiting.cancel()
             now = time.monotonic()
             if flushing is not None and flushing.done():
                 flushing.result()
@@ -332,10 +333,9 @@ async def run_chunk(
             if now - last_beat >= job.heartbeat_every:
                 await heartbeat()
                 last_beat = now
-            if all_launched.is_set() and not tail_flushed and flushing is None:
-                tail_flushed = True  # the last calls are out: commit the rest meanwhile
-                start_flush()
-            elif now - last_flush >= job.flush_every:
+            # Once the last calls are out, each answer is committed as soon as no flush
+            # is running, so the final commit holds only the last few.
+            if not lanes.done() and (all_launched.is_set() or now - last_flush >= job.flush_every):
                 start_flush()
         lanes.result()  # surfaces programming errors instead of hiding them
     finally:

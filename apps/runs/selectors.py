@@ -105,13 +105,19 @@ def run_rejects(*, run: Run, per_reason: int = 3) -> list[dict[str, Any]]:
     return sorted(groups.values(), key=lambda g: -g["count"])
 
 
-def run_throughput(*, run: Run, width: int = 600, height: int = 120) -> dict[str, Any]:
-    """Accepted samples over time as SVG polyline points."""
+def run_throughput(
+    *, run: Run, width: int = 600, height: int = 120, max_points: int = 300
+) -> dict[str, Any]:
+    """Accepted samples over time as SVG polyline points (at most `max_points` of them,
+    evenly spread and always with the newest: a long run records one a second)."""
     points = list(
         ThroughputPoint.objects.filter(run=run).order_by("at").values_list("at", "accepted_total")
     )
     if not run.started_at or not points:
         return {"points": "", "width": width, "height": height, "max": 0, "seconds": 0}
+    if len(points) > max_points:
+        step = len(points) / max_points
+        points = [points[int(i * step)] for i in range(max_points - 1)] + [points[-1]]
     start = run.started_at
     series = [(0.0, 0), *[((at - start).total_seconds(), total) for at, total in points]]
     span = max(series[-1][0], 1.0)

@@ -65,17 +65,20 @@ def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):
     assert first.lineage["spec_version_id"] == version.pk
 
 
-def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monkeypatch):
-    """Once no more calls are wanted, what is in hand is committed while the last calls
-    are still out, so the final commit holds at most one call per lane."""
+def test_the_last_answers_are_committed_one_by_one_as_they_come(setup, fake_openai, monkeypatch):
+    """Once no more calls are wanted, each answer is committed as it comes while the
+    others are still out, so the final commit holds only the last one."""
     fake_openai.responder = responders.classification(CLASS_LABELS)
-    fake_openai.script(latency=0.05)
+    # 36 quick calls in 9 rounds of four, then four calls that end 100 ms apart.
+    fake_openai.enqueue(
+        *[{"latency": 0.02}] * 36, *[{"latency": t} for t in (0.05, 0.15, 0.25, 0.35)]
+    )
     commits: list[tuple[str, int]] = []
 
     def recording(name, real):
-        def commit(*, run_id, chunk, output):
+        def commit(*, run_id, chunk, output, **options):
             commits.append((name, output.calls))
-            return real(run_id=run_id, chunk=chunk, output=output)
+            return real(run_id=run_id, chunk=chunk, output=output, **options)
 
         return commit
 
@@ -85,11 +88,21 @@ def test_samples_are_committed_while_the_last_calls_run(setup, fake_openai, monk
     run = drive(run)
     assert run.status == RunStatus.SUCCEEDED
     assert Sample.objects.filter(run=run).count() == 200
-    # 40 calls in 10 rounds of 50 ms: no timed flush (every second), only the tail one.
-    assert [name for name, _ in commits] == ["flush", "final"]
-    assert commits[0][1] >= 36
-    assert commits[1][1] <= 4
     assert sum(calls for _, calls in commits) == 40
+    # The first of the slow four ends when nothing more is wanted: it and what came
+    # before go in one flush, the next two in one flush each, the last in the final commit.
+    assert commits[-3:] == [("flush", 1), ("flush", 1), ("final", 1)]
+    assert commits[-4][0] == "flush"
+
+
+def test_throughput_points_are_recorded_at_most_once_a_second_per_chunk(setup, fake_openai):
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    fake_openai.script(latency=0.05)
+    run = drive(created_run(setup, 200))  # 10 rounds of 50 ms: several early commits
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.chunks_done > 2
+    # One point at the chunk's end; the early commits came less than a second apart.
+    assert list(run.throughput.values_list("accepted_total", flat=True)) == [200]
 
 
 def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, fake_openai):

@@ -143,3 +143,29 @@ def test_run_of_another_project_is_404(owner_client):
     assert owner_client.get(reverse("run_detail", args=[foreign.pk])).status_code == 404
     assert owner_client.post(reverse("run_cancel", args=[foreign.pk])).status_code == 404
     assert f"#{foreign.pk}<" not in owner_client.get(reverse("run_list")).content.decode()
+
+
+def test_throughput_chart_of_a_long_run_draws_at_most_300_points(owner_client, run):
+    from django.db import connection
+
+    from apps.runs.models import ThroughputPoint
+
+    Run.objects.filter(pk=run.pk).update(
+        started_at=run.created_at, status=RunStatus.RUNNING, num_samples=3600
+    )
+    # An hour at one point a second, one more sample each second.
+    ThroughputPoint.objects.bulk_create(
+        ThroughputPoint(run=run, accepted_total=i) for i in range(1, 3601)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE runs_throughputpoint SET at = %s + accepted_total * interval '1 second'",
+            [run.created_at],
+        )
+    page = owner_client.get(reverse("run_detail", args=[run.pk]), HTTP_HX_REQUEST="true")
+    body = page.content.decode()
+    points = body.split('<polyline points="')[1].split('"')[0].split()
+    assert len(points) == 301  # the origin and 300 of the run's points
+    assert "accepted samples over 3600 s" in body
+    assert points[0] == "0.0,120.0"
+    assert points[-1] == "600.0,0.0"  # the newest: all 3,600 samples after an hour
