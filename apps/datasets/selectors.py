@@ -229,15 +229,20 @@ def _version_id_bound(dataset: Dataset, version: int) -> int | None:
     """The highest sample id in versions 1..n (one index probe per version).
 
     Browsing an old version scans ids downwards from here instead of wading through
-    every newer sample first.
+    every newer sample first. Each probe orders by (version, id), which only the
+    (dataset, version, id) index serves: with `version = k` and `max(id)` the planner may
+    instead walk the primary key down from the newest sample, through every newer
+    version's rows (a quarter of a second at a million).
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT max(m.id) FROM datasets_datasetversion v
             CROSS JOIN LATERAL (
-                SELECT max(s.id) AS id FROM datasets_sample s
-                WHERE s.dataset_id = v.dataset_id AND s.version = v.number
+                SELECT s.id FROM datasets_sample s
+                WHERE s.dataset_id = v.dataset_id AND s.version <= v.number
+                ORDER BY s.version DESC, s.id DESC
+                LIMIT 1
             ) m
             WHERE v.dataset_id = %s AND v.number <= %s
             """,
