@@ -135,7 +135,8 @@ class RejectedSample(models.Model):
 
 
 class ThroughputPoint(models.Model):
-    """Accepted samples per chunk over time, for the run's throughput chart."""
+    """Accepted samples over time for the run's throughput chart: at most one a second while
+    a chunk commits early, and one at the end of every chunk."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="throughput")
     at = models.DateTimeField(auto_now_add=True)
