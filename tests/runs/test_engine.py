@@ -1,6 +1,7 @@
 """The run engine, chunk by chunk, called directly against the fake provider."""
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -97,12 +98,16 @@ def test_the_last_answers_are_committed_one_by_one_as_they_come(setup, fake_open
 
 def test_throughput_points_are_recorded_at_most_once_a_second_per_chunk(setup, fake_openai):
     fake_openai.responder = responders.classification(CLASS_LABELS)
-    fake_openai.script(latency=0.05)
-    run = drive(created_run(setup, 200))  # 10 rounds of 50 ms: several early commits
+    fake_openai.script(latency=0.1)
+    run = drive(created_run(setup, 400))  # 80 calls in 20 rounds of 100 ms: one chunk of ~2 s
     assert run.status == RunStatus.SUCCEEDED
-    assert run.chunks_done > 2
-    # One point at the chunk's end; the early commits came less than a second apart.
-    assert list(run.throughput.values_list("accepted_total", flat=True)) == [200]
+    points = list(run.throughput.order_by("at").values_list("at", "accepted_total"))
+    assert run.chunks_done >= 5  # an early commit every 0.25 s...
+    assert 2 <= len(points) < run.chunks_done  # ...but not a chart point for each
+    assert points[-1][1] == 400  # the chunk's end
+    early = [at for at, _ in points[:-1]]
+    assert all((b - a).total_seconds() > 0.9 for a, b in itertools.pairwise(early))
+    assert (early[0] - run.started_at).total_seconds() > 0.9
 
 
 def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, fake_openai):
