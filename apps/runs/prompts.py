@@ -22,10 +22,11 @@ EXPLORATION: dict[str, dict[str, float]] = {
     ExplorationMode.ADVENTUROUS: {"temperature": 1.2, "top_p": 1.0},
 }
 EXPLORATION_HINT: dict[str, str] = {
-    ExplorationMode.CONSERVATIVE: "Stay close to the examples in topic and style.",
-    ExplorationMode.BALANCED: "Vary topics and wording while keeping the examples' spirit.",
+    # {reference}: the examples in the prompt, or the domain's typical cases without any.
+    ExplorationMode.CONSERVATIVE: "Stay close to {reference} in topic and style.",
+    ExplorationMode.BALANCED: "Vary topics and wording while keeping the spirit of {reference}.",
     ExplorationMode.CREATIVE: "Explore new situations, styles and phrasings.",
-    ExplorationMode.ADVENTUROUS: "Go far from the examples: unusual and edge cases, rare styles.",
+    ExplorationMode.ADVENTUROUS: "Go far from {reference}: unusual and edge cases, rare styles.",
 }
 
 
@@ -96,6 +97,7 @@ def build_call(
             "Every sample must meet these requirements:\n"
             + "\n".join(f"- {r}" for r in requirements)
         )
+    shots: list[dict[str, Any]] = []
     if original is not None:
         parts.append(
             "Write new variations of this example, each different from it and from each "
@@ -113,7 +115,8 @@ def build_call(
             + ", ".join(wanted_labels)
             + ". Prefer samples with these labels."
         )
-    parts.append(EXPLORATION_HINT.get(settings.exploration_mode, ""))
+    reference = "the examples" if original is not None or shots else "the domain's typical cases"
+    parts.append(EXPLORATION_HINT.get(settings.exploration_mode, "").format(reference=reference))
     parts.append(
         f'Return a JSON object {{"samples": [...]}} with exactly {settings.batch_size} new samples.'
     )

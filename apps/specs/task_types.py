@@ -160,6 +160,14 @@ def _schema_errors(schema_json: str, payload: Any) -> str | None:
     return f"{where}: {first.message}"
 
 
+# What a sample's text should be, said explicitly: without seed examples small models
+# otherwise answer with bare topics ("Billing"), which are useless and mostly duplicates.
+REALISTIC_TEXT = (
+    "one realistic text from this domain, complete and specific (concrete details, written "
+    "the way a real person would write it; never just a topic or a label name)"
+)
+
+
 def _label_schema(content: SpecContent) -> dict[str, Any]:
     return (
         {"type": "string", "enum": list(content.labels)}
@@ -198,7 +206,7 @@ class Ner:
 
     def describe(self, content: SpecContent) -> str:
         return (
-            "Each sample is a realistic text and the entities it mentions. Every entity's "
+            f"Each sample is {REALISTIC_TEXT}, and the entities it mentions. Every entity's "
             "`text` must be copied exactly from the sample's text; `label` is one of: "
             + ", ".join(content.labels)
             + "."
@@ -248,7 +256,7 @@ class Classification:
 
     def describe(self, content: SpecContent) -> str:
         how = "one or more labels in `labels`" if content.multi_label else "one `label`"
-        return f"Each sample is a realistic text and {how} from: {', '.join(content.labels)}."
+        return f"Each sample is {REALISTIC_TEXT}, and {how} from: {', '.join(content.labels)}."
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
         if error := _content_errors(content, payload, loose=True):

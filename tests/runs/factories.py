@@ -69,3 +69,31 @@ def insert_samples(run, texts: list[str], first_index: int = 0) -> None:
             for i, text in enumerate(texts)
         ],
     )
+
+
+def created_run(setup, num_samples: int, concurrency: int = 4):
+    """A run of classification samples, batch size 5, from the `setup` fixture's spec."""
+    from apps.runs import services
+
+    membership, provider, version = setup
+    return services.run_create(
+        membership=membership,
+        spec_version=version,
+        provider=provider,
+        num_samples=num_samples,
+        batch_size=5,
+        concurrency=concurrency,
+    )
+
+
+def drive(run, max_chunks: int = 50):
+    """Run chunks in this process until the run ends (what the worker does)."""
+    from apps.runs import chunks
+
+    chunk: int | None = 0
+    for _ in range(max_chunks):
+        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk or 0)
+        if chunk is None:
+            break
+    run.refresh_from_db()
+    return run

@@ -11,42 +11,9 @@ from apps.runs.models import Run, RunStatus
 from apps.specs.models import TaskType
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.runs import responders
-from tests.runs.factories import CLASS_LABELS, SpecVersionFactory
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, created_run, drive
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
-
-
-@pytest.fixture
-def setup(fake_openai):
-    membership = MembershipFactory()
-    provider = ProviderFactory(
-        project=membership.project, base_url=fake_openai.base_url, max_concurrency=16
-    )
-    version = SpecVersionFactory(spec__project=membership.project)
-    return membership, provider, version
-
-
-def created_run(setup, num_samples: int, concurrency: int = 4) -> Run:
-    membership, provider, version = setup
-    return services.run_create(
-        membership=membership,
-        spec_version=version,
-        provider=provider,
-        num_samples=num_samples,
-        batch_size=5,
-        concurrency=concurrency,
-    )
-
-
-def drive(run: Run, max_chunks: int = 50) -> Run:
-    """Run chunks in this process until the run ends (what the worker does)."""
-    chunk: int | None = 0
-    for _ in range(max_chunks):
-        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk or 0)
-        if chunk is None:
-            break
-    run.refresh_from_db()
-    return run
 
 
 def test_classification_run_reaches_exact_count_balanced(setup, fake_openai):

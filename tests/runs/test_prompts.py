@@ -1,0 +1,117 @@
+"""What a generation call asks for: shots, shuffling, exploration and the text guidance."""
+
+import json
+
+import pytest
+
+from apps.runs import prompts
+from apps.runs.models import ExplorationMode, SeedShuffling
+from apps.specs.task_types import SpecContent
+from tests.runs import responders
+from tests.runs.factories import CLASS_LABELS, created_run, drive
+
+SEEDS = tuple({"text": f"Ticket number {i}.", "label": CLASS_LABELS[i % 3]} for i in range(8))
+
+
+def settings(**changes) -> prompts.PromptSettings:
+    values = {
+        "description": "Support tickets of a SaaS company",
+        "instruction": "",
+        "requirements": ("One or two sentences", "No personal data"),
+        "content": SpecContent(task_type="classification", labels=tuple(CLASS_LABELS), seeds=SEEDS),
+        "batch_size": 5,
+        "num_shots": 3,
+        "max_examples_in_prompt": 10,
+        "seed_shuffling": SeedShuffling.SAMPLE,
+        "exploration_mode": ExplorationMode.BALANCED,
+        "random_seed": 7,
+    }
+    return prompts.PromptSettings(**{**values, **changes})
+
+
+def prompt(plan: prompts.CallPlan) -> str:
+    return plan.messages[-1]["content"]
+
+
+def shown(plan: prompts.CallPlan) -> list[dict]:
+    """The seed examples a prompt shows, in order."""
+    text = prompt(plan)
+    if "Examples (do not copy them):\n" not in text:
+        return []
+    block = text.split("Examples (do not copy them):\n", 1)[1].split("\n\n", 1)[0]
+    return [json.loads(line) for line in block.splitlines()]
+
+
+def test_num_shots_seeds_are_shown_and_max_examples_caps_them():
+    assert len(shown(prompts.build_call(settings(num_shots=3), 0))) == 3
+    assert len(shown(prompts.build_call(settings(num_shots=5, max_examples_in_prompt=2), 0))) == 2
+    assert shown(prompts.build_call(settings(num_shots=0), 0)) == []
+
+
+def test_seed_shuffling_none_shows_the_first_seeds_in_every_call():
+    plans = [prompts.build_call(settings(seed_shuffling=SeedShuffling.NONE), i) for i in range(5)]
+    assert all(shown(plan) == list(SEEDS[:3]) for plan in plans)
+
+
+def test_seed_shuffling_sample_varies_by_call_and_a_rebuilt_call_asks_the_same():
+    plans = [prompts.build_call(settings(), i) for i in range(6)]
+    assert len({json.dumps(shown(plan)) for plan in plans}) > 1
+    assert all(shot in SEEDS for plan in plans for shot in shown(plan))
+    assert prompts.build_call(settings(), 3).messages == plans[3].messages  # after a crash
+    other_seed = prompts.build_call(settings(random_seed=8), 3)
+    assert shown(other_seed) != shown(plans[3])
+
+
+def test_seed_shuffling_field_recombines_fields_of_decoder_seeds():
+    seeds = tuple(
+        {"instruction": f"instruction {i}", "input": f"input {i}", "response": f"response {i}"}
+        for i in range(6)
+    )
+    content = SpecContent(task_type="decoder", seeds=seeds)
+    plans = [
+        prompts.build_call(settings(content=content, seed_shuffling=SeedShuffling.FIELD), i)
+        for i in range(6)
+    ]
+    shots = [shot for plan in plans for shot in shown(plan)]
+    assert all(set(shot) == {"instruction", "input", "response"} for shot in shots)
+    # Some shot takes its fields from different seeds: a new combination, not a seed.
+    assert any(shot not in seeds for shot in shots)
+
+
+def test_seed_shuffling_prompt_reorders_the_requirements():
+    requirements = tuple(f"requirement {i}" for i in range(6))
+    orders = {
+        prompt(prompts.build_call(settings(requirements=requirements, seed_shuffling="prompt"), i))
+        .split("requirements:\n", 1)[1]
+        .split("\n\n", 1)[0]
+        for i in range(6)
+    }
+    assert len(orders) > 1
+
+
+def test_without_seeds_the_prompt_asks_for_complete_texts_not_topics():
+    """Small models answer bare topics ("Billing") when nothing says what a text is."""
+    bare = settings(content=SpecContent(task_type="classification", labels=("billing", "bug")))
+    text = prompt(prompts.build_call(bare, 0))
+    assert "complete and specific" in text and "never just a topic or a label name" in text
+    assert "typical cases" in text and "examples" not in text.lower()
+    with_seeds = prompt(prompts.build_call(settings(), 0))
+    assert "keeping the spirit of the examples" in with_seeds
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allow_loopback")
+@pytest.mark.parametrize("mode", list(ExplorationMode))
+def test_exploration_mode_sets_the_documented_sampling_on_the_wire(setup, fake_openai, mode):
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    run = created_run(setup, 10)
+    run.exploration_mode = mode
+    run.save(update_fields=["exploration_mode"])
+    drive(run)
+    calls = [entry for entry in fake_openai.requests if entry["path"].endswith("/completions")]
+    bodies = [entry["json"] for entry in calls]
+    assert bodies
+    expected = prompts.EXPLORATION[mode]
+    assert {(b["temperature"], b["top_p"]) for b in bodies} == {
+        (expected["temperature"], expected["top_p"])
+    }
