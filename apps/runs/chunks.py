@@ -148,7 +148,7 @@ def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
 
 
 @transaction.atomic
-def chunk_flush(*, run_id: int, chunk: int, output: ChunkOutput, point: bool = True) -> int | None:
+def chunk_flush(*, run_id: int, chunk: int, output: ChunkOutput, point: bool) -> int | None:
     """Commit what a chunk has so far; how many samples were kept (None if stale).
     `point`: also record a point of the throughput chart."""
     applied = _apply(run_id=run_id, chunk=chunk, output=output, point=point)

@@ -315,10 +315,12 @@ async def run_chunk(
             waits: set[asyncio.Future[Any]] = {lanes}
             if flushing is not None:
                 waits.add(flushing)
-            event = call_ended if all_launched.is_set() else all_launched
             waiting = None
-            if flushing is None or event is all_launched:
-                waiting = asyncio.ensure_future(event.wait())
+            if not all_launched.is_set():
+                waiting = asyncio.ensure_future(all_launched.wait())
+            elif flushing is None:
+                waiting = asyncio.ensure_future(call_ended.wait())
+            if waiting is not None:
                 waits.add(waiting)
             await asyncio.wait(waits, timeout=TICK, return_when=asyncio.FIRST_COMPLETED)
             if waiting is not None:
