@@ -52,6 +52,7 @@ class Worker:
             [sys.executable, "-m", "tests.fakes.load_worker", *args],
             cwd=ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -74,6 +75,11 @@ class Worker:
     def wait_ready(self, timeout: float = 30.0) -> None:
         assert self._ready.wait(timeout), "worker did not start"
         assert self.proc.poll() is None, f"worker exited early with {self.proc.returncode}"
+
+    def go(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.close()
 
     def finish(self, timeout: float) -> list[dict[str, Any]]:
         """Wait up to `timeout`, kill if still running, return the finished calls."""
@@ -105,6 +111,8 @@ def start_workers(workers: list[Worker], count: int, *args: str) -> list[Worker]
     workers.extend(new)
     for worker in new:
         worker.wait_ready()
+    for worker in new:  # all at once: none may take the shared limit before the other starts
+        worker.go()
     return new
 
 

@@ -2,8 +2,9 @@
 
     python -m tests.fakes.load_worker --base-url URL --key KEY --calls 10 --rpm 10
 
-Prints `READY` once imported and configured, then one JSON line per finished call
-(`{"ok": true, "t": ...}` or `{"ok": false, "error": ...}`), flushing each line.
+Prints `{"ready": true}` once imported and configured, then waits for a line on stdin so
+that a test can start several workers at the same moment, then prints one JSON line per
+finished call (`{"ok": true, "t": ...}` or `{"ok": false, "error": ...}`), flushing each line.
 Needs DJANGO_SETTINGS_MODULE, REDIS_URL and PROVIDER_HOST_ALLOWLIST in the environment.
 """
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     async def run() -> None:
         client = LLMClient(config, limiter=limiter)
         emit({"ready": True, "pid": os.getpid()})
+        await asyncio.to_thread(sys.stdin.readline)  # the start signal
         await asyncio.gather(*(one(client, n) for n in range(args.calls)))
 
     asyncio.run(run())
