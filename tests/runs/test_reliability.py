@@ -85,8 +85,9 @@ def test_cancel_mid_run_stops_calls_and_keeps_samples(start_run, celery_processe
     cancelled_at = time.time()
     services.run_cancel(membership=start_run.membership, run=run)
     wait_for(lambda: status(run) == RunStatus.CANCELLED, 30, "CANCELLED", celery_processes)
-    started_after = [r for r in fake_openai.requests if r["wall"] > cancelled_at + 0.6]
-    # The cancel flag is read at most every 0.5 s before a call starts.
+    # The supervisor reads the cancel flag every 0.25 s (engine.TICK); calls already let
+    # through may still reach the provider a little later on a busy machine.
+    started_after = [r for r in fake_openai.requests if r["wall"] > cancelled_at + 1.0]
     assert started_after == []
     ended_with = len(fake_openai.requests)
     time.sleep(1.5)
