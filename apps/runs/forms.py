@@ -6,6 +6,19 @@ from apps.core.models import Project, Provider
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
 from .models import ExplorationMode, SeedShuffling
+from .services import (
+    MAX_BATCH,
+    MAX_CONCURRENCY,
+    MAX_EXAMPLES_IN_PROMPT,
+    MAX_SAMPLES,
+    MAX_SHOTS,
+)
+
+
+def bounded(low: int, high: int, **kwargs: Any) -> forms.IntegerField:
+    """An integer field with the service's limits, so a page shows every bad field at
+    once (the service checks them again for the API)."""
+    return forms.IntegerField(min_value=low, max_value=high, **kwargs)
 
 
 class RunForm(forms.Form):
@@ -19,19 +32,30 @@ class RunForm(forms.Form):
         max_length=120,
         help_text="Empty: the spec's name. An existing dataset gets a new version.",
     )
-    num_samples = forms.IntegerField(required=False, help_text="1 to 20,000.")
-    multiplier = forms.IntegerField(
-        required=False, help_text="Instead of a count: this many variations of every seed."
+    num_samples = bounded(1, MAX_SAMPLES, required=False, help_text=f"1 to {MAX_SAMPLES:,}.")
+    multiplier = bounded(
+        1,
+        MAX_SAMPLES,
+        required=False,
+        help_text="Instead of a count: this many variations of every seed.",
     )
     exploration_mode = forms.ChoiceField(
         choices=ExplorationMode.choices, initial=ExplorationMode.BALANCED
     )
-    batch_size = forms.IntegerField(initial=5, help_text="Samples per call, 1 to 10.")
-    num_shots = forms.IntegerField(initial=3, help_text="Seed examples per prompt, 0 to 10.")
-    max_examples_in_prompt = forms.IntegerField(initial=10)
+    batch_size = bounded(1, MAX_BATCH, initial=5, help_text=f"Samples per call, 1 to {MAX_BATCH}.")
+    num_shots = bounded(
+        0, MAX_SHOTS, initial=3, help_text=f"Seed examples per prompt, 0 to {MAX_SHOTS}."
+    )
+    max_examples_in_prompt = bounded(0, MAX_EXAMPLES_IN_PROMPT, initial=10)
     seed_shuffling = forms.ChoiceField(choices=SeedShuffling.choices, initial=SeedShuffling.SAMPLE)
-    balance_labels = forms.BooleanField(required=False, initial=True)
-    concurrency = forms.IntegerField(initial=8, help_text="Calls in flight, 1 to 64.")
+    balance_labels = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Classification: ask for the labels that are short of their share.",
+    )
+    concurrency = bounded(
+        1, MAX_CONCURRENCY, initial=8, help_text=f"Calls in flight, 1 to {MAX_CONCURRENCY}."
+    )
     random_seed = forms.IntegerField(initial=0)
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
@@ -45,7 +69,10 @@ class RunForm(forms.Form):
         self.fields["spec_version"].label_from_instance = (  # type: ignore[attr-defined]
             lambda v: f"{v.spec.name} · v{v.number} · {v.spec.get_task_type_display()}"
         )
-        self.fields["provider"].queryset = project.providers.order_by("name")  # type: ignore[attr-defined]
+        providers = project.providers.order_by("name")
+        self.fields["provider"].queryset = providers  # type: ignore[attr-defined]
+        if len(only := providers[:2]) == 1:  # a new project has just the embedded model
+            self.initial.setdefault("provider", only[0].pk)
 
     def service_kwargs(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

@@ -6,6 +6,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from apps.core.models import Project
 from apps.datasets.models import Sample
@@ -49,17 +50,20 @@ def run_progress(run: Run) -> Progress:
             eta = (run.num_samples - run.accepted) / per_second
     lines = [f"{run.accepted} of {run.num_samples} samples accepted ({percent:.0f}%)."]
     if run.calls or run.failed_calls:
+        calls = ngettext("%d provider call answered", "%d provider calls answered", run.calls)
+        retries = ngettext("%d retry", "%d retries", run.retries)
         lines.append(
-            f"{run.calls} provider calls answered, {run.failed_calls} failed, "
-            f"{run.retries} retries; {run.input_tokens} input and "
-            f"{run.output_tokens} output tokens."
+            f"{calls % run.calls}, {run.failed_calls} failed, {retries % run.retries}; "
+            f"{run.input_tokens} input and {run.output_tokens} output tokens."
         )
     if run.rejected or run.duplicates:
         reasons = ", ".join(
-            f"{REASON_LABELS.get(reason, reason)} {count}"
+            f"{REASON_LABELS.get(reason, reason)}: {count}"
             for reason, count in sorted(run.rejected_by_reason.items(), key=lambda kv: -kv[1])
         )
-        lines.append(f"{run.rejected + run.duplicates} candidates rejected — {reasons}.")
+        count = run.rejected + run.duplicates
+        rejected = ngettext("%d candidate rejected", "%d candidates rejected", count) % count
+        lines.append(f"{rejected} — {reasons}.")
     if run.status == RunStatus.QUEUED:
         lines.append("Waiting for a worker.")
     elif run.cancel_requested and not run.is_finished:

@@ -22,6 +22,7 @@ MAX_SAMPLES = 20_000
 MAX_BATCH = 10
 MAX_SHOTS = 10
 MAX_CONCURRENCY = 64
+MAX_EXAMPLES_IN_PROMPT = 50
 # A run may use up to this many times the ideal number of calls (num_samples / batch
 # size) before it gives up: enough for 2 in 3 samples to be rejected.
 CALL_BUDGET_FACTOR = 3
@@ -57,7 +58,9 @@ def run_params_validate(
     _check_range(errors, "multiplier", multiplier, 1, MAX_SAMPLES)
     _check_range(errors, "batch_size", batch_size, 1, MAX_BATCH)
     _check_range(errors, "num_shots", num_shots, 0, MAX_SHOTS)
-    _check_range(errors, "max_examples_in_prompt", max_examples_in_prompt, 0, 50)
+    _check_range(
+        errors, "max_examples_in_prompt", max_examples_in_prompt, 0, MAX_EXAMPLES_IN_PROMPT
+    )
     _check_range(errors, "concurrency", concurrency, 1, MAX_CONCURRENCY)
     if exploration_mode not in ExplorationMode.values:
         errors["exploration_mode"] = (

@@ -27,7 +27,7 @@ REASON_SPAN = "span_not_found"
 REASON_DUPLICATE = "duplicate"
 REASON_UNPARSEABLE = "unparseable"
 REASON_LABELS = {
-    REASON_UNPARSEABLE: "Answer was not valid JSON samples",
+    REASON_UNPARSEABLE: "Answer was not a JSON list of samples",
     REASON_SCHEMA: "Does not follow the schema",
     REASON_EMPTY: "Empty text",
     REASON_UNKNOWN_LABEL: "Label not in the spec",

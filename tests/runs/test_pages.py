@@ -29,16 +29,42 @@ def add_samples(run: Run, texts: list[str]) -> None:
     )
 
 
-def test_form_shows_limit_errors_inline_and_creates_nothing(owner_client, owner):
-    version = SpecVersionFactory(spec__project=owner.project)
+def test_form_shows_every_bad_field_inline_and_creates_nothing(owner_client, owner):
+    provider = ProviderFactory(project=owner.project)
+    page = owner_client.post(
+        reverse("run_create"),
+        {
+            "provider": provider.pk,
+            "num_samples": 50000,
+            "batch_size": 20,
+            "num_shots": 3,
+            "max_examples_in_prompt": 10,
+            "exploration_mode": "BALANCED",
+            "seed_shuffling": "sample",
+            "concurrency": 65,
+            "random_seed": 0,
+        },
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert body.count('class="field-errors error"') == 4
+    assert "This field is required." in body  # spec_version
+    assert "less than or equal to 20000" in body
+    assert "less than or equal to 10." in body
+    assert "less than or equal to 64." in body
+    assert Run.objects.count() == 0
+
+
+def test_form_shows_the_services_checks_inline(owner_client, owner):
+    version = SpecVersionFactory(spec__project=owner.project, seeds=[])
     provider = ProviderFactory(project=owner.project)
     page = owner_client.post(
         reverse("run_create"),
         {
             "spec_version": version.pk,
             "provider": provider.pk,
-            "num_samples": 50000,
-            "batch_size": 20,
+            "multiplier": 3,
+            "batch_size": 5,
             "num_shots": 3,
             "max_examples_in_prompt": 10,
             "exploration_mode": "BALANCED",
@@ -48,10 +74,17 @@ def test_form_shows_limit_errors_inline_and_creates_nothing(owner_client, owner)
         },
     )
     body = page.content.decode()
-    assert page.status_code == 200
-    assert "num_samples must be an integer from 1 to 20000" in body
-    assert "batch_size must be an integer from 1 to 10" in body
+    assert "multiplier needs seed examples in the spec version." in body
+    assert 'id="id_multiplier_error"' in body
     assert Run.objects.count() == 0
+
+
+def test_form_preselects_the_provider_only_when_there_is_no_choice(owner_client, owner):
+    first = ProviderFactory(project=owner.project, name="only")
+    selected = f'<option value="{first.pk}" selected>only ('
+    assert selected in owner_client.get(reverse("run_create")).content.decode()
+    ProviderFactory(project=owner.project, name="another")
+    assert selected not in owner_client.get(reverse("run_create")).content.decode()
 
 
 def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbacks):
@@ -94,6 +127,7 @@ def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
     assert "<script>alert" not in body
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
     assert "Label not in the spec — 1" in body
+    assert "1 candidate rejected — Label not in the spec: 1." in body
     assert 'id="accepted-count">2<' in body
 
 
