@@ -2,7 +2,7 @@
 
 The engine knows nothing of the database. It receives a `ChunkInput`, keeps up to
 `concurrency` calls in flight, passes each answer through the stages (parse → validate →
-dedupe) and returns a `ChunkOutput` that the caller commits in one transaction. New
+echo → dedupe) and returns a `ChunkOutput` that the caller commits in one transaction. New
 stages (revision cycles, filtering gates, tools) slot into `STAGES` without touching
 the call loop.
 """
@@ -19,10 +19,12 @@ from typing import Any, Protocol
 from apps.core.llm import LLMClient, LLMError, ProviderAuthError, ProviderConfig, ProviderRefused
 from apps.specs.task_types import (
     REASON_DUPLICATE,
+    REASON_ECHO,
     REASON_UNPARSEABLE,
     SpecContent,
     batch_schema,
     check_sample,
+    echo_key,
     text_hash,
 )
 
@@ -113,6 +115,7 @@ class ChunkState:
     """What stages may consult: the spec and what this chunk has accepted so far."""
 
     content: SpecContent
+    echoes: dict[str, str] = field(default_factory=dict)  # echo_key → what it repeats
     seen_hashes: set[str] = field(default_factory=set)
     label_counts: Counter[str] = field(default_factory=Counter)
     calls_ok: int = 0
@@ -132,6 +135,23 @@ def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
         candidate.text_hash = text_hash(checked.text)
 
 
+def spec_echoes(prompt: PromptSettings) -> dict[str, str]:
+    """The spec's own words that small models hand back as a sample's whole text."""
+    echoes = {echo_key(line): "a requirement" for line in prompt.requirements}
+    echoes[echo_key(prompt.instruction)] = "the instruction"
+    echoes[echo_key(prompt.description)] = "the description"
+    echoes.update({echo_key(label): f"the label {label!r}" for label in prompt.content.labels})
+    echoes.pop("", None)
+    return echoes
+
+
+def echo_stage(batch: list[Candidate], chunk: ChunkState) -> None:
+    """A text that is just a label name or a line of the spec is not a sample."""
+    for candidate in batch:
+        if candidate.ok and (echoed := chunk.echoes.get(echo_key(candidate.text))):
+            candidate.reason, candidate.detail = REASON_ECHO, f"the text is {echoed}"
+
+
 def dedupe_stage(batch: list[Candidate], chunk: ChunkState) -> None:
     """Exact duplicates within the chunk; the commit drops those already in the dataset."""
     for candidate in batch:
@@ -144,7 +164,7 @@ def dedupe_stage(batch: list[Candidate], chunk: ChunkState) -> None:
         chunk.label_counts.update(candidate.labels)
 
 
-STAGES: list[Stage] = [validate_stage, dedupe_stage]
+STAGES: list[Stage] = [validate_stage, echo_stage, dedupe_stage]
 
 
 def parse_answer(content: str, call_index: int, original: dict[str, Any] | None) -> list[Candidate]:
@@ -198,7 +218,7 @@ async def run_chunk(
     running: samples appear as they come and the final commit stays small.
     """
     out = ChunkOutput()
-    state = ChunkState(content=job.prompt.content)
+    state = ChunkState(content=job.prompt.content, echoes=spec_echoes(job.prompt))
     state.label_counts.update(job.label_counts)
     client = LLMClient(job.provider)
     schema = batch_schema(job.prompt.content, job.prompt.batch_size)

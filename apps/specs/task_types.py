@@ -26,6 +26,7 @@ REASON_UNKNOWN_LABEL = "unknown_label"
 REASON_SPAN = "span_not_found"
 REASON_DUPLICATE = "duplicate"
 REASON_UNPARSEABLE = "unparseable"
+REASON_ECHO = "echo"
 REASON_LABELS = {
     REASON_UNPARSEABLE: "Answer was not a JSON list of samples",
     REASON_SCHEMA: "Does not follow the schema",
@@ -33,6 +34,7 @@ REASON_LABELS = {
     REASON_UNKNOWN_LABEL: "Label not in the spec",
     REASON_SPAN: "Entity not found in the text",
     REASON_DUPLICATE: "Duplicate of an existing sample",
+    REASON_ECHO: "Repeats the spec instead of a sample",
 }
 
 
@@ -66,6 +68,12 @@ class Checked:
 
 def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def echo_key(text: str) -> str:
+    """How a text compares with the spec's own words: normalised, without the quotes and
+    punctuation around it."""
+    return normalise_text(text).strip(" \t.,;:!?\"'`()[]")
 
 
 def text_hash(text: str) -> str:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import json
 
 import pytest
 
@@ -89,6 +90,37 @@ def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, f
     assert run.rejects.filter(reason="unknown_label").exists()
     labels = Sample.objects.filter(run=run).values_list("labels", flat=True)
     assert {label for sample_labels in labels for label in sample_labels} == set(CLASS_LABELS)
+
+
+def test_texts_that_only_repeat_a_label_or_the_spec_are_rejected(setup, fake_openai):
+    counter = itertools.count()
+
+    def respond(data):
+        n = next(counter)
+        return json.dumps(
+            {
+                "samples": [
+                    {"text": " Bug. ", "label": "bug"},
+                    {"text": "support tickets of a SaaS company", "label": "billing"},
+                    {"text": '"No personal data"', "label": "bug"},
+                    *[{"text": f"Ticket {n}-{i}: login fails.", "label": "bug"} for i in range(2)],
+                ]
+            }
+        )
+
+    fake_openai.responder = respond
+    run = drive(created_run(setup, 6))
+    assert run.status == RunStatus.SUCCEEDED
+    texts = set(Sample.objects.filter(run=run).values_list("text", flat=True))
+    assert len(texts) == 6
+    assert all(text.startswith("Ticket ") for text in texts)
+    assert run.rejected_by_reason["echo"] == 3 * run.calls
+    details = set(run.rejects.filter(reason="echo").values_list("detail", flat=True))
+    assert details == {
+        "the text is the label 'bug'",
+        "the text is the description",
+        "the text is a requirement",
+    }
 
 
 def test_ner_offsets_computed_and_bad_spans_rejected(fake_openai):
