@@ -221,7 +221,14 @@ async def run_chunk(
     state = ChunkState(content=job.prompt.content, echoes=spec_echoes(job.prompt))
     state.label_counts.update(job.label_counts)
     client = LLMClient(job.provider)
-    schema = batch_schema(job.prompt.content, job.prompt.batch_size)
+    schemas: dict[frozenset[str], dict[str, Any]] = {}
+
+    def schema_for(wanted: list[str] | None) -> dict[str, Any]:
+        key = frozenset(wanted or ())
+        if key not in schemas:
+            schemas[key] = batch_schema(job.prompt.content, job.prompt.batch_size, only_labels=key)
+        return schemas[key]
+
     sampling = EXPLORATION[job.prompt.exploration_mode]
     started = time.monotonic()
     next_call = job.calls_done
@@ -275,7 +282,7 @@ async def run_chunk(
             result = await client.chat(
                 plan.messages,
                 model=job.model,
-                json_schema=schema,
+                json_schema=schema_for(wanted),
                 schema_name="samples",
                 max_tokens=job.max_tokens,
                 temperature=sampling["temperature"],

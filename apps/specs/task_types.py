@@ -9,8 +9,8 @@ seed examples, generated samples, imported rows and edited samples.
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
@@ -246,20 +246,20 @@ class Ner:
 
 class Classification:
     def schema(self, content: SpecContent) -> dict[str, Any]:
+        # The label comes first: a model that follows the schema's order then writes a text
+        # for the label it chose, rather than labelling a text it already wrote.
+        text = {"type": "string", "minLength": 1}
         if content.multi_label:
             labels = {"type": "array", "items": _label_schema(content), "minItems": 1}
             return {
                 "type": "object",
-                "properties": {"text": {"type": "string", "minLength": 1}, "labels": labels},
-                "required": ["text", "labels"],
+                "properties": {"labels": labels, "text": text},
+                "required": ["labels", "text"],
             }
         return {
             "type": "object",
-            "properties": {
-                "text": {"type": "string", "minLength": 1},
-                "label": _label_schema(content),
-            },
-            "required": ["text", "label"],
+            "properties": {"label": _label_schema(content), "text": text},
+            "required": ["label", "text"],
         }
 
     def describe(self, content: SpecContent) -> str:
@@ -422,8 +422,17 @@ def check_sample(payload: Any, content: SpecContent) -> Checked:
     return handler(content.task_type).check(payload, content)
 
 
-def batch_schema(content: SpecContent, size: int) -> dict[str, Any]:
-    """The schema a model answers with: `size` samples under a `samples` key."""
+def batch_schema(
+    content: SpecContent, size: int, *, only_labels: Collection[str] = ()
+) -> dict[str, Any]:
+    """The schema a model answers with: `size` samples under a `samples` key.
+
+    `only_labels` narrows a single-label classification to those labels: with structured
+    output the model can then only write samples of the labels a balanced run still needs.
+    """
+    narrowed = tuple(label for label in content.labels if label in only_labels)
+    if narrowed and content.task_type == TaskType.CLASSIFICATION and not content.multi_label:
+        content = replace(content, labels=narrowed)
     return {
         "type": "object",
         "properties": {

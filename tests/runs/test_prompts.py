@@ -115,3 +115,35 @@ def test_exploration_mode_sets_the_documented_sampling_on_the_wire(setup, fake_o
     assert {(b["temperature"], b["top_p"]) for b in bodies} == {
         (expected["temperature"], expected["top_p"])
     }
+
+
+def _label_enum(body: dict) -> list[str]:
+    schema = body["response_format"]["json_schema"]["schema"]
+    item = schema["properties"]["samples"]["items"]
+    assert list(item["properties"]) == ["label", "text"]  # the label is chosen first
+    return item["properties"]["label"]["enum"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allow_loopback")
+def test_a_model_that_always_takes_the_first_allowed_label_still_gives_a_balanced_run(
+    setup, fake_openai
+):
+    """Balancing narrows the schema's labels to those still short of their share, so a
+    model bound by structured output cannot keep writing the label it likes best."""
+    written = iter(range(10_000))
+
+    def first_allowed(data: dict) -> str:
+        label = _label_enum(data)[0]
+        return json.dumps(
+            {"samples": [{"label": label, "text": f"Case {next(written)}."} for _ in range(5)]}
+        )
+
+    fake_openai.responder = first_allowed
+    run = drive(created_run(setup, 30, concurrency=1))
+    assert run.accepted == 30
+    assert run.label_counts == {"billing": 10, "bug": 10, "feature_request": 10}
+    enums = [_label_enum(entry["json"]) for entry in fake_openai.requests]
+    assert enums[0] == CLASS_LABELS
+    assert ["bug", "feature_request"] in enums
+    assert ["feature_request"] in enums
