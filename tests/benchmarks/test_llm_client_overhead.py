@@ -16,6 +16,7 @@ import gc
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -131,6 +132,23 @@ async def through_aiohttp(base_url: str, server_pid: int) -> tuple[float, float,
         return await timed(one, server_pid)
 
 
+async def one_at_a_time(base_url: str, calls: int = 100) -> float:
+    """Median latency of a single call with nothing else in flight (bare aiohttp): what
+    the fake, loopback and waking an idle VM cost before any client or load is added."""
+    body = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
+    headers = {"content-type": "application/json"}
+    latencies = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(calls):
+            started = time.perf_counter()
+            async with session.post(
+                f"{base_url}/chat/completions", data=body, headers=headers
+            ) as r:
+                await r.read()
+            latencies.append(time.perf_counter() - started)
+    return statistics.median(latencies[10:])
+
+
 def best_of(label: str, fn: Callable[[], tuple[float, float, float]]) -> tuple[float, float]:
     """Best wall time and lowest client CPU time of REPEATS runs (other processes on the
     machine only ever make a run slower, so the minimum is the least noisy estimate)."""
@@ -154,6 +172,13 @@ def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> No
         f"\n{CALLS} chat calls, concurrency {CONCURRENCY}, fake upstream {LATENCY * 1000:.0f} ms "
         f"in a separate process; ideal {IDEAL * 1000:.0f} ms; {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}"
+    )
+    single = asyncio.run(one_at_a_time(base_url))
+    # 2000 calls in 64 lanes are 31.25 calls per lane, each at least `single` long.
+    floor_ratio = CALLS / CONCURRENCY * single / IDEAL
+    print(
+        f"  one call alone: median {single * 1000:.1f} ms for a {LATENCY * 1000:.0f} ms fake, "
+        f"so no client can do better than {floor_ratio:.2f}x ideal here"
     )
     client, client_cpu = best_of(
         "LLMClient (asyncio loop)", lambda: asyncio.run(through_client(base_url, pid))
