@@ -68,6 +68,8 @@ def run_progress(run: Run) -> Progress:
         lines.append("Waiting for a worker.")
     elif run.cancel_requested and not run.is_finished:
         lines.append("Cancelling: waiting for the calls in flight.")
+    elif run.status == RunStatus.RUNNING and not (run.calls or run.failed_calls):
+        lines.append("Calls are out; waiting for the provider's first answers.")
     if run.error:
         lines.append(run.error)
     return Progress(

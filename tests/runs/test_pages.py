@@ -131,6 +131,16 @@ def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
     assert 'id="accepted-count">2<' in body
 
 
+def test_status_says_what_a_run_waits_for(owner_client, run):
+    url = reverse("run_detail", args=[run.pk])
+    assert "Waiting for a worker." in owner_client.get(url).content.decode()
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    first = "waiting for the provider&#x27;s first answers"
+    assert first in owner_client.get(url).content.decode()
+    Run.objects.filter(pk=run.pk).update(calls=1)
+    assert first not in owner_client.get(url).content.decode()
+
+
 def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):
     url = reverse("run_detail", args=[run.pk])
     fragment = owner_client.get(url, HTTP_HX_REQUEST="true").content.decode()
