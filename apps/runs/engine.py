@@ -11,8 +11,9 @@ import asyncio
 import json
 import math
 import time
-from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,8 +119,27 @@ class ChunkState:
     echoes: dict[str, str] = field(default_factory=dict)  # echo_key → what it repeats
     seen_hashes: set[str] = field(default_factory=set)
     label_counts: Counter[str] = field(default_factory=Counter)
+    # Samples per label that the calls in flight were asked for.
+    asked: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     calls_ok: int = 0
     calls_failed: int = 0
+
+    def expected_counts(self) -> dict[str, float]:
+        """Accepted samples per label plus what the calls in flight were asked for."""
+        return {
+            label: self.label_counts[label] + self.asked[label] for label in self.content.labels
+        }
+
+    @contextmanager
+    def asking(self, labels: list[str], samples: int) -> Iterator[None]:
+        """Count a call's labels as asked for while it is in flight."""
+        for label in labels:
+            self.asked[label] += samples / len(labels)
+        try:
+            yield
+        finally:
+            for label in labels:
+                self.asked[label] -= samples / len(labels)
 
 
 def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
@@ -223,8 +243,8 @@ async def run_chunk(
     client = LLMClient(job.provider)
     schemas: dict[frozenset[str], dict[str, Any]] = {}
 
-    def schema_for(wanted: list[str] | None) -> dict[str, Any]:
-        key = frozenset(wanted or ())
+    def schema_for(wanted: list[str]) -> dict[str, Any]:
+        key = frozenset(wanted)
         if key not in schemas:
             schemas[key] = batch_schema(job.prompt.content, job.prompt.batch_size, only_labels=key)
         return schemas[key]
@@ -273,10 +293,19 @@ async def run_chunk(
     async def one_call(call_index: int) -> None:
         original = job.originals[call_index % len(job.originals)] if job.originals else None
         wanted = (
-            wanted_labels(job.prompt.content.labels, state.label_counts, job.num_samples)
+            wanted_labels(
+                job.prompt.content.labels,
+                state.expected_counts(),
+                job.num_samples,
+                job.prompt.batch_size,
+            )
             if job.balance_labels and original is None
-            else None
+            else []
         )
+        with state.asking(wanted, job.prompt.batch_size):
+            await ask(call_index, original, wanted)
+
+    async def ask(call_index: int, original: dict[str, Any] | None, wanted: list[str]) -> None:
         plan = build_call(job.prompt, call_index, wanted_labels=wanted, original=original)
         try:
             result = await client.chat(

@@ -6,6 +6,7 @@ Every choice that involves chance draws from a generator seeded with the run's
 
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,10 +132,27 @@ def build_call(
     )
 
 
-def wanted_labels(labels: tuple[str, ...], counts: dict[str, int], target: int) -> list[str]:
-    """Labels short of their equal share of `target` samples, most lacking first."""
+def wanted_labels(
+    labels: tuple[str, ...], counts: Mapping[str, float], target: int, batch_size: int
+) -> list[str]:
+    """The labels one call should ask for: the most lacking first, as many as it takes
+    for their shortfalls (against an equal share of `target`) to fill a batch.
+
+    `counts` holds the accepted samples plus what the calls in flight were asked for, so
+    calls that start together ask for different labels instead of all for the same.
+    """
     if not labels:
         return []
     share = target / len(labels)
-    short = [label for label in labels if counts.get(label, 0) < share]
-    return sorted(short, key=lambda label: counts.get(label, 0))
+    short = sorted(
+        (label for label in labels if counts.get(label, 0) < share),
+        key=lambda label: counts.get(label, 0),
+    )
+    wanted: list[str] = []
+    shortfall = 0.0
+    for label in short:
+        wanted.append(label)
+        shortfall += share - counts.get(label, 0)
+        if shortfall >= batch_size:
+            break
+    return wanted

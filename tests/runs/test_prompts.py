@@ -1,5 +1,6 @@
 """What a generation call asks for: shots, shuffling, exploration and the text guidance."""
 
+import itertools
 import json
 
 import pytest
@@ -124,6 +125,17 @@ def _label_enum(body: dict) -> list[str]:
     return item["properties"]["label"]["enum"]
 
 
+def first_allowed_label(data: dict) -> str:
+    """A model bound by structured output that always picks the first label it may."""
+    label = _label_enum(data)[0]
+    return json.dumps(
+        {"samples": [{"label": label, "text": f"Case {next(CASES)}."} for _ in range(5)]}
+    )
+
+
+CASES = itertools.count()
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("allow_loopback")
 def test_a_model_that_always_takes_the_first_allowed_label_still_gives_a_balanced_run(
@@ -131,19 +143,35 @@ def test_a_model_that_always_takes_the_first_allowed_label_still_gives_a_balance
 ):
     """Balancing narrows the schema's labels to those still short of their share, so a
     model bound by structured output cannot keep writing the label it likes best."""
-    written = iter(range(10_000))
-
-    def first_allowed(data: dict) -> str:
-        label = _label_enum(data)[0]
-        return json.dumps(
-            {"samples": [{"label": label, "text": f"Case {next(written)}."} for _ in range(5)]}
-        )
-
-    fake_openai.responder = first_allowed
+    fake_openai.responder = first_allowed_label
     run = drive(created_run(setup, 30, concurrency=1))
     assert run.accepted == 30
     assert run.label_counts == {"billing": 10, "bug": 10, "feature_request": 10}
     enums = [_label_enum(entry["json"]) for entry in fake_openai.requests]
-    assert enums[0] == CLASS_LABELS
-    assert ["bug", "feature_request"] in enums
-    assert ["feature_request"] in enums
+    assert enums == [["billing"], ["bug"], ["feature_request"]] * 2
+    prompts_sent = [entry["json"]["messages"][-1]["content"] for entry in fake_openai.requests]
+    assert "Labels still needed in this dataset: bug." in prompts_sent[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allow_loopback")
+def test_calls_that_start_together_ask_for_different_labels(setup, fake_openai):
+    """The labels asked of the calls in flight count as asked: three calls that start at
+    once ask for one label each, not all three for the same."""
+    fake_openai.responder = first_allowed_label
+    fake_openai.script(latency=0.2)
+    run = drive(created_run(setup, 15, concurrency=4))
+    assert run.calls == 3
+    assert run.label_counts == {"billing": 5, "bug": 5, "feature_request": 5}
+    enums = sorted(_label_enum(entry["json"]) for entry in fake_openai.requests)
+    assert enums == [["billing"], ["bug"], ["feature_request"]]
+
+
+def test_a_call_asks_for_as_many_lacking_labels_as_fill_its_batch():
+    labels = ("a", "b", "c", "d")
+    # Equal shares of 10: "d" lacks 10, "c" 6, "b" 2, "a" nothing.
+    counts = {"a": 10, "b": 8, "c": 4, "d": 0}
+    assert prompts.wanted_labels(labels, counts, 40, batch_size=5) == ["d"]
+    assert prompts.wanted_labels(labels, counts, 40, batch_size=12) == ["d", "c"]
+    assert prompts.wanted_labels(labels, counts, 40, batch_size=30) == ["d", "c", "b"]
+    assert prompts.wanted_labels(labels, {label: 10 for label in labels}, 40, 5) == []
