@@ -133,13 +133,14 @@ class ChunkState:
     @contextmanager
     def asking(self, labels: list[str], samples: int) -> Iterator[None]:
         """Count a call's labels as asked for while it is in flight."""
+        share = samples / len(labels) if labels else 0.0
         for label in labels:
-            self.asked[label] += samples / len(labels)
+            self.asked[label] += share
         try:
             yield
         finally:
             for label in labels:
-                self.asked[label] -= samples / len(labels)
+                self.asked[label] -= share
 
 
 def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:

@@ -41,6 +41,9 @@ TARGET = 1.15
 IDEAL = math.ceil(CALLS / CONCURRENCY) * LATENCY
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "Write one short sentence about rivers."}]
+# What the bare aiohttp paths send: the request body built once, as a lean client would.
+RAW_BODY = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
+RAW_HEADERS = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +121,14 @@ async def through_httpx(base_url: str, server_pid: int) -> tuple[float, float, f
 
 async def through_aiohttp(base_url: str, server_pid: int) -> tuple[float, float, float]:
     gate = asyncio.Semaphore(CONCURRENCY)
-    body = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
-    headers = {"content-type": "application/json"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as session:
 
         async def one() -> None:
             async with (
                 gate,
-                session.post(f"{base_url}/chat/completions", data=body, headers=headers) as r,
+                session.post(
+                    f"{base_url}/chat/completions", data=RAW_BODY, headers=RAW_HEADERS
+                ) as r,
             ):
                 assert json.loads(await r.read())["choices"]
 
@@ -135,14 +138,12 @@ async def through_aiohttp(base_url: str, server_pid: int) -> tuple[float, float,
 async def one_at_a_time(base_url: str, calls: int = 100) -> float:
     """Median latency of a single call with nothing else in flight (bare aiohttp): what
     the fake, loopback and waking an idle VM cost before any client or load is added."""
-    body = json.dumps({"model": "fake-model", "messages": MESSAGES}).encode()
-    headers = {"content-type": "application/json"}
     latencies = []
     async with aiohttp.ClientSession() as session:
         for _ in range(calls):
             started = time.perf_counter()
             async with session.post(
-                f"{base_url}/chat/completions", data=body, headers=headers
+                f"{base_url}/chat/completions", data=RAW_BODY, headers=RAW_HEADERS
             ) as r:
                 await r.read()
             latencies.append(time.perf_counter() - started)
