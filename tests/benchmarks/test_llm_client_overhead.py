@@ -150,16 +150,33 @@ async def one_at_a_time(base_url: str, calls: int = 100) -> float:
     return statistics.median(latencies[10:])
 
 
-def best_of(label: str, fn: Callable[[], tuple[float, float, float]]) -> tuple[float, float]:
-    """Best wall time and lowest client CPU time of REPEATS runs (other processes on the
-    machine only ever make a run slower, so the minimum is the least noisy estimate)."""
-    runs = [fn() for _ in range(REPEATS)]
-    for wall, cpu, server_cpu in runs:
-        print(
-            f"  {label:<38} wall {wall * 1000:5.0f} ms  ratio {wall / IDEAL:4.2f}  "
-            f"client CPU {cpu * 1000:5.0f} ms  server CPU {server_cpu * 1000:4.0f} ms"
-        )
-    return min(run[0] for run in runs), min(run[1] for run in runs)
+Measure = Callable[[], tuple[float, float, float]]
+CLIENT = "LLMClient (asyncio loop)"
+CLIENT_UVLOOP = "LLMClient (uvloop)"
+HTTPX = "httpx.AsyncClient + AiohttpTransport"
+FLOOR = "bare aiohttp (floor)"
+
+
+def interleaved(variants: dict[str, Measure]) -> dict[str, tuple[float, float]]:
+    """Best wall time and lowest client CPU time of each variant over REPEATS rounds.
+
+    The rounds run every variant in turn, so a burst of load from the machine's
+    neighbours falls on all of them instead of on whichever ran during it; and such load
+    only ever makes a run slower, so the minimum is the least noisy estimate.
+    """
+    runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label in variants}
+    for _ in range(REPEATS):
+        for label, measure in variants.items():
+            wall, cpu, server_cpu = measure()
+            runs[label].append((wall, cpu, server_cpu))
+            print(
+                f"  {label:<38} wall {wall * 1000:5.0f} ms  ratio {wall / IDEAL:4.2f}  "
+                f"client CPU {cpu * 1000:5.0f} ms  server CPU {server_cpu * 1000:4.0f} ms"
+            )
+    return {
+        label: (min(run[0] for run in done), min(run[1] for run in done))
+        for label, done in runs.items()
+    }
 
 
 def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> None:
@@ -181,26 +198,33 @@ def test_llm_client_overhead(fake_process: tuple[str, int], settings: Any) -> No
         f"  one call alone: median {single * 1000:.1f} ms for a {LATENCY * 1000:.0f} ms fake; "
         f"at that latency the {CALLS} calls would take {lanes_ratio:.2f}x ideal"
     )
-    client, client_cpu = best_of(
-        "LLMClient (asyncio loop)", lambda: asyncio.run(through_client(base_url, pid))
-    )
-    raw, raw_cpu = best_of(
-        "httpx.AsyncClient + AiohttpTransport", lambda: asyncio.run(through_httpx(base_url, pid))
-    )
-    floor, floor_cpu = best_of(
-        "bare aiohttp (floor)", lambda: asyncio.run(through_aiohttp(base_url, pid))
-    )
+    variants: dict[str, Measure] = {
+        CLIENT: lambda: asyncio.run(through_client(base_url, pid)),
+        HTTPX: lambda: asyncio.run(through_httpx(base_url, pid)),
+        FLOOR: lambda: asyncio.run(through_aiohttp(base_url, pid)),
+    }
     try:
         import uvloop  # optional: uvicorn serves ASGI on uvloop
 
-        best_of("LLMClient (uvloop)", lambda: uvloop.run(through_client(base_url, pid)))
+        variants[CLIENT_UVLOOP] = lambda: uvloop.run(through_client(base_url, pid))
     except ImportError:
         pass
+    best = interleaved(variants)
+    (client, client_cpu), (raw, raw_cpu), (floor, floor_cpu) = (
+        best[CLIENT],
+        best[HTTPX],
+        best[FLOOR],
+    )
+    on_uvloop = (
+        f", LLMClient on uvloop {best[CLIENT_UVLOOP][0] / IDEAL:.2f}x"
+        if CLIENT_UVLOOP in best
+        else ""
+    )
     gc.unfreeze()
     per_call = 1e6 / CALLS
     print(
         f"best wall: client {client / IDEAL:.2f}x ideal (target <= {TARGET}), plain httpx "
-        f"{raw / IDEAL:.2f}x, bare aiohttp {floor / IDEAL:.2f}x\n"
+        f"{raw / IDEAL:.2f}x, bare aiohttp {floor / IDEAL:.2f}x{on_uvloop}\n"
         f"client CPU per call: LLMClient {client_cpu * per_call:.0f} us, plain httpx "
         f"{raw_cpu * per_call:.0f} us, bare aiohttp {floor_cpu * per_call:.0f} us "
         f"(the client's own share: {(client_cpu - floor_cpu) * per_call:+.0f} us)"
