@@ -175,6 +175,26 @@ def test_cancel_button_cancels_and_viewer_cannot(owner_client, run):
     assert run.status == RunStatus.CANCELLED  # it was still queued
 
 
+def test_list_links_each_run_to_its_spec_and_to_its_samples(owner_client, owner, run):
+    add_samples(run, ["From the first run"])
+    second = services.run_create(
+        membership=owner,
+        spec_version=run.spec_version,
+        provider=run.provider,
+        num_samples=5,
+        dataset_name=run.dataset.name,
+    )
+    insert_samples(second, ["From the second run"])
+    body = owner_client.get(reverse("run_list")).content.decode()
+    assert f'href="{reverse("spec_detail", args=[run.spec_version.spec_id])}"' in body
+    # The second run's version holds both runs' samples; its link shows only its own.
+    samples_url = f"{reverse('dataset_detail', args=[run.dataset_id])}?version=2&run={second.pk}"
+    assert f'href="{samples_url.replace("&", "&amp;")}"' in body
+    page = owner_client.get(samples_url).content.decode()
+    assert "From the second run" in page
+    assert "From the first run" not in page
+
+
 def test_run_of_another_project_is_404(owner_client):
     other = MembershipFactory()
     version = SpecVersionFactory(spec__project=other.project)
