@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.SeedbedAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -151,6 +151,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Group operations by resource (datasets, runs, ...), whether under /api/v1/ or the
+    # Pioneer-compatible paths at the root.
+    "SCHEMA_PATH_PREFIX": r"/(api/v1/)?",
     # Several models have a `status` or `task_type` with different choices: name each set.
     "ENUM_NAME_OVERRIDES": {
         "TaskTypeEnum": "apps.specs.models.TaskType",

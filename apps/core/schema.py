@@ -1,8 +1,11 @@
-"""OpenAPI description of Seedbed's API-key authentication (for drf-spectacular)."""
+"""How drf-spectacular describes Seedbed's API: API-key authentication, grouping."""
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+
+PIONEER_TAG = "pioneer-compatible"
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -16,3 +19,19 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "X-API-Key",
             "description": "A Seedbed API key; `Authorization: Bearer <key>` works as well.",
         }
+
+
+class SeedbedAutoSchema(AutoSchema):
+    """Operations under /api/v1/ are grouped by resource (the first path segment, see
+    SCHEMA_PATH_PREFIX); the Pioneer-compatible paths at the root form their own group,
+    and their operation ids say so (some serve the same views as /api/v1/inferences/)."""
+
+    def _is_pioneer(self) -> bool:
+        return not self.path.startswith("/api/")
+
+    def get_tags(self) -> list[str]:
+        return [PIONEER_TAG] if self._is_pioneer() else super().get_tags()
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        return f"pioneer_{operation_id}" if self._is_pioneer() else operation_id

@@ -16,3 +16,19 @@ def test_docs_page_uses_only_local_assets(owner_client):
     body = owner_client.get("/api/docs/").content.decode()
     assert "swagger-ui" in body
     assert "cdn." not in body and "unpkg" not in body and "jsdelivr" not in body
+
+
+def test_operations_are_grouped_by_resource_with_unique_ids(owner_client):
+    schema = owner_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operations = [
+        (path, operation) for path, item in schema["paths"].items() for operation in item.values()
+    ]
+    tags = {path: operation["tags"] for path, operation in operations}
+    assert tags["/api/v1/runs/"] == ["runs"]
+    assert tags["/api/v1/datasets/{dataset_id}/samples/"] == ["datasets"]
+    assert tags["/api/v1/inferences/"] == ["inferences"]
+    assert tags["/generate"] == ["pioneer-compatible"]
+    assert tags["/inferences"] == ["pioneer-compatible"]
+    ids = [operation["operationId"] for _, operation in operations]
+    assert len(ids) == len(set(ids))
+    assert not any(i.endswith("_2") for i in ids)
