@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.core.models import Role
+from apps.datasets.models import Sample
 from apps.runs import services
 from apps.runs.models import RejectedSample, Run, RunStatus
 from tests.factories import MembershipFactory, ProviderFactory
@@ -193,6 +194,15 @@ def test_list_links_each_run_to_its_spec_and_to_its_samples(owner_client, owner,
     page = owner_client.get(samples_url).content.decode()
     assert "From the second run" in page
     assert "From the first run" not in page
+    # The run page links to the same list, and its label bars to the run's labels.
+    Run.objects.filter(pk=second.pk).update(accepted=1, label_counts={"bug": 1})
+    detail = owner_client.get(reverse("run_detail", args=[second.pk])).content.decode()
+    assert f'href="{samples_url.replace("&", "&amp;")}"' in detail
+    assert f"version=2&amp;run={second.pk}&amp;label=bug" in detail
+    # Its newest samples carry the ids that the dataset page and the API show.
+    sample = Sample.objects.get(run=second)
+    assert f'title="Sample id">#{sample.pk}<' in detail
+    assert f"#{sample.pk}<" in page
 
 
 def test_run_of_another_project_is_404(owner_client):
