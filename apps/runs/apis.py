@@ -11,6 +11,7 @@ from apps.core.services import require_editor
 from apps.specs.models import SpecVersion
 
 from . import selectors, services
+from .forms import MAX_RUNS_PAGE, RunFilters
 from .models import ExplorationMode, Run, SeedShuffling
 
 
@@ -105,16 +106,24 @@ def _spec_version(project_id: int, spec_id: int, number: int | None) -> SpecVers
 class RunListApi(ProjectAPIView):
     @extend_schema(
         responses=RunOutput(many=True),
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("limit", int)],
+        parameters=[
+            OpenApiParameter("status", str, description="queued, running, succeeded, ..."),
+            OpenApiParameter("before", int, description="A run id: only older runs (paging)."),
+            OpenApiParameter("limit", int, description=f"1 to {MAX_RUNS_PAGE}; default 50."),
+        ],
     )
     def get(self, request: Request) -> Response:
-        runs = selectors.run_list(project=self.membership.project)
-        if request.query_params.get("status"):
-            runs = runs.filter(status=request.query_params["status"].upper())
-        limit = request.query_params.get("limit", "50")
-        if not limit.isdigit() or not 1 <= int(limit) <= 500:
-            raise serializers.ValidationError({"limit": "limit must be from 1 to 500."})
-        return Response(RunOutput(runs[: int(limit)], many=True).data)
+        filters = RunFilters(request.query_params)
+        if not filters.is_valid():
+            errors = {name: [str(m) for m in messages] for name, messages in filters.errors.items()}
+            raise serializers.ValidationError(errors)
+        runs, _ = selectors.run_page(
+            project=self.membership.project,
+            status=filters.cleaned_data["status"],
+            before=filters.cleaned_data["before"],
+            limit=filters.cleaned_data["limit"] or 50,
+        )
+        return Response(RunOutput(runs, many=True).data)
 
     @extend_schema(request=RunInput, responses={201: RunOutput})
     def post(self, request: Request) -> Response:

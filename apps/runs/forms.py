@@ -5,7 +5,7 @@ from django import forms
 from apps.core.models import Project, Provider
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
-from .models import ExplorationMode, SeedShuffling
+from .models import ExplorationMode, RunStatus, SeedShuffling
 from .services import (
     MAX_BATCH,
     MAX_CONCURRENCY,
@@ -80,3 +80,21 @@ class RunForm(forms.Form):
             if data[optional] is None:
                 data.pop(optional)
         return data
+
+
+MAX_RUNS_PAGE = 500
+
+
+class RunFilters(forms.Form):
+    """The runs list's query parameters, for the page and the API alike."""
+
+    status = forms.CharField(required=False)
+    before = forms.IntegerField(required=False, min_value=1, help_text="A run id: older runs.")
+    limit = bounded(1, MAX_RUNS_PAGE, required=False)
+
+    def clean_status(self) -> str:
+        status: str = self.cleaned_data["status"].strip().upper()
+        if status and status not in RunStatus.values:
+            allowed = ", ".join(value.lower() for value in RunStatus.values)
+            raise forms.ValidationError(f"status must be one of: {allowed}.")
+        return status

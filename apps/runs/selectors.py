@@ -19,8 +19,24 @@ def run_list(*, project: Project) -> QuerySet[Run]:
     return (
         Run.objects.filter(project=project)
         .select_related("spec_version__spec", "provider", "dataset")
-        .order_by("-created_at")
+        .order_by("-id")
     )
+
+
+def run_page(
+    *, project: Project, status: str = "", before: int | None = None, limit: int = 50
+) -> tuple[list[Run], int | None]:
+    """Runs newest first, of one status or all, older than run `before` if given; and the
+    cursor of the next page (the last id shown, None at the end)."""
+    runs = run_list(project=project)
+    if status:
+        runs = runs.filter(status=status)
+    if before:
+        runs = runs.filter(pk__lt=before)
+    rows = list(runs[: limit + 1])
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].pk
+    return rows, None
 
 
 def run_get(*, project: Project, run_id: int) -> Run:

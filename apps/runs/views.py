@@ -11,16 +11,33 @@ from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
 
 from . import selectors, services
-from .forms import RunForm
+from .forms import RunFilters, RunForm
 from .models import RunStatus
+
+RUNS_PER_PAGE = 50
 
 
 @project_view
 def run_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    runs = list(selectors.run_list(project=membership.project)[:100])
-    rows = [(run, selectors.run_progress(run)) for run in runs]
-    live = any(not run.is_finished for run in runs)
-    return render_page(request, "runs/list.html", {"rows": rows, "live": live}, partial="run-table")
+    filters = RunFilters(request.GET)
+    # Hand-edited parameters that do not validate show the newest runs, with the errors.
+    clean = filters.cleaned_data if filters.is_valid() else {}
+    runs, older = selectors.run_page(
+        project=membership.project,
+        status=clean.get("status", ""),
+        before=clean.get("before"),
+        limit=RUNS_PER_PAGE,
+    )
+    context = {
+        "rows": [(run, selectors.run_progress(run)) for run in runs],
+        "live": any(not run.is_finished for run in runs),
+        "filters": filters,
+        "status": clean.get("status", ""),
+        "statuses": RunStatus.choices,
+        "older": older,
+        "paged": bool(clean.get("before")),
+    }
+    return render_page(request, "runs/list.html", context, partial="run-table")
 
 
 @project_view

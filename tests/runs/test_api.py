@@ -66,6 +66,38 @@ def test_run_limits_answer_400_naming_the_field(api, payload, field, text):
     assert Run.objects.count() == 0
 
 
+def test_run_list_filters_by_status_and_pages_with_before(api):
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    ids = [
+        api.post(
+            "/api/v1/runs/",
+            {"spec_id": version.spec_id, "num_samples": 5},
+            content_type="application/json",
+        ).json()["id"]
+        for _ in range(3)
+    ]
+    Run.objects.filter(pk=ids[1]).update(status="FAILED")
+
+    def listed(query: str) -> list[int]:
+        response = api.get(f"/api/v1/runs/?{query}")
+        assert response.status_code == 200, response.content
+        return [run["id"] for run in response.json()]
+
+    assert listed("limit=2") == [ids[2], ids[1]]
+    assert listed(f"limit=2&before={ids[1]}") == [ids[0]]
+    assert listed("status=failed") == [ids[1]]
+    assert listed("status=QUEUED") == [ids[2], ids[0]]
+    for query, field, text in [
+        ("status=done", "status", "one of: queued, running, succeeded, failed, cancelled"),
+        ("limit=501", "limit", "less than or equal to 500"),
+        ("limit=0", "limit", "greater than or equal to 1"),
+        ("before=soon", "before", "whole number"),
+    ]:
+        response = api.get(f"/api/v1/runs/?{query}")
+        assert response.status_code == 400, query
+        assert text in " ".join(response.json()[field]), response.json()
+
+
 def test_failed_spec_version_is_refused_by_name_and_status(api):
     version = SpecVersionFactory(spec__project=api.membership.project, status="FAILED")
     response = api.post(

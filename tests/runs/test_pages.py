@@ -1,5 +1,7 @@
 """Run pages: form with inline errors, list, detail with its live fragment."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -203,6 +205,40 @@ def test_list_links_each_run_to_its_spec_and_to_its_samples(owner_client, owner,
     sample = Sample.objects.get(run=second)
     assert f'title="Sample id">#{sample.pk}<' in detail
     assert f"#{sample.pk}<" in page
+
+
+def listed_runs(body: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'<a href="/runs/(\d+)/">#', body)]
+
+
+def test_list_pages_through_older_runs_and_filters_by_status(owner_client, owner):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project)
+    runs = [
+        services.run_create(
+            membership=owner, spec_version=version, provider=provider, num_samples=5
+        ).pk
+        for _ in range(53)
+    ]
+    newest_first = runs[::-1]
+    Run.objects.filter(pk=runs[0]).update(status=RunStatus.FAILED)
+    url = reverse("run_list")
+    first = owner_client.get(url).content.decode()
+    assert listed_runs(first) == newest_first[:50]
+    older = f"{url}?before={newest_first[49]}"
+    assert f'href="{older}">Older runs' in first
+    second = owner_client.get(older).content.decode()
+    assert listed_runs(second) == newest_first[50:]
+    assert "Older runs" not in second and "Newest runs" in second
+    assert f'hx-get="{older}" hx-trigger="every 2s"' in second  # polling keeps the page
+    failed = owner_client.get(url, {"status": "failed"}).content.decode()
+    assert listed_runs(failed) == [runs[0]]
+    assert '<option value="failed" selected>' in failed
+    assert listed_runs(owner_client.get(url, {"status": "cancelled"}).content.decode()) == []
+    bad = owner_client.get(url, {"status": "done", "before": "0"}).content.decode()
+    assert "status must be one of: queued, running, succeeded, failed, cancelled." in bad
+    assert "before: Ensure this value is greater than or equal to 1." in bad
+    assert listed_runs(bad) == newest_first[:50]
 
 
 def test_run_of_another_project_is_404(owner_client):
