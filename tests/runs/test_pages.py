@@ -1,9 +1,11 @@
 """Run pages: form with inline errors, list, detail with its live fragment."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.models import Role
 from apps.datasets.models import Sample
@@ -142,6 +144,18 @@ def test_status_says_what_a_run_waits_for(owner_client, run):
     assert first in owner_client.get(url).content.decode()
     Run.objects.filter(pk=run.pk).update(calls=1)
     assert first not in owner_client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("accepted", "eta"), [(100, "ETA 1 h 5 min"), (3000, "ETA 16 min"), (3900, "ETA 1 min 40 s")]
+)
+def test_eta_reads_as_a_duration(owner_client, run, accepted, eta):
+    started = timezone.now() - timedelta(seconds=accepted)  # one sample a second
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=started, accepted=accepted, num_samples=4000
+    )
+    fragment = owner_client.get(reverse("run_detail", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert eta in fragment.content.decode()
 
 
 def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):

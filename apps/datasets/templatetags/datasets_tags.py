@@ -52,6 +52,23 @@ def thousands(value: int | None) -> str:
 
 
 @register.filter
+def duration(seconds: float | None) -> str:
+    """A span of time as people say it: 45 s, 3 min 20 s, 12 min, 1 h 5 min."""
+    if seconds is None:
+        return "—"
+    rest = round(seconds)
+    if rest < 60:
+        return f"{rest} s"
+    minutes, rest = divmod(rest, 60)
+    if minutes < 10 and rest:
+        return f"{minutes} min {rest} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
 def filesize(size: int) -> str:
     value = float(size)
     for unit in ("bytes", "KB", "MB"):
