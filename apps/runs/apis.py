@@ -108,6 +108,7 @@ class RunListApi(ProjectAPIView):
         responses=RunOutput(many=True),
         parameters=[
             OpenApiParameter("status", str, description="queued, running, succeeded, ..."),
+            OpenApiParameter("spec", int, description="A spec id: only runs of that spec."),
             OpenApiParameter("before", int, description="A run id: only older runs (paging)."),
             OpenApiParameter("limit", int, description=f"1 to {MAX_RUNS_PAGE}; default 50."),
         ],
@@ -120,6 +121,7 @@ class RunListApi(ProjectAPIView):
         runs, _ = selectors.run_page(
             project=self.membership.project,
             status=filters.cleaned_data["status"],
+            spec_id=filters.cleaned_data["spec"],
             before=filters.cleaned_data["before"],
             limit=filters.cleaned_data["limit"] or 50,
         )

@@ -89,6 +89,7 @@ class RunFilters(forms.Form):
     """The runs list's query parameters, for the page and the API alike."""
 
     status = forms.CharField(required=False)
+    spec = forms.IntegerField(required=False, min_value=1, help_text="A spec id.")
     before = forms.IntegerField(required=False, min_value=1, help_text="A run id: older runs.")
     limit = bounded(1, MAX_RUNS_PAGE, required=False)
 

@@ -24,13 +24,20 @@ def run_list(*, project: Project) -> QuerySet[Run]:
 
 
 def run_page(
-    *, project: Project, status: str = "", before: int | None = None, limit: int = 50
+    *,
+    project: Project,
+    status: str = "",
+    spec_id: int | None = None,
+    before: int | None = None,
+    limit: int = 50,
 ) -> tuple[list[Run], int | None]:
-    """Runs newest first, of one status or all, older than run `before` if given; and the
-    cursor of the next page (the last id shown, None at the end)."""
+    """Runs newest first, of one status and one spec or all, older than run `before` if
+    given; and the cursor of the next page (the last id shown, None at the end)."""
     runs = run_list(project=project)
     if status:
         runs = runs.filter(status=status)
+    if spec_id:
+        runs = runs.filter(spec_version__spec_id=spec_id)
     if before:
         runs = runs.filter(pk__lt=before)
     rows = list(runs[: limit + 1])

@@ -1,5 +1,7 @@
 """Run pages: list, form, detail with a live status fragment."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -9,6 +11,7 @@ from django.views.decorators.http import require_POST
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
+from apps.specs import selectors as spec_selectors
 
 from . import selectors, services
 from .forms import RunFilters, RunForm
@@ -22,9 +25,12 @@ def run_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     filters = RunFilters(request.GET)
     # Hand-edited parameters that do not validate show the newest runs, with the errors.
     clean = filters.cleaned_data if filters.is_valid() else {}
+    status, spec_id = clean.get("status", ""), clean.get("spec")
+    spec = spec_selectors.spec_get(membership.project, spec_id) if spec_id else None
     runs, older = selectors.run_page(
         project=membership.project,
-        status=clean.get("status", ""),
+        status=status,
+        spec_id=spec_id,
         before=clean.get("before"),
         limit=RUNS_PER_PAGE,
     )
@@ -32,8 +38,13 @@ def run_list(request: HttpRequest, membership: Membership) -> HttpResponse:
         "rows": [(run, selectors.run_progress(run)) for run in runs],
         "live": any(not run.is_finished for run in runs),
         "filters": filters,
-        "status": clean.get("status", ""),
+        "status": status,
+        "spec": spec,
         "statuses": RunStatus.choices,
+        # The filters that paging keeps.
+        "kept": urlencode(
+            {k: v for k, v in {"status": status.lower(), "spec": spec_id}.items() if v}
+        ),
         "older": older,
         "paged": bool(clean.get("before")),
     }

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, Func, IntegerField, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from apps.core.models import Project
@@ -43,11 +43,11 @@ class _JsonArrayLength(Func):
 
 def spec_version_list(spec: Spec) -> QuerySet[SpecVersion]:
     """Versions of a spec (already fetched through the caller's project), newest first,
-    each with `seed_count`."""
+    each with `seed_count` and `run_count`."""
     return (
         SpecVersion.objects.filter(spec=spec)
         .select_related("spec", "created_by")
-        .annotate(seed_count=_JsonArrayLength(F("seeds")))
+        .annotate(seed_count=_JsonArrayLength(F("seeds")), run_count=Count("runs"))
         .order_by("-number")
     )
 

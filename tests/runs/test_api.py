@@ -87,11 +87,14 @@ def test_run_list_filters_by_status_and_pages_with_before(api):
     assert listed(f"limit=2&before={ids[1]}") == [ids[0]]
     assert listed("status=failed") == [ids[1]]
     assert listed("status=QUEUED") == [ids[2], ids[0]]
+    assert listed(f"spec={version.spec_id}") == ids[::-1]
+    assert listed(f"spec={version.spec_id + 1000}") == []
     for query, field, text in [
         ("status=done", "status", "one of: queued, running, succeeded, failed, cancelled"),
         ("limit=501", "limit", "less than or equal to 500"),
         ("limit=0", "limit", "greater than or equal to 1"),
         ("before=soon", "before", "whole number"),
+        ("spec=0", "spec", "greater than or equal to 1"),
     ]:
         response = api.get(f"/api/v1/runs/?{query}")
         assert response.status_code == 400, query

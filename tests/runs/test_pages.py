@@ -225,7 +225,7 @@ def listed_runs(body: str) -> list[int]:
     return [int(pk) for pk in re.findall(r'<a href="/runs/(\d+)/">#', body)]
 
 
-def test_list_pages_through_older_runs_and_filters_by_status(owner_client, owner):
+def test_list_pages_through_older_runs_and_filters_by_status_and_spec(owner_client, owner):
     version = SpecVersionFactory(spec__project=owner.project)
     provider = ProviderFactory(project=owner.project)
     runs = [
@@ -249,10 +249,23 @@ def test_list_pages_through_older_runs_and_filters_by_status(owner_client, owner
     assert listed_runs(failed) == [runs[0]]
     assert '<option value="failed" selected>' in failed
     assert listed_runs(owner_client.get(url, {"status": "cancelled"}).content.decode()) == []
+    other_spec = services.run_create(
+        membership=owner,
+        spec_version=SpecVersionFactory(spec__project=owner.project),
+        provider=provider,
+        num_samples=5,
+    )
+    of_spec = owner_client.get(url, {"spec": other_spec.spec_version.spec_id}).content.decode()
+    assert listed_runs(of_spec) == [other_spec.pk]
+    assert f'Runs of the spec <a href="/specs/{other_spec.spec_version.spec_id}/">' in of_spec
+    spec_page = owner_client.get(reverse("spec_detail", args=[version.spec_id])).content.decode()
+    assert f'<a href="{url}?spec={version.spec_id}">53</a>' in spec_page
+    foreign = SpecVersionFactory()  # another project's spec
+    assert owner_client.get(url, {"spec": foreign.spec_id}).status_code == 404
     bad = owner_client.get(url, {"status": "done", "before": "0"}).content.decode()
     assert "status must be one of: queued, running, succeeded, failed, cancelled." in bad
     assert "before: Ensure this value is greater than or equal to 1." in bad
-    assert listed_runs(bad) == newest_first[:50]
+    assert listed_runs(bad) == [other_spec.pk, *newest_first[:49]]
 
 
 def test_run_of_another_project_is_404(owner_client):
