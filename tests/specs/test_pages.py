@@ -195,3 +195,10 @@ def test_large_seeds_are_kept_without_posting_them_back(owner_client, owner, mon
     data = {"description": "Edited", "labels": "billing", "keep_seeds": "on", "seeds": ""}
     assert owner_client.post(reverse("spec_edit", args=[spec.pk]), data).status_code == 302
     assert latest(spec).number == 2 and len(latest(spec).seeds) == 3
+
+
+def test_label_counts_draw_bars_only_for_labels_with_seeds(owner_client, owner):
+    spec = make_spec(owner, labels=["billing", "bug"], seeds=[{"text": "Twice", "label": "bug"}])
+    page = owner_client.get(reverse("spec_detail", args=[spec.pk])).content.decode()
+    assert page.count('class="spec-bar"') == 1
+    assert page.count('class="spec-bar-cell"') == 2
