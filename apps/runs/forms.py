@@ -5,13 +5,27 @@ from django import forms
 from apps.core.models import Project, Provider
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
-from .models import ExplorationMode, RunStatus, SeedShuffling
+from .models import ExplorationMode, Run, RunStatus, SeedShuffling
 from .services import (
     MAX_BATCH,
     MAX_CONCURRENCY,
     MAX_EXAMPLES_IN_PROMPT,
     MAX_SAMPLES,
     MAX_SHOTS,
+)
+
+# Run settings that "Run again" copies as they were.
+SAME_AS_BEFORE = (
+    "model",
+    "multiplier",
+    "exploration_mode",
+    "batch_size",
+    "num_shots",
+    "max_examples_in_prompt",
+    "seed_shuffling",
+    "balance_labels",
+    "concurrency",
+    "random_seed",
 )
 
 
@@ -73,6 +87,20 @@ class RunForm(forms.Form):
         self.fields["provider"].queryset = providers  # type: ignore[attr-defined]
         if len(only := providers[:2]) == 1:  # a new project has just the embedded model
             self.initial.setdefault("provider", only[0].pk)
+
+    @staticmethod
+    def initial_from(run: Run) -> dict[str, Any]:
+        """The settings of an earlier run, to start it again (into a new version of the
+        same dataset)."""
+        initial = {name: getattr(run, name) for name in SAME_AS_BEFORE}
+        initial.update(
+            spec_version=run.spec_version_id,
+            provider=run.provider_id,
+            dataset_name=run.dataset.name,
+            # A multiplier run's count follows from its seeds.
+            num_samples=None if run.multiplier else run.num_samples,
+        )
+        return initial
 
     def service_kwargs(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

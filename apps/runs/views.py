@@ -57,6 +57,10 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     initial = {}
     if request.GET.get("spec_version"):
         initial["spec_version"] = request.GET["spec_version"]
+    again = request.GET.get("again", "")
+    if again.isdigit():
+        earlier = selectors.run_get(project=membership.project, run_id=int(again))
+        initial = RunForm.initial_from(earlier)
     form = RunForm(request.POST or None, project=membership.project, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -118,6 +119,35 @@ def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbac
     assert (run.num_samples, run.dataset.name, run.exploration_mode) == (30, "tickets", "CREATIVE")
 
 
+def test_run_again_starts_a_form_with_the_earlier_settings(owner_client, owner, run):
+    Run.objects.filter(pk=run.pk).update(
+        exploration_mode="CREATIVE", seed_shuffling="prompt", random_seed=7, batch_size=3
+    )
+    detail = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    again_url = f"{reverse('run_create')}?again={run.pk}"
+    assert f'href="{again_url}"' in detail
+    form = owner_client.get(again_url).context["form"]
+    assert form.initial["dataset_name"] == run.dataset.name
+    assert '<option value="CREATIVE" selected>' in form.as_div()
+    # Submitting the form as it was filled in starts the same run into a new version.
+    data = {k: v for k, v in form.initial.items() if v is not None and v is not False}
+    assert owner_client.post(reverse("run_create"), data).status_code == 302
+    second = Run.objects.exclude(pk=run.pk).get()
+    same = ("spec_version_id", "provider_id", "num_samples", "exploration_mode", "seed_shuffling")
+    assert [getattr(second, f) for f in same] == [
+        getattr(Run.objects.get(pk=run.pk), f) for f in same
+    ]
+    assert (second.random_seed, second.batch_size, second.dataset_version) == (7, 3, 2)
+    assert owner_client.get(f"{reverse('run_create')}?again={run.pk + 99}").status_code == 404
+
+
+def test_viewers_get_no_run_again_button(run):
+    viewer = MembershipFactory(project=run.project, role=Role.VIEWER)
+    client = Client()
+    client.force_login(viewer.user)
+    assert "Run again" not in client.get(reverse("run_detail", args=[run.pk])).content.decode()
+
+
 def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
     add_samples(run, ["<script>alert('x')</script> crash on save", "Second ticket"])
     RejectedSample.objects.create(
@@ -180,8 +210,6 @@ def test_live_fragment_costs_a_handful_of_queries(owner_client, run):
 
 def test_cancel_button_cancels_and_viewer_cannot(owner_client, run):
     viewer = MembershipFactory(project=run.project, role=Role.VIEWER)
-    from django.test import Client
-
     client = Client()
     client.force_login(viewer.user)
     assert client.post(reverse("run_cancel", args=[run.pk])).status_code == 403
