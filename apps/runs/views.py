@@ -58,6 +58,7 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     if request.GET.get("spec_version"):
         initial["spec_version"] = request.GET["spec_version"]
     again = request.GET.get("again", "")
+    earlier = None
     if again.isdigit():
         earlier = selectors.run_get(project=membership.project, run_id=int(again))
         initial = RunForm.initial_from(earlier)
@@ -72,7 +73,7 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
         else:
             messages.success(request, f"Run {run.pk} queued.")
             return redirect("run_detail", run_id=run.pk)
-    return render(request, "runs/form.html", {"form": form})
+    return render(request, "runs/form.html", {"form": form, "earlier": earlier})
 
 
 def _status_context(membership: Membership, run_id: int) -> dict:

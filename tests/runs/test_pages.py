@@ -126,7 +126,11 @@ def test_run_again_starts_a_form_with_the_earlier_settings(owner_client, owner, 
     detail = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
     again_url = f"{reverse('run_create')}?again={run.pk}"
     assert f'href="{again_url}"' in detail
-    form = owner_client.get(again_url).context["form"]
+    page = owner_client.get(again_url)
+    assert (
+        f'With the settings of <a href="/runs/{run.pk}/">run #{run.pk}</a>' in page.content.decode()
+    )
+    form = page.context["form"]
     assert form.initial["dataset_name"] == run.dataset.name
     assert '<option value="CREATIVE" selected>' in form.as_div()
     # Submitting the form as it was filled in starts the same run into a new version.
