@@ -84,14 +84,15 @@ class Run(models.Model):
     label_counts = models.JSONField(default=dict)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-id"]
         indexes = [
             models.Index(
                 fields=["heartbeat_at"],
                 condition=Q(status__in=["QUEUED", "RUNNING"]),
                 name="run_unfinished",
             ),
-            models.Index(fields=["project", "-created_at"], name="run_project"),
+            # The runs list: newest first by id (its paging cursor), per project.
+            models.Index(fields=["project", "-id"], name="run_project_newest"),
         ]
 
     def __str__(self) -> str:
