@@ -43,13 +43,18 @@ class _JsonArrayLength(Func):
 
 def spec_version_list(spec: Spec) -> QuerySet[SpecVersion]:
     """Versions of a spec (already fetched through the caller's project), newest first,
-    each with `seed_count` and `run_count`."""
+    each with `seed_count`."""
     return (
         SpecVersion.objects.filter(spec=spec)
         .select_related("spec", "created_by")
-        .annotate(seed_count=_JsonArrayLength(F("seeds")), run_count=Count("runs"))
+        .annotate(seed_count=_JsonArrayLength(F("seeds")))
         .order_by("-number")
     )
+
+
+def spec_version_table(spec: Spec) -> list[SpecVersion]:
+    """The spec page's versions: without their seeds, each with `run_count` as well."""
+    return list(spec_version_list(spec).defer("seeds").annotate(run_count=Count("runs")))
 
 
 def spec_version_get(project: Project, version_id: int) -> SpecVersion:

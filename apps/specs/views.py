@@ -75,7 +75,7 @@ def _version_url(spec: Spec, number: int) -> str:
 @project_view
 def spec_detail(request: HttpRequest, membership: Membership, spec_id: int) -> HttpResponse:
     spec = selectors.spec_get(membership.project, spec_id)
-    versions = list(selectors.spec_version_list(spec).defer("seeds"))
+    versions = selectors.spec_version_table(spec)
     version = None
     if versions:
         try:

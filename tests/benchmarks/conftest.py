@@ -27,9 +27,9 @@ def bench_conditions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[N
 
     Creating the 1,000,000-sample dataset leaves about a gigabyte of dirty pages (and
     PostgreSQL's dirty buffers, written at its next checkpoint). On this VM their
-    writeback shows up as 10-15 % CPU steal for half a minute, which doubled the LLM
-    client's measured overhead and pushed page p95s over 50 ms. Module fixtures such as
-    that dataset are set up before this runs, so their writes are flushed too.
+    writeback showed up as 7-13 % CPU steal for half a minute, and the LLM client
+    benchmark run right after it measured 2.08x ideal instead of 1.28x. Module fixtures
+    such as that dataset are set up before this runs, so their writes are flushed too.
     """
     started = time.monotonic()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
