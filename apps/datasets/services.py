@@ -20,7 +20,8 @@ from apps.core.models import Membership, Project
 from apps.core.services import require_editor
 from apps.runs.models import FINISHED
 from apps.specs.models import TaskType
-from apps.specs.task_types import REASON_LABELS, check_sample, text_hash
+from apps.specs.task_types import REASON_LABELS, check_sample
+from apps.specs.texts import text_hash
 
 from . import importing, selectors
 from .models import (

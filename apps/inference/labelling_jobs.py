@@ -28,7 +28,7 @@ from apps.datasets.services import (
     dataset_version_create,
     samples_insert,
 )
-from apps.specs.task_types import text_hash
+from apps.specs.texts import text_hash
 
 from . import labelling
 from .models import LabellingJob, LabellingStatus

@@ -22,7 +22,8 @@ from apps.datasets.services import (
     samples_insert,
 )
 from apps.specs.models import TaskType
-from apps.specs.task_types import SpecContent, check_sample, text_hash
+from apps.specs.task_types import SpecContent, check_sample
+from apps.specs.texts import text_hash
 
 from .models import Inference, Verdict
 from .outputs import effective_output, generated_text

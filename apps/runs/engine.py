@@ -3,54 +3,29 @@
 The engine knows nothing of the database. It receives a `ChunkInput`, keeps up to
 `concurrency` calls in flight, passes each answer through the stages (parse → validate →
 echo → dedupe) and returns a `ChunkOutput` that the caller commits in one transaction. New
-stages (revision cycles, filtering gates, tools) slot into `STAGES` without touching
+stages (revision cycles, filtering gates, tools) slot into `stages.STAGES` without touching
 the call loop.
 """
 
 import asyncio
-import json
 import math
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from apps.core.llm import LLMClient, LLMError, ProviderAuthError, ProviderConfig, ProviderRefused
 from apps.specs.task_types import (
-    REASON_DUPLICATE,
-    REASON_ECHO,
-    REASON_UNPARSEABLE,
-    SpecContent,
     batch_schema,
-    check_sample,
-    echo_key,
-    text_hash,
 )
 
 from .prompts import EXPLORATION, PromptSettings, build_call, wanted_labels
+from .stages import STAGES, Candidate, ChunkState, parse_answer, spec_echoes
 
 # Errors after which more calls cannot help.
 FATAL_ERRORS = (ProviderAuthError, ProviderRefused)
 # A chunk with this many failed calls and none that worked ends the run.
 MAX_FAILED_CALLS_WITHOUT_SUCCESS = 4
-
-
-@dataclass
-class Candidate:
-    payload: Any
-    call_index: int
-    original: dict[str, Any] | None = None
-    text: str = ""
-    text_hash: str = ""
-    labels: list[str] = field(default_factory=list)
-    reason: str = ""
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.reason
 
 
 @dataclass(frozen=True)
@@ -105,113 +80,6 @@ class ChunkOutput:
         self.input_tokens = self.output_tokens = 0
         self.accepted, self.rejected, self.errors = [], [], []
         return taken
-
-
-class Stage(Protocol):
-    def __call__(self, batch: list[Candidate], chunk: "ChunkState") -> None: ...
-
-
-@dataclass
-class ChunkState:
-    """What stages may consult: the spec and what this chunk has accepted so far."""
-
-    content: SpecContent
-    echoes: dict[str, str] = field(default_factory=dict)  # echo_key → what it repeats
-    seen_hashes: set[str] = field(default_factory=set)
-    label_counts: Counter[str] = field(default_factory=Counter)
-    # Samples per label that the calls in flight were asked for.
-    asked: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-    calls_ok: int = 0
-    calls_failed: int = 0
-
-    def expected_counts(self) -> dict[str, float]:
-        """Accepted samples per label plus what the calls in flight were asked for."""
-        return {
-            label: self.label_counts[label] + self.asked[label] for label in self.content.labels
-        }
-
-    @contextmanager
-    def asking(self, labels: list[str], samples: int) -> Iterator[None]:
-        """Count a call's labels as asked for while it is in flight."""
-        share = samples / len(labels) if labels else 0.0
-        for label in labels:
-            self.asked[label] += share
-        try:
-            yield
-        finally:
-            for label in labels:
-                self.asked[label] -= share
-
-
-def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
-    for candidate in batch:
-        if not candidate.ok:
-            continue
-        checked = check_sample(candidate.payload, chunk.content)
-        if not checked.ok:
-            candidate.reason, candidate.detail = checked.reason, checked.detail
-            continue
-        candidate.payload = checked.payload
-        candidate.text, candidate.labels = checked.text, checked.labels
-        candidate.text_hash = text_hash(checked.text)
-
-
-def spec_echoes(prompt: PromptSettings) -> dict[str, str]:
-    """The spec's own words that small models hand back as a sample's whole text."""
-    echoes = {echo_key(line): "a requirement" for line in prompt.requirements}
-    echoes[echo_key(prompt.instruction)] = "the instruction"
-    echoes[echo_key(prompt.description)] = "the description"
-    echoes.update({echo_key(label): f"the label {label!r}" for label in prompt.content.labels})
-    echoes.pop("", None)
-    return echoes
-
-
-def echo_stage(batch: list[Candidate], chunk: ChunkState) -> None:
-    """A text that is just a label name or a line of the spec is not a sample."""
-    for candidate in batch:
-        if candidate.ok and (echoed := chunk.echoes.get(echo_key(candidate.text))):
-            candidate.reason, candidate.detail = REASON_ECHO, f"the text is {echoed}"
-
-
-def dedupe_stage(batch: list[Candidate], chunk: ChunkState) -> None:
-    """Exact duplicates within the chunk; the commit drops those already in the dataset."""
-    for candidate in batch:
-        if not candidate.ok:
-            continue
-        if candidate.text_hash in chunk.seen_hashes:
-            candidate.reason, candidate.detail = REASON_DUPLICATE, "repeated within the run"
-            continue
-        chunk.seen_hashes.add(candidate.text_hash)
-        chunk.label_counts.update(candidate.labels)
-
-
-STAGES: list[Stage] = [validate_stage, echo_stage, dedupe_stage]
-
-
-def parse_answer(content: str, call_index: int, original: dict[str, Any] | None) -> list[Candidate]:
-    """Split a model answer into candidates; an unreadable answer is one rejected candidate."""
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as exc:
-        return [
-            Candidate(
-                payload=content[:2000],
-                call_index=call_index,
-                reason=REASON_UNPARSEABLE,
-                detail=f"not JSON: {exc.msg}",
-            )
-        ]
-    samples = data.get("samples") if isinstance(data, dict) else data
-    if not isinstance(samples, list):
-        return [
-            Candidate(
-                payload=data,
-                call_index=call_index,
-                reason=REASON_UNPARSEABLE,
-                detail="no list of samples in the answer",
-            )
-        ]
-    return [Candidate(payload=s, call_index=call_index, original=original) for s in samples]
 
 
 Flush = Callable[[ChunkOutput], Awaitable[int | None]]

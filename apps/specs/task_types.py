@@ -6,18 +6,15 @@ for the prompt, and a validator that turns a candidate payload into an accepted 
 seed examples, generated samples, imported rows and edited samples.
 """
 
-import hashlib
 import json
-import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, Protocol
 
-import fastjsonschema
-from jsonschema import Draft202012Validator
-
+from .json_schemas import infer_schema, schema_errors, without_enums
 from .models import TaskType
+from .texts import locate_mentions
 
 # Reject reasons, as counted on runs and shown to people.
 REASON_SCHEMA = "schema"
@@ -66,70 +63,8 @@ class Checked:
     detail: str = ""
 
 
-def normalise_text(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
-def echo_key(text: str) -> str:
-    """How a text compares with the spec's own words: normalised, without the quotes and
-    punctuation around it."""
-    return normalise_text(text).strip(" \t.,;:!?\"'`()[]")
-
-
-def text_hash(text: str) -> str:
-    """Key for exact-duplicate detection within a dataset."""
-    return hashlib.sha256(normalise_text(text).encode()).hexdigest()[:32]
-
-
-def _loose_pattern(mention: str) -> re.Pattern[str]:
-    words = [re.escape(word) for word in mention.split()]
-    return re.compile(r"\s+".join(words), re.IGNORECASE)
-
-
-def _find(text: str, mention: str, start: int, loose: bool) -> tuple[int, int] | None:
-    found = text.find(mention, start)
-    if found >= 0:
-        return found, found + len(mention)
-    if loose and mention.strip():
-        match = _loose_pattern(mention).search(text, start)
-        if match is not None:
-            return match.start(), match.end()
-    return None
-
-
-def locate_mentions(
-    text: str, mentions: list[str], *, loose: bool = False
-) -> list[tuple[int, int] | None]:
-    """Where each mention is in `text`, as (start, end); None where it is not there.
-
-    The k-th mention of the same string is its k-th occurrence in the text (the first one
-    when there are fewer). `loose` also accepts a different case and other whitespace, for
-    model answers: the caller must then take the entity text from the slice it got.
-    """
-    spans: list[tuple[int, int] | None] = []
-    seen: dict[str, int] = {}
-    for mention in mentions:
-        span = _find(text, mention, seen.get(mention, 0), loose) or _find(text, mention, 0, loose)
-        if span is not None:
-            seen[mention] = span[1]
-        spans.append(span)
-    return spans
-
-
 def _reject(reason: str, detail: str) -> Checked:
     return Checked(ok=False, reason=reason, detail=detail)
-
-
-@lru_cache(maxsize=256)
-def _compiled(schema_json: str) -> Callable[[Any], Any]:
-    # Runs check thousands of samples: a compiled validator is ~10x faster on the (common)
-    # valid path; jsonschema below only runs to word the error of an invalid one.
-    return fastjsonschema.compile(json.loads(schema_json))
-
-
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json))
 
 
 _SCHEMA_JSON: dict[tuple[str, bool], str] = {}
@@ -141,7 +76,7 @@ def _content_schema_json(content: SpecContent, *, loose: bool) -> str:
     schema_json = _SCHEMA_JSON.get(key)
     if schema_json is None:
         schema = handler(content.task_type).schema(content)
-        schema_json = json.dumps(_without_enums(schema) if loose else schema, sort_keys=True)
+        schema_json = json.dumps(without_enums(schema) if loose else schema, sort_keys=True)
         if len(_SCHEMA_JSON) > 512:
             _SCHEMA_JSON.clear()
         _SCHEMA_JSON[key] = schema_json
@@ -151,21 +86,7 @@ def _content_schema_json(content: SpecContent, *, loose: bool) -> str:
 def _content_errors(content: SpecContent, payload: Any, *, loose: bool = False) -> str | None:
     """The first schema problem of `payload`; `loose` ignores label enums, which get a
     reject reason of their own."""
-    return _schema_errors(_content_schema_json(content, loose=loose), payload)
-
-
-def _schema_errors(schema_json: str, payload: Any) -> str | None:
-    try:
-        _compiled(schema_json)(payload)
-        return None
-    except fastjsonschema.JsonSchemaException:
-        pass
-    errors = sorted(_validator(schema_json).iter_errors(payload), key=str)
-    if not errors:
-        return None
-    first = errors[0]
-    where = "/".join(str(p) for p in first.absolute_path) or "sample"
-    return f"{where}: {first.message}"
+    return schema_errors(_content_schema_json(content, loose=loose), payload)
 
 
 # What a sample's text should be, said explicitly: without seed examples small models
@@ -373,36 +294,6 @@ class Custom:
         )
         text = "\n".join(strings) or json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return Checked(ok=True, payload=payload, text=text)
-
-
-def _without_enums(schema: Any) -> Any:
-    """The schema minus label enums: unknown labels get their own reject reason."""
-    if isinstance(schema, dict):
-        return {k: _without_enums(v) for k, v in schema.items() if k != "enum"}
-    if isinstance(schema, list):
-        return [_without_enums(v) for v in schema]
-    return schema
-
-
-_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array"}
-
-
-def infer_schema(seeds: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> dict[str, Any]:
-    """A schema for custom rows from their seed examples: every field seen, typed."""
-    properties: dict[str, Any] = {}
-    required: set[str] | None = None
-    for seed in seeds:
-        if not isinstance(seed, dict):
-            continue
-        for name, value in seed.items():
-            kind = _JSON_TYPES.get(type(value), "object" if isinstance(value, dict) else "string")
-            properties.setdefault(name, {"type": kind})
-        required = set(seed) if required is None else required & set(seed)
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(required or []),
-    }
 
 
 HANDLERS: dict[str, TaskHandler] = {

@@ -10,7 +10,8 @@ from apps.datasets.services import (
     dataset_version_create,
     samples_insert,
 )
-from apps.specs.task_types import SpecContent, check_sample, text_hash
+from apps.specs.task_types import SpecContent, check_sample
+from apps.specs.texts import text_hash
 
 TOPICS = ["billing", "shipping", "account"]
 WORDS = {

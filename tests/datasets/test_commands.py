@@ -3,7 +3,7 @@ from django.core.management import CommandError, call_command
 
 from apps.datasets import selectors
 from apps.datasets.models import Dataset, DatasetVersion, Sample
-from apps.specs.task_types import text_hash
+from apps.specs.texts import text_hash
 
 pytestmark = pytest.mark.django_db
 

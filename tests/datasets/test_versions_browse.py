@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.datasets import selectors, services
+from apps.datasets import browsing, selectors, services
 from apps.datasets.models import DatasetVersion, ReviewState, Sample
 from tests.datasets.helpers import add_version, classification, make_run
 from tests.queries import count_queries
@@ -183,9 +183,9 @@ def test_windowed_content_pages_match_a_plain_query(
     owner, monkeypatch, window, max_window, rare_label
 ):
     """The id-order windows and the GIN fallback return exactly what a plain query does."""
-    monkeypatch.setattr(selectors, "WINDOW", window)
-    monkeypatch.setattr(selectors, "MAX_WINDOW", max_window)
-    monkeypatch.setattr(selectors, "RARE_LABEL", rare_label)
+    monkeypatch.setattr(browsing, "WINDOW", window)
+    monkeypatch.setattr(browsing, "MAX_WINDOW", max_window)
+    monkeypatch.setattr(browsing, "RARE_LABEL", rare_label)
     # Dense, medium and rare labels, and a label only in the oldest samples.
     payloads = [classification(i, "old") for i in range(5)]
     payloads += [classification(i, "billing" if i % 9 else "account") for i in range(5, 150)]
@@ -212,8 +212,8 @@ def test_windowed_content_pages_match_a_plain_query(
 def test_a_label_page_walks_one_window_sized_from_the_labels_share(owner, monkeypatch):
     """A label on 10% of the samples: the first window is sized for the page at that
     share, so the page comes from one window (two reads of samples), not several."""
-    monkeypatch.setattr(selectors, "WINDOW", 10)
-    monkeypatch.setattr(selectors, "RARE_LABEL", 0)
+    monkeypatch.setattr(browsing, "WINDOW", 10)
+    monkeypatch.setattr(browsing, "RARE_LABEL", 0)
     payloads = [classification(i, "account" if i % 10 == 0 else "billing") for i in range(300)]
     dataset = add_version(owner.project, "tickets", payloads).dataset
     with count_queries() as queries:

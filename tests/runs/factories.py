@@ -51,7 +51,7 @@ def queued_run(num_samples=20000):
 def insert_samples(run, texts: list[str], first_index: int = 0) -> None:
     """Write classification samples into the run's dataset version, as the engine would."""
     from apps.datasets.services import NewSample, samples_insert
-    from apps.specs.task_types import text_hash
+    from apps.specs.texts import text_hash
 
     samples_insert(
         dataset_id=run.dataset_id,

@@ -21,7 +21,7 @@ from typing import Any
 
 from apps.core.llm import ChatResult, LLMClient, ProviderBadResponse
 from apps.inference.registry import client_for
-from apps.specs.task_types import locate_mentions
+from apps.specs.texts import locate_mentions
 
 from .schema import Spec, instructions, json_schema, spec_parse, text_check, threshold_check
 

@@ -14,7 +14,7 @@ from apps.core.models import Project
 from apps.datasets.fake import tickets
 from apps.datasets.models import Dataset, DatasetVersion, ReviewState, VersionSource
 from apps.datasets.services import dataset_version_create
-from apps.specs.task_types import text_hash
+from apps.specs.texts import text_hash
 
 COPY_SQL = """
 COPY datasets_sample

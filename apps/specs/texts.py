@@ -1,0 +1,55 @@
+"""Comparing and locating texts: the normal form duplicates and echoes are compared in,
+and where an entity's mention sits in a sample's text."""
+
+import hashlib
+import re
+
+
+def normalise_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def echo_key(text: str) -> str:
+    """How a text compares with the spec's own words: normalised, without the quotes and
+    punctuation around it."""
+    return normalise_text(text).strip(" \t.,;:!?\"'`()[]")
+
+
+def text_hash(text: str) -> str:
+    """Key for exact-duplicate detection within a dataset."""
+    return hashlib.sha256(normalise_text(text).encode()).hexdigest()[:32]
+
+
+def _loose_pattern(mention: str) -> re.Pattern[str]:
+    words = [re.escape(word) for word in mention.split()]
+    return re.compile(r"\s+".join(words), re.IGNORECASE)
+
+
+def _find(text: str, mention: str, start: int, loose: bool) -> tuple[int, int] | None:
+    found = text.find(mention, start)
+    if found >= 0:
+        return found, found + len(mention)
+    if loose and mention.strip():
+        match = _loose_pattern(mention).search(text, start)
+        if match is not None:
+            return match.start(), match.end()
+    return None
+
+
+def locate_mentions(
+    text: str, mentions: list[str], *, loose: bool = False
+) -> list[tuple[int, int] | None]:
+    """Where each mention is in `text`, as (start, end); None where it is not there.
+
+    The k-th mention of the same string is its k-th occurrence in the text (the first one
+    when there are fewer). `loose` also accepts a different case and other whitespace, for
+    model answers: the caller must then take the entity text from the slice it got.
+    """
+    spans: list[tuple[int, int] | None] = []
+    seen: dict[str, int] = {}
+    for mention in mentions:
+        span = _find(text, mention, seen.get(mention, 0), loose) or _find(text, mention, 0, loose)
+        if span is not None:
+            seen[mention] = span[1]
+        spans.append(span)
+    return spans
