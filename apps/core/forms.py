@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from .models import Provider, ProviderKind
 
@@ -34,7 +35,22 @@ class ProviderForm(forms.ModelForm):
         if self.instance.kind != ProviderKind.EMBEDDED:
             kind = self.fields["kind"]
             kind.choices = [c for c in ProviderKind.choices if c[0] != ProviderKind.EMBEDDED]  # type: ignore[attr-defined]
-        self.fields["max_concurrency"].widget.attrs.update(min=1, max=1024)
+        fields = self.fields
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            fields[name].help_text = "Empty: no limit."
+            fields[name].validators.append(MinValueValidator(1))
+            fields[name].widget.attrs.update(min=1)
+        fields["max_concurrency"].help_text = "Calls in flight at once, 1 to 1,024."
+        fields["max_concurrency"].validators += [MinValueValidator(1), MaxValueValidator(1024)]
+        fields["max_concurrency"].widget.attrs.update(min=1, max=1024)
+        fields["timeout_seconds"].help_text = "Per call: more than 0, at most 3,600 seconds."
+        fields["timeout_seconds"].widget.attrs.update(min=0.1, max=3600, step="any")
+
+    def clean_timeout_seconds(self) -> float:
+        value = self.cleaned_data["timeout_seconds"]
+        if value is not None and not 0 < value <= 3600:
+            raise forms.ValidationError("Give more than 0 and at most 3,600 seconds.")
+        return value  # type: ignore[no-any-return]
 
     def service_fields(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

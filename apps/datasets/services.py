@@ -320,6 +320,10 @@ def dataset_import(
     if not rows:
         raise ValidationError({"file": "The file holds no rows."})
     inserted += flush()
+    if not inserted:  # rolls back the version: it would only repeat the one before
+        raise ValidationError(
+            {"file": f"Nothing new: all {rows} rows are already in {name}; no version created."}
+        )
     dataset_version_close(dataset_id=version.dataset_id, number=version.number)
     version.refresh_from_db()
     return ImportResult(

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
@@ -82,8 +81,10 @@ def _list_page(
 
 
 @project_view
-@require_POST
 def dataset_import(request: HttpRequest, membership: Membership) -> HttpResponse:
+    if request.method != "POST":
+        # A failed import's page is shown at this address; reloading it lands on the form.
+        return redirect("dataset_list")
     require_editor(membership)
     upload = request.FILES.get("file")
     if upload is None:

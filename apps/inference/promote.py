@@ -59,6 +59,13 @@ def task_type_of(inference: Inference, answer: Any = None) -> str | None:
         return LABEL_TASKS[inference.task]
     if inference.task in DECODER_TASKS:
         return TaskType.DECODER
+    # A native extract call answers with every key (`"entities": []` too): what its
+    # schema asked for says what the answer is.
+    asked = _as_dict(_as_dict(inference.request).get("schema"))
+    if asked.get("entities"):
+        return TaskType.NER
+    if asked.get("classifications"):
+        return TaskType.CLASSIFICATION
     data = _as_dict(answer)
     if isinstance(data.get("entities"), list):
         return TaskType.NER

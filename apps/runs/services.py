@@ -52,8 +52,10 @@ def run_params_validate(
 ) -> int:
     """Raise ValidationError naming each bad field and its limit; return num_samples."""
     errors: dict[str, str] = {}
-    if (num_samples is None) == (multiplier is None):
-        errors["num_samples"] = "Give either num_samples (1 to 20,000) or multiplier, not both."
+    if num_samples is None and multiplier is None:
+        errors["num_samples"] = "Give num_samples (1 to 20,000) or a multiplier of the seeds."
+    elif num_samples is not None and multiplier is not None:
+        errors["num_samples"] = "Give num_samples or multiplier, not both."
     _check_range(errors, "num_samples", num_samples, 1, MAX_SAMPLES)
     _check_range(errors, "multiplier", multiplier, 1, MAX_SAMPLES)
     _check_range(errors, "batch_size", batch_size, 1, MAX_BATCH)

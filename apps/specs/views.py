@@ -51,7 +51,7 @@ def spec_edit(request: HttpRequest, membership: Membership, spec_id: int) -> Htt
     form = edit_form(request.POST or None, request.FILES or None, latest)
     if request.method == "POST" and form.is_valid():
         try:
-            version = services.spec_version_create(
+            version = services.spec_version_reuse_or_create(
                 membership=membership,
                 spec=spec,
                 user=membership.user,
@@ -60,9 +60,14 @@ def spec_edit(request: HttpRequest, membership: Membership, spec_id: int) -> Htt
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            messages.success(
-                request, f"Saved as version {version.number}; earlier versions are unchanged."
-            )
+            if latest is not None and version.pk == latest.pk:
+                messages.info(
+                    request, f"Nothing changed: version {version.number} stays the latest."
+                )
+            else:
+                messages.success(
+                    request, f"Saved as version {version.number}; earlier versions are unchanged."
+                )
             return redirect(_version_url(spec, version.number))
     context = {"form": form, "spec": spec, "latest": latest}
     return render(request, "specs/spec_form.html", context)

@@ -143,7 +143,7 @@
 
   function sync(box, textarea) {
     var entities = [];
-    box.querySelectorAll(".entity-row").forEach(function (row) {
+    box.querySelectorAll(".entity-list .entity-row").forEach(function (row) {
       var text = row.querySelector(".er-text").value;
       var label = row.querySelector(".er-label").value.trim();
       var start = row.querySelector(".er-start").value;
@@ -160,10 +160,11 @@
 
   function render(box, textarea) {
     var entities = parse(textarea);
+    box.classList.toggle("json-invalid", entities === null);
+    if (entities === null) return; // half-typed JSON: keep the rows until it parses again
     var list = box.querySelector(".entity-list");
     list.textContent = "";
-    box.classList.toggle("json-invalid", entities === null);
-    (entities || []).forEach(function (entity) {
+    entities.forEach(function (entity) {
       if (entity && typeof entity === "object") addRow(box, entity);
     });
   }
@@ -184,6 +185,13 @@
     box.dataset.ready = "1";
     var textarea = document.querySelector(box.dataset.json);
     if (!textarea) return;
+    var head = document.createElement("div");
+    head.className = "entity-row entity-head";
+    ["Entity text", "Label", "Start (optional)"].forEach(function (title) {
+      var cell = document.createElement("small");
+      cell.textContent = title;
+      head.appendChild(cell);
+    });
     var list = document.createElement("div");
     list.className = "entity-list";
     var add = document.createElement("button");
@@ -198,12 +206,15 @@
     var bar = document.createElement("div");
     bar.className = "entity-bar";
     bar.append(add, fromSelection);
-    box.append(list, bar);
+    box.append(head, list, bar);
     box.hidden = false;
     render(box, textarea);
 
     box.addEventListener("input", function () { sync(box, textarea); });
-    textarea.addEventListener("change", function () { render(box, textarea); });
+    // Rows follow the JSON while it is typed, not on "change": that fires when the
+    // textarea loses focus, i.e. on the mousedown of "Save correction", and the rows
+    // rebuilt then moved the button away before the click landed.
+    textarea.addEventListener("input", function () { render(box, textarea); });
     box.addEventListener("click", function (event) {
       if (event.target.classList.contains("er-remove")) {
         event.target.closest(".entity-row").remove();

@@ -51,6 +51,15 @@ def test_csv_import_adds_a_version_to_an_existing_dataset(owner):
     multi = Sample.objects.get(text__startswith="A multi-line")
     assert multi.lineage["line"] == 3
 
+    with pytest.raises(ValidationError) as again:
+        services.dataset_import(
+            membership=owner, name="tickets", task_type="", file_name="more.csv", content=content
+        )
+    assert again.value.message_dict["file"] == [
+        "Nothing new: all 3 rows are already in tickets; no version created."
+    ]
+    assert result.dataset.versions.count() == 2
+
 
 def test_ner_csv_with_entities_as_json(owner):
     content = (
@@ -157,6 +166,8 @@ def test_import_page_shows_errors_and_redirects_on_success(owner_client):
     )
     html = response.content.decode()
     assert "Nothing was imported." in html
+    # The error page's address: reloading it goes back to the datasets page.
+    assert owner_client.get("/datasets/import/")["Location"] == "/datasets/"
     assert (
         "line 2: Does not follow the schema: sample: &#x27;label&#x27; is a required property"
         in html

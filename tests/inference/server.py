@@ -40,6 +40,7 @@ def server_env(**extra: str) -> dict[str, str]:
         "PROVIDER_HOST_ALLOWLIST": "127.0.0.1",
         "EMBEDDED_LLM_URL": settings.EMBEDDED_LLM_URL,
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_POOL_SIZE": "4",  # as the Procfile runs the web process
         **extra,
     }
 

@@ -285,6 +285,34 @@ def test_class_and_text_corrections(owner_client, owner):
     assert promote.sample_payload(chat, "decoder")["response"] == "Hi there!"
 
 
+def test_a_native_classification_call_is_shown_and_corrected_as_a_class(owner_client, owner):
+    # The native extract answer carries every key, entities included (empty here).
+    call = record(
+        owner.project,
+        request={
+            "text": "My card was charged twice.",
+            "schema": {"classifications": [{"task": "topic", "labels": ["billing", "bug"]}]},
+        },
+        input_text="My card was charged twice.",
+        output={
+            "entities": [],
+            "relations": [],
+            "structures": {},
+            "classifications": [{"task": "topic", "label": "bug", "confidence": 0.5}],
+        },
+    )
+    page = owner_client.get(f"/inference/{call.pk}/").content.decode()
+    assert "Model&#x27;s class" in page or "Model's class" in page
+    assert "with the model's entities" not in page
+    editor = owner_client.get(f"/inference/{call.pk}/correct/", **HX).content.decode()
+    assert 'type="radio" name="classes" value="billing"' in editor
+    assert "Entities as JSON" not in editor
+    owner_client.post(f"/inference/{call.pk}/correct/", {"classes": ["billing"]}, **HX)
+    call.refresh_from_db()
+    assert call.corrected_output["classifications"] == [{"task": "topic", "label": "billing"}]
+    assert promote.sample_payload(call, "classification")["label"] == "billing"
+
+
 def test_viewers_can_look_but_not_judge(viewer_client, owner):
     call = ner_call(owner.project)
     page = viewer_client.get("/inference/")

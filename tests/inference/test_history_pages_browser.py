@@ -81,7 +81,7 @@ def test_review_correct_and_promote_in_the_browser(live_server, page):
     page.locator(f"#call-{ada.pk}").wait_for()
     settle(page)
     page.keyboard.press("e")
-    rows = page.locator(".entity-row")
+    rows = page.locator(".entity-list .entity-row")
     rows.first.wait_for()
     rows.first.locator(".er-text").fill("Ada Lovelace")
     rows.first.locator(".er-start").fill("")
@@ -104,7 +104,16 @@ def test_review_correct_and_promote_in_the_browser(live_server, page):
     page.locator("#entities-json").fill('[{"text": "Paris", "label": "city"}]')
     page.get_by_role("button", name="Save correction").click()
     page.get_by_text("Entity 1: 'Paris' is not in the text.").wait_for()
-    page.keyboard.press("Escape")
+    # JSON typed into the textarea and saved with a click: the rows it adds above the
+    # button must not move the button away from under the pointer.
+    page.locator("#entities-json").fill(
+        '[{"text": "Ada", "label": "person"}, {"text": "engine", "label": "thing"},'
+        ' {"text": "London", "label": "city"}]'
+    )
+    page.get_by_role("button", name="Save correction").click()
+    page.locator(".call-text.corrected mark[data-label=thing]").wait_for()
+    corrected = Inference.objects.get(pk=ada.pk).corrected_output
+    assert [e["text"] for e in corrected["entities"]] == ["Ada", "engine", "London"]
 
     # Promote both reviewed calls into a new dataset and see them on its page.
     page.locator("#promote-box summary").click()

@@ -192,6 +192,27 @@ def test_eta_reads_as_a_duration(owner_client, run, accepted, eta):
     assert eta in fragment.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("accepted", "seconds", "shown"),
+    [(6, 120, "3.0/min"), (240, 120, "2.0/s"), (1, 7200, "0.5/h")],
+)
+def test_throughput_reads_in_a_unit_that_shows_it(owner_client, run, accepted, seconds, shown):
+    started = timezone.now() - timedelta(seconds=seconds)
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=started, accepted=accepted, num_samples=4000
+    )
+    fragment = owner_client.get(reverse("run_detail", args=[run.pk]), HTTP_HX_REQUEST="true")
+    assert f'<strong class="counter-value">{shown}</strong>' in fragment.content.decode()
+
+
+def test_rejected_count_includes_duplicates_as_the_status_line_does(owner_client, run):
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, rejected=0, duplicates=45, calls=9
+    )
+    page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert '<strong class="counter-value">45</strong><small>rejected (45 duplicates)' in page
+
+
 def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):
     url = reverse("run_detail", args=[run.pk])
     fragment = owner_client.get(url, HTTP_HX_REQUEST="true").content.decode()

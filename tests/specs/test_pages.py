@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from apps.core.models import Role
 from apps.specs import services
+from apps.specs.forms import initial_from_version
 from apps.specs.models import Spec
 from tests.factories import MembershipFactory
 from tests.specs.helpers import latest, make_spec
@@ -119,6 +120,15 @@ def test_edit_creates_a_new_version(owner_client, owner):
     assert v2.seeds == [{"text": "New seed", "label": "billing"}]
     v1_page = owner_client.get(reverse("spec_detail", args=[spec.pk]) + "?v=1").content.decode()
     assert "I was charged twice for March." in v1_page
+
+
+def test_saving_the_edit_form_unchanged_keeps_the_latest_version(owner_client, owner):
+    spec = make_spec(owner)
+    data = {k: v for k, v in initial_from_version(latest(spec)).items() if v not in ("", False)}
+    response = owner_client.post(reverse("spec_edit", args=[spec.pk]), data, follow=True)
+    assert response.redirect_chain[-1][0].endswith("?v=1")
+    assert "Nothing changed: version 1 stays the latest." in response.content.decode()
+    assert spec.versions.count() == 1
 
 
 def test_seed_script_is_escaped_on_the_detail_page(owner_client, owner):

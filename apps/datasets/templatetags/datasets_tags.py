@@ -69,6 +69,17 @@ def duration(seconds: float | None) -> str:
 
 
 @register.filter
+def rate(per_second: float | None) -> str:
+    """A rate as people read it: 2.3/s, or per minute or hour when slower (3.0/min)."""
+    if not per_second:
+        return "—"
+    for factor, unit in ((1, "s"), (60, "min")):
+        if per_second * factor >= 1:
+            return f"{per_second * factor:.1f}/{unit}"
+    return f"{per_second * 3600:.1f}/h"
+
+
+@register.filter
 def filesize(size: int) -> str:
     value = float(size)
     for unit in ("bytes", "KB", "MB"):
