@@ -54,3 +54,12 @@ def render_page(
     if partial and htmx and not htmx.boosted:
         return render(request, f"{template}#{partial}", context)
     return render(request, template, context)
+
+
+def int_or_none(value: str | None) -> int | None:
+    """A positive id or number from a query string; None when absent or not one."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if number > 0 else None

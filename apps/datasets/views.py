@@ -12,21 +12,13 @@ from django.urls import reverse
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
-from apps.core.web import project_view
+from apps.core.web import int_or_none, project_view
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
 from .models import Dataset, ExportFormat, ReviewState
 
 DETAIL = "datasets/dataset_detail.html"
-
-
-def int_or_none(value: str | None) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if number > 0 else None
 
 
 @dataclass(frozen=True)

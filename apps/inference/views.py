@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
-from apps.core.web import project_view, render_page
+from apps.core.web import int_or_none, project_view, render_page
 from apps.datasets.rows import highlight_entities
 
 from . import aliases, corrections, promote
@@ -76,6 +76,10 @@ def _history_context(request: HttpRequest, membership: Membership) -> dict[str, 
 @project_view
 def history(request: HttpRequest, membership: Membership) -> HttpResponse:
     context = _history_context(request, membership)
+    call = int_or_none(request.GET.get("call"))
+    if call is not None:  # the address a selected call pushes: the page opens with it
+        inference = inference_get(project=membership.project, inference_id=call)
+        context.update(detail_context(inference, membership), selected_id=inference.pk)
     return render_page(request, HISTORY, context, partial="history-list")
 
 

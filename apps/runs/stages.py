@@ -87,17 +87,22 @@ def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
 
 
 def spec_echoes(prompt: PromptSettings) -> dict[str, str]:
-    """The spec's own words that small models hand back as a sample's whole text."""
+    """The spec's own words and seeds that small models hand back as a sample's text."""
     echoes = {echo_key(line): "a requirement" for line in prompt.requirements}
     echoes[echo_key(prompt.instruction)] = "the instruction"
     echoes[echo_key(prompt.description)] = "the description"
     echoes.update({echo_key(label): f"the label {label!r}" for label in prompt.content.labels})
+    # A seed handed back word for word adds nothing the spec did not already hold.
+    for number, seed in enumerate(prompt.content.seeds, start=1):
+        checked = check_sample(seed, prompt.content)
+        if checked.ok:
+            echoes.setdefault(echo_key(checked.text), f"seed example {number}")
     echoes.pop("", None)
     return echoes
 
 
 def echo_stage(batch: list[Candidate], chunk: ChunkState) -> None:
-    """A text that is just a label name or a line of the spec is not a sample."""
+    """A text that is just a label name, a line of the spec or a seed is not a sample."""
     for candidate in batch:
         if candidate.ok and (echoed := chunk.echoes.get(echo_key(candidate.text))):
             candidate.reason, candidate.detail = REASON_ECHO, f"the text is {echoed}"

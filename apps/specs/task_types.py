@@ -31,7 +31,7 @@ REASON_LABELS = {
     REASON_UNKNOWN_LABEL: "Label not in the spec",
     REASON_SPAN: "Entity not found in the text",
     REASON_DUPLICATE: "Duplicate of an existing sample",
-    REASON_ECHO: "Repeats the spec instead of a sample",
+    REASON_ECHO: "Repeats the spec or a seed instead of a new sample",
 }
 
 

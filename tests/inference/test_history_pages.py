@@ -167,9 +167,30 @@ def test_detail_highlights_entities_and_escapes_content(owner_client, owner):
     assert "<html" in page and 'name="entities"' in page and "<script>alert" not in page
 
 
+def test_a_selected_call_has_an_address_that_reopens_it(owner_client, owner):
+    first, second = ner_call(owner.project), chat_call(owner.project, model_id="fake/other")
+    listing = owner_client.get("/inference/?model_id=fake/other").content.decode()
+    assert f'hx-push-url="/inference/?model_id=fake%2Fother&amp;call={second.pk}"' in listing
+    page = owner_client.get(f"/inference/?call={first.pk}").content.decode()
+    assert f'id="call-{first.pk}"' in page  # its detail is open beside the list
+    assert f'inference-row verdict-none selected" id="inference-row-{first.pk}"' in page
+    assert "Select a call" not in page
+    assert f'id="call-{second.pk}"' not in page
+
+
+def test_token_counts_a_provider_did_not_report_are_not_shown_as_zero(owner_client, owner):
+    # llama.cpp's server sends no usage in a stream: the call's counts stay 0.
+    streamed = chat_call(owner.project, streamed=True)
+    page = owner_client.get(f"/inference/{streamed.pk}/").content.decode()
+    assert "tokens not reported by the provider" in page and "0 + 0 tokens" not in page
+    counted = chat_call(owner.project, input_tokens=12, output_tokens=3)
+    assert "12 + 3 tokens" in owner_client.get(f"/inference/{counted.pk}/").content.decode()
+
+
 def test_other_projects_calls_are_404(owner_client):
     other = ner_call(MembershipFactory().project)
     assert owner_client.get(f"/inference/{other.pk}/").status_code == 404
+    assert owner_client.get(f"/inference/?call={other.pk}").status_code == 404
     assert (
         owner_client.post(f"/inference/{other.pk}/feedback/", {"verdict": "correct"}).status_code
         == 404

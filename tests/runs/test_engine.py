@@ -92,7 +92,7 @@ def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, f
     assert {label for sample_labels in labels for label in sample_labels} == set(CLASS_LABELS)
 
 
-def test_texts_that_only_repeat_a_label_or_the_spec_are_rejected(setup, fake_openai):
+def test_texts_that_only_repeat_a_label_the_spec_or_a_seed_are_rejected(setup, fake_openai):
     counter = itertools.count()
 
     def respond(data):
@@ -103,6 +103,7 @@ def test_texts_that_only_repeat_a_label_or_the_spec_are_rejected(setup, fake_ope
                     {"text": " Bug. ", "label": "bug"},
                     {"text": "support tickets of a SaaS company", "label": "billing"},
                     {"text": '"No personal data"', "label": "bug"},
+                    {"text": "The export button  crashes the app.", "label": "bug"},  # seed 2
                     *[{"text": f"Ticket {n}-{i}: login fails.", "label": "bug"} for i in range(2)],
                 ]
             }
@@ -114,12 +115,13 @@ def test_texts_that_only_repeat_a_label_or_the_spec_are_rejected(setup, fake_ope
     texts = set(Sample.objects.filter(run=run).values_list("text", flat=True))
     assert len(texts) == 6
     assert all(text.startswith("Ticket ") for text in texts)
-    assert run.rejected_by_reason["echo"] == 3 * run.calls
+    assert run.rejected_by_reason["echo"] == 4 * run.calls
     details = set(run.rejects.filter(reason="echo").values_list("detail", flat=True))
     assert details == {
         "the text is the label 'bug'",
         "the text is the description",
         "the text is a requirement",
+        "the text is seed example 2",
     }
 
 

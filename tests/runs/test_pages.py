@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from apps.core.models import Role
 from apps.datasets.models import Sample
@@ -166,6 +167,9 @@ def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
     assert "<script>alert" not in body
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in body
     assert "Label not in the spec — 1" in body
+    # The rejected payload reads as JSON, escaped.
+    shown = '{"text": "<b>bold</b>", "label": "x"}'
+    assert escape(shown) in body
     assert "1 candidate rejected — Label not in the spec: 1." in body
     assert 'id="accepted-count">2<' in body
 

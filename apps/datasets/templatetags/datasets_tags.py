@@ -1,5 +1,6 @@
 """Template helpers of the dataset pages; sample rows themselves are built in rows.py."""
 
+import json
 from typing import Any
 
 from django import template
@@ -77,6 +78,12 @@ def rate(per_second: float | None) -> str:
         if per_second * factor >= 1:
             return f"{per_second * factor:.1f}/{unit}"
     return f"{per_second * 3600:.1f}/h"
+
+
+@register.filter
+def as_json(value: Any) -> str:
+    """A stored payload as JSON (not Python's repr); escaped like any other text."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @register.filter
