@@ -5,7 +5,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from . import selectors
@@ -41,7 +41,13 @@ def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         if membership is None:
             return render(request, "core/no_project.html", status=200)
         request.membership = membership  # type: ignore[attr-defined]
-        return view(request, membership, *args, **kwargs)
+        try:
+            return view(request, membership, *args, **kwargs)
+        except Http404 as exc:
+            # Objects of other projects are 404 too; the page says where to look, never
+            # whether the object exists elsewhere.
+            context = {"message": str(exc) or "Not found.", "project": membership.project}
+            return render(request, "core/not_found.html", context, status=404)
 
     return wrapper
 

@@ -13,6 +13,7 @@ class ModelAlias(models.Model):
 
     class Meta:
         ordering = ["alias"]
+        verbose_name_plural = "model aliases"
         constraints = [
             models.UniqueConstraint(fields=["project", "alias"], name="alias_unique"),
         ]

@@ -106,3 +106,22 @@ def test_bad_provider_input_is_400_naming_the_field(owner_key, field, value, mes
     )
     assert response.status_code == 400
     assert message in " ".join(response.json()[field])
+
+
+def test_a_404_page_says_to_switch_project_without_telling_what_exists(owner, owner_client):
+    from tests.datasets.helpers import add_version, classification
+
+    other = MembershipFactory(user=owner.user)  # the owner is in a second project too
+    theirs = add_version(other.project, "their-data", [classification(1)]).dataset
+    page = owner_client.get(f"/datasets/{theirs.pk}/")
+    html = page.content.decode()
+    assert page.status_code == 404
+    assert "No such dataset." in html and "switch project in the header" in html
+    assert "their-data" not in html
+    # An id that exists nowhere reads the same: the page reveals nothing.
+    missing = owner_client.get("/datasets/987654321/").content.decode()
+
+    def main(page: str) -> str:
+        return page[page.index("<main") : page.index("</main>")]
+
+    assert main(missing) == main(html)

@@ -52,6 +52,7 @@ def test_unknown_model_is_404_in_each_protocol(gw):
         headers=gw.headers(),
     )
     assert native.status_code == 404 and "nope" in native.json()["detail"]
+    assert native.json()["field"] == "model_id"  # the native request names it so
     rows = gw.rows(3)
     assert [(r.status, r.http_status) for r in rows] == [("error", 404)] * 3
     assert {r.model_id for r in rows} == {"fake/no-such-model", "nobody/model", "nope"}

@@ -109,7 +109,8 @@ def error_body(protocol: str, error: GatewayError) -> dict[str, Any]:
         return {"type": "error", "error": {"type": kind, "message": error.message}}
     body: dict[str, Any] = {"detail": error.message}
     if error.param:
-        body["field"] = error.param
+        # The native API (Pioneer's shape) names the model `model_id`.
+        body["field"] = "model_id" if error.param == "model" else error.param
     if error.code:
         body["code"] = error.code
     return body
