@@ -255,6 +255,7 @@ class ExportJobOutput(serializers.ModelSerializer):
             "dataset",
             "version",
             "format",
+            "skip_rejected",
             "status",
             "rows",
             "size",
@@ -278,6 +279,9 @@ class ExportJobCreateApi(ProjectAPIView):
     class Input(serializers.Serializer):
         format = serializers.ChoiceField(choices=ExportFormat.choices)
         version = serializers.IntegerField(min_value=1, required=False)
+        skip_rejected = serializers.BooleanField(
+            default=False, help_text="Leave out the samples a reviewer rejected."
+        )
 
     @extend_schema(request=Input, responses={202: ExportJobOutput})
     def post(self, request: Request, dataset_id: int) -> Response:
@@ -289,6 +293,7 @@ class ExportJobCreateApi(ProjectAPIView):
             dataset=dataset,
             version=serializer.validated_data.get("version"),
             fmt=serializer.validated_data["format"],
+            skip_rejected=serializer.validated_data["skip_rejected"],
         )
         data = ExportJobOutput(job, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
@@ -320,6 +325,9 @@ class DatasetExportStreamApi(ProjectAPIView):
         parameters=[
             OpenApiParameter("format", enum=["jsonl", "csv"], default="jsonl"),
             OpenApiParameter("version", int, description="Default: the latest version."),
+            OpenApiParameter(
+                "skip_rejected", bool, description="Leave out rejected samples (default false)."
+            ),
         ],
         responses={
             (200, "application/x-ndjson"): OpenApiTypes.BINARY,
@@ -333,7 +341,10 @@ class DatasetExportStreamApi(ProjectAPIView):
         version = request.query_params.get("version") or None
         if version is not None and not version.isdigit():
             return Response({"version": ["version must be a positive integer."]}, status=400)
+        skip = request.query_params.get("skip_rejected", "false").lower()
+        if skip not in ("true", "false", "1", "0"):
+            return Response({"skip_rejected": ["skip_rejected must be true or false."]}, status=400)
         number = services.export_stream_check(
             dataset=dataset, version=int(version) if version else None, fmt=fmt
         )
-        return export_response(request, dataset, number, fmt)
+        return export_response(request, dataset, number, fmt, skip_rejected=skip in ("true", "1"))

@@ -23,7 +23,7 @@ from django.utils.text import slugify
 
 from apps.specs.models import TaskType
 
-from .models import Dataset, ExportFormat, Sample
+from .models import Dataset, ExportFormat, ReviewState, Sample
 
 CHUNK_SIZE = 2000  # rows per server-side cursor fetch
 ROW_GROUP = 5000  # rows per Parquet row group: bounds the writer's memory
@@ -139,13 +139,17 @@ def export_columns(dataset: Dataset, version: int) -> list[Column]:
     return columns
 
 
-def export_rows(dataset: Dataset, version: int | None = None) -> Iterator[dict[str, Any]]:
-    """The version's samples in id order, as raw fields, from a server-side cursor."""
+def export_rows(
+    dataset: Dataset, version: int | None = None, *, skip_rejected: bool = False
+) -> Iterator[dict[str, Any]]:
+    """The version's samples in id order, as raw fields, from a server-side cursor;
+    `skip_rejected` leaves out the samples a reviewer rejected."""
     version = version or dataset.latest_version
-    rows = (
-        Sample.objects.filter(dataset=dataset, version__lte=version)
-        .order_by("id")
-        .values("id", "version", "review_state", "run_id", "payload", "lineage")
+    samples = Sample.objects.filter(dataset=dataset, version__lte=version)
+    if skip_rejected:
+        samples = samples.exclude(review_state=ReviewState.REJECTED)
+    rows = samples.order_by("id").values(
+        "id", "version", "review_state", "run_id", "payload", "lineage"
     )
     yield from cast(Iterator[dict[str, Any]], rows.iterator(chunk_size=CHUNK_SIZE))
 
@@ -262,10 +266,12 @@ def write_parquet(columns: list[Column], rows: Iterable[dict[str, Any]], sink: B
     return written
 
 
-def stream_chunks(dataset: Dataset, version: int, fmt: str) -> Iterator[bytes]:
+def stream_chunks(
+    dataset: Dataset, version: int, fmt: str, *, skip_rejected: bool = False
+) -> Iterator[bytes]:
     """JSONL or CSV bytes of a version, produced as they are sent."""
     columns = export_columns(dataset, version)
-    rows = export_rows(dataset, version)
+    rows = export_rows(dataset, version, skip_rejected=skip_rejected)
     if fmt == ExportFormat.CSV:
         return csv_chunks(columns, rows)
     return jsonl_chunks(columns, rows)
@@ -284,10 +290,12 @@ class CountingWriter:
             yield row
 
 
-def export_to_file(dataset: Dataset, version: int, fmt: str, sink: BinaryIO) -> int:
+def export_to_file(
+    dataset: Dataset, version: int, fmt: str, sink: BinaryIO, *, skip_rejected: bool = False
+) -> int:
     """Write a whole export to an open binary file; returns the number of samples."""
     columns = export_columns(dataset, version)
-    rows = CountingWriter(export_rows(dataset, version))
+    rows = CountingWriter(export_rows(dataset, version, skip_rejected=skip_rejected))
     if fmt == ExportFormat.PARQUET:
         return write_parquet(columns, rows, sink)
     chunks = csv_chunks(columns, rows) if fmt == ExportFormat.CSV else jsonl_chunks(columns, rows)
@@ -296,5 +304,6 @@ def export_to_file(dataset: Dataset, version: int, fmt: str, sink: BinaryIO) -> 
     return rows.count
 
 
-def file_name(dataset: Dataset, version: int, fmt: str) -> str:
-    return f"{slugify(dataset.name) or 'dataset'}-v{version}.{fmt}"
+def file_name(dataset: Dataset, version: int, fmt: str, *, skip_rejected: bool = False) -> str:
+    kept = "-without-rejected" if skip_rejected else ""
+    return f"{slugify(dataset.name) or 'dataset'}-v{version}{kept}.{fmt}"

@@ -21,13 +21,13 @@ async def _async_chunks(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 def export_response(
-    request: HttpRequest, dataset: Dataset, version: int, fmt: str
+    request: HttpRequest, dataset: Dataset, version: int, fmt: str, *, skip_rejected: bool = False
 ) -> StreamingHttpResponse:
-    chunks = export.stream_chunks(dataset, version, fmt)
+    chunks = export.stream_chunks(dataset, version, fmt, skip_rejected=skip_rejected)
     raw = getattr(request, "_request", request)  # under a DRF Request, Django's own
     content = _async_chunks(chunks) if isinstance(raw, ASGIRequest) else chunks
     response = StreamingHttpResponse(content, content_type=export.CONTENT_TYPES[fmt])
-    name = export.file_name(dataset, version, fmt)
+    name = export.file_name(dataset, version, fmt, skip_rejected=skip_rejected)
     response["Content-Disposition"] = content_disposition_header(True, name) or "attachment"
     response["X-Accel-Buffering"] = "no"  # let a proxy pass chunks on as they come
     return response

@@ -45,7 +45,7 @@ def export_job_execute(*, job_id: int) -> ExportJob | None:
     job = _export_claim(job_id)
     if job is None:
         return None
-    name = export.file_name(job.dataset, job.version, job.format)
+    name = export.file_name(job.dataset, job.version, job.format, skip_rejected=job.skip_rejected)
     relative = f"exports/{job.project_id}/{job.pk}-{name}"
     path = Path(settings.MEDIA_ROOT) / relative
     partial = path.with_name(path.name + ".part")
@@ -54,7 +54,9 @@ def export_job_execute(*, job_id: int) -> ExportJob | None:
         # Inside a transaction the server-side cursor streams; in autocommit it would be
         # WITH HOLD and materialise the whole version before the first row.
         with transaction.atomic(), partial.open("wb") as sink:
-            rows = export.export_to_file(job.dataset, job.version, job.format, sink)
+            rows = export.export_to_file(
+                job.dataset, job.version, job.format, sink, skip_rejected=job.skip_rejected
+            )
         partial.replace(path)
         job.status, job.file, job.rows = ExportStatus.SUCCEEDED, relative, rows
         job.size = path.stat().st_size

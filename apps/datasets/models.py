@@ -139,6 +139,9 @@ class ExportJob(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="exports")
     version = models.PositiveIntegerField()
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    skip_rejected = models.BooleanField(
+        default=False, help_text="Samples a reviewer rejected are left out."
+    )
     status = models.CharField(
         max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )

@@ -350,7 +350,12 @@ def export_version_check(*, dataset: Dataset, version: int | None) -> int:
 
 
 def export_job_create(
-    *, membership: Membership, dataset: Dataset, version: int | None, fmt: str
+    *,
+    membership: Membership,
+    dataset: Dataset,
+    version: int | None,
+    fmt: str,
+    skip_rejected: bool = False,
 ) -> ExportJob:
     """Queue an export of a version to a file; the job row reports its progress."""
     if fmt not in ExportFormat.values:
@@ -361,6 +366,7 @@ def export_job_create(
         dataset=dataset,
         version=number,
         format=fmt,
+        skip_rejected=skip_rejected,
         created_by=membership.user,
     )
     from .tasks import export_run

@@ -34,6 +34,7 @@ def dataset_export(request: HttpRequest, membership: Membership, dataset_id: int
     dataset = selectors.dataset_get(membership.project, dataset_id)
     data = request.POST if request.method == "POST" else request.GET
     fmt = data.get("format", ExportFormat.JSONL)
+    skip_rejected = data.get("skip_rejected") in ("1", "true", "on")
     try:
         version = int(data.get("version") or 0) or None
     except ValueError:
@@ -41,13 +42,17 @@ def dataset_export(request: HttpRequest, membership: Membership, dataset_id: int
     try:
         if request.method == "POST":
             job = services.export_job_create(
-                membership=membership, dataset=dataset, version=version, fmt=fmt
+                membership=membership,
+                dataset=dataset,
+                version=version,
+                fmt=fmt,
+                skip_rejected=skip_rejected,
             )
             return render(request, f"{DETAIL}#export-job", {"job": job})
         number = services.export_stream_check(dataset=dataset, version=version, fmt=fmt)
     except ValidationError as exc:
         return _bad(exc)
-    return _as_page(export_response(request, dataset, number, fmt))
+    return _as_page(export_response(request, dataset, number, fmt, skip_rejected=skip_rejected))
 
 
 @project_view
@@ -68,7 +73,9 @@ def export_file_response(job: ExportJob) -> FileResponse:
     return FileResponse(
         path.open("rb"),
         as_attachment=True,
-        filename=export.file_name(job.dataset, job.version, job.format),
+        filename=export.file_name(
+            job.dataset, job.version, job.format, skip_rejected=job.skip_rejected
+        ),
         content_type=export.CONTENT_TYPES[job.format],
     )
 

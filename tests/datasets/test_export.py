@@ -185,6 +185,43 @@ def test_export_reimports_unchanged(owner, owner_client, ner_dataset):
     assert [s.payload for s in copied] == [s.payload for s in _expected(ner_dataset)]
 
 
+def test_rejected_samples_can_be_left_out_of_an_export(owner_client, owner_key, ner_dataset):
+    kept = Sample.objects.filter(dataset=ner_dataset).exclude(review_state="rejected")
+    assert 0 < kept.count() < 5  # the fixture rejected some
+    page = owner_client.get(f"/datasets/{ner_dataset.pk}/").content.decode()
+    assert '<input type="checkbox" name="skip_rejected" value="1" checked>' in page
+    assert '<button class="small outline" name="format" value="csv">CSV</button>' in page
+
+    url = f"/datasets/{ner_dataset.pk}/export/"
+    response = owner_client.get(url, {"format": "csv", "skip_rejected": "1"})
+    assert response["Content-Disposition"].endswith('people-v2-without-rejected.csv"')
+    frame = pd.read_csv(io.BytesIO(b"".join(response.streaming_content)))
+    assert frame["sample_id"].tolist() == sorted(s.pk for s in kept)
+    assert "rejected" not in frame["review_state"].tolist()
+    everything = _stream(owner_client, url, format="csv")  # unticked: every sample
+    assert len(pd.read_csv(io.BytesIO(everything))) == 5
+
+    job_row = owner_client.post(url, {"format": "parquet", "skip_rejected": "on"})
+    assert "without rejected" in job_row.content.decode()
+    job = ExportJob.objects.get()
+    jobs.export_job_execute(job_id=job.pk)
+    job.refresh_from_db()
+    assert (job.skip_rejected, job.rows) == (True, kept.count())
+
+    api = Client(HTTP_X_API_KEY=owner_key)
+    api_url = f"/api/v1/datasets/{ner_dataset.pk}/export"
+    streamed = _stream(api, api_url, format="jsonl", skip_rejected="true")
+    assert len(streamed.decode().splitlines()) == kept.count()
+    bad = api.get(api_url, {"skip_rejected": "maybe"})
+    assert bad.status_code == 400 and "skip_rejected" in bad.json()
+    created = api.post(
+        f"/api/v1/datasets/{ner_dataset.pk}/exports/",
+        {"format": "jsonl", "skip_rejected": True},
+        content_type="application/json",
+    )
+    assert created.status_code == 202 and created.json()["skip_rejected"] is True
+
+
 def test_big_versions_export_through_a_job(owner_client, owner_key, tickets, monkeypatch):
     monkeypatch.setattr(services, "STREAM_LIMIT", 5)
     page = owner_client.get(f"/datasets/{tickets.pk}/").content.decode()
