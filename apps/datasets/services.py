@@ -20,7 +20,8 @@ from apps.core.models import Membership, Project
 from apps.core.services import require_editor
 from apps.runs.models import FINISHED
 from apps.specs.models import TaskType
-from apps.specs.task_types import REASON_LABELS, check_sample
+from apps.specs.seeds import label_list
+from apps.specs.task_types import REASON_LABELS, REASON_UNKNOWN_LABEL, check_sample
 from apps.specs.texts import text_hash
 
 from . import importing, selectors
@@ -179,10 +180,21 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
     An invalid payload raises ValidationError naming the problem and changes nothing.
     """
     require_editor(membership)
-    checked = check_sample(payload, selectors.edit_content(sample, payload))
+    content = selectors.edit_content(sample, payload)
+    checked = check_sample(payload, content)
     if not checked.ok:
-        reason = REASON_LABELS.get(checked.reason, checked.reason)
-        raise ValidationError({"payload": f"{reason}: {checked.detail}"})
+        message = f"{REASON_LABELS.get(checked.reason, checked.reason)}: {checked.detail}"
+        if checked.reason == REASON_UNKNOWN_LABEL:
+            message += f" (the labels: {label_list(content.labels)})"
+        raise ValidationError({"payload": message})
+    unknown = sorted(set(payload) - set(checked.payload)) if isinstance(payload, dict) else []
+    if unknown:  # a sample keeps only its task's fields: say so rather than drop them
+        kept = ", ".join(sorted(checked.payload))
+        raise ValidationError(
+            {"payload": f"Unknown field {', '.join(map(repr, unknown))}: a sample has {kept}."}
+        )
+    if checked.payload == sample.payload:
+        return sample  # nothing changed: it stays as reviewed
     old_labels = list(sample.labels)
     lineage = dict(sample.lineage)
     # The first edit keeps what the generator wrote, so lineage still shows the origin.

@@ -284,19 +284,20 @@ def check_seed(row: Any, content: SpecContent) -> str | None:
     if not checked.ok:
         message = f"{REASON_LABELS.get(checked.reason, checked.reason)}: {checked.detail}"
         if checked.reason == REASON_UNKNOWN_LABEL:
-            message += f" (the spec's labels: {_label_list(content.labels)})"
+            message += f" (the spec's labels: {label_list(content.labels)})"
         return message + "."
     # check_sample lets any label through when the spec has none; seeds may not.
     unknown = [label for label in checked.labels if label not in content.labels]
     if labelled and unknown:
         return (
             f"{REASON_LABELS[REASON_UNKNOWN_LABEL]}: label {unknown[0]!r} "
-            f"(the spec's labels: {_label_list(content.labels)})."
+            f"(the spec's labels: {label_list(content.labels)})."
         )
     return None
 
 
-def _label_list(labels: tuple[str, ...]) -> str:
+def label_list(labels: tuple[str, ...]) -> str:
+    """Labels to quote in an error: the first ten, and how many there are."""
     if not labels:
         return "none yet"
     shown = ", ".join(labels[:10])

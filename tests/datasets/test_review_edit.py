@@ -112,9 +112,24 @@ def test_edit_labels_must_be_known_to_the_dataset(owner, owner_client):
     url = f"/datasets/samples/{sample.pk}/edit/"
     bad = json.dumps({"text": "A new text", "label": "biling"})
     html = owner_client.post(url, {"payload": bad}, **HTMX).content.decode()
-    assert "Label not in the spec: label &#x27;biling&#x27;" in html
+    assert "Label not in the spec: label &#x27;biling&#x27; (the labels: " in html
+    assert "account" in html.split("(the labels: ")[1].split(")")[0]
     good = json.dumps({"text": "A new text", "label": "account"})
     assert "state-edited" in owner_client.post(url, {"payload": good}, **HTMX).content.decode()
+
+
+def test_an_edit_names_fields_it_would_drop_and_an_unchanged_one_is_no_edit(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(i) for i in range(2)])
+    sample = Sample.objects.order_by("id").first()
+    url = f"/datasets/samples/{sample.pk}/edit/"
+    extra = json.dumps({**sample.payload, "foo": 1})
+    html = owner_client.post(url, {"payload": extra}, **HTMX).content.decode()
+    assert "Unknown field &#x27;foo&#x27;: a sample has label, text." in html
+    same = json.dumps(sample.payload)
+    html = owner_client.post(url, {"payload": same}, **HTMX).content.decode()
+    assert "state-edited" not in html
+    sample.refresh_from_db()
+    assert sample.review_state == "unreviewed" and "before_edit" not in sample.lineage
 
 
 def test_an_edit_may_not_duplicate_another_sample(owner, owner_client):
