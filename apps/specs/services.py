@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -118,6 +118,18 @@ def _clean_content(
     return clean, errors
 
 
+def _refuse_unusable(task_type: str, content: dict[str, Any]) -> None:
+    """What the check job would fail, as a ValidationError before anything is stored.
+
+    The pages ask for this: a person fixes the form at once. The API stores the version
+    and lets the check job say why it FAILED (Dataframer's PENDING → FAILED).
+    """
+    judged = {k: v for k, v in content.items() if k != "instruction"}  # free text, no check
+    problems = checks.version_problems(task_type=task_type, **judged)
+    if problems:
+        raise ValidationError({NON_FIELD_ERRORS: problems})
+
+
 def _enqueue_check(version: SpecVersion) -> None:
     version_id = version.pk  # the task gets the key, never the row
     transaction.on_commit(lambda: spec_version_check_task.delay(version_id))
@@ -142,6 +154,7 @@ def spec_create(
     seeds: Sequence[dict[str, Any]] = (),
     custom_schema: dict[str, Any] | None = None,
     user: User | None = None,
+    refuse_unusable: bool = False,
 ) -> Spec:
     """A new spec with version 1, PENDING until the check job has looked at it."""
     require_editor(membership)
@@ -169,6 +182,8 @@ def spec_create(
     errors.update(content_errors)
     if errors:
         raise ValidationError(errors)
+    if refuse_unusable:
+        _refuse_unusable(task_type, content)
     user = user or membership.user
     with transaction.atomic():
         try:
@@ -197,6 +212,7 @@ def spec_version_create(
     requirements: Sequence[str] | _Unset = UNSET,
     seeds: Sequence[dict[str, Any]] | _Unset = UNSET,
     custom_schema: dict[str, Any] | _Unset | None = UNSET,
+    refuse_unusable: bool = False,
 ) -> SpecVersion:
     """Version n+1 of a spec; fields not given are copied from the latest version."""
     _require_project(membership, spec)
@@ -220,6 +236,8 @@ def spec_version_create(
         content, errors = _clean_content(task_type=locked.task_type, **merged)
         if errors:
             raise ValidationError(errors)
+        if refuse_unusable:
+            _refuse_unusable(locked.task_type, content)
         version = SpecVersion.objects.create(
             spec=locked,
             number=(latest.number if latest else 0) + 1,
@@ -232,7 +250,12 @@ def spec_version_create(
 
 
 def spec_version_reuse_or_create(
-    *, membership: Membership, spec: Spec, user: User | None = None, **content: Any
+    *,
+    membership: Membership,
+    spec: Spec,
+    user: User | None = None,
+    refuse_unusable: bool = False,
+    **content: Any,
 ) -> SpecVersion:
     """The latest version if it already holds exactly this content, else version n+1.
 
@@ -245,7 +268,9 @@ def spec_version_reuse_or_create(
         clean, errors = _clean_content(task_type=spec.task_type, **merged)
         if not errors and all(getattr(latest, f) == v for f, v in clean.items()):
             return latest
-    return spec_version_create(membership=membership, spec=spec, user=user, **content)
+    return spec_version_create(
+        membership=membership, spec=spec, user=user, refuse_unusable=refuse_unusable, **content
+    )
 
 
 def spec_version_check(*, version: SpecVersion) -> SpecVersion:

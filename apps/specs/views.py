@@ -33,12 +33,13 @@ def spec_create(request: HttpRequest, membership: Membership) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 task_type=task_type,
                 user=membership.user,
+                refuse_unusable=True,
                 **form.service_fields(task_type),
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
-            messages.success(request, f"Spec “{spec.name}” created. Version 1 is being checked.")
+            messages.success(request, f"Spec “{spec.name}” created.")
             return redirect("spec_detail", spec_id=spec.pk)
     return render(request, "specs/spec_form.html", {"form": form, "spec": None})
 
@@ -55,6 +56,7 @@ def spec_edit(request: HttpRequest, membership: Membership, spec_id: int) -> Htt
                 membership=membership,
                 spec=spec,
                 user=membership.user,
+                refuse_unusable=True,
                 **form.service_fields(spec.task_type),
             )
         except ValidationError as exc:

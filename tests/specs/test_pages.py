@@ -95,6 +95,15 @@ def test_csv_upload_replaces_the_text(owner_client):
     assert latest(Spec.objects.get()).seeds == [{"text": "from the file", "label": "billing"}]
 
 
+def test_the_page_refuses_a_spec_its_check_would_fail_and_keeps_the_input(owner_client):
+    bad = {**FORM, "seeds": FORM["seeds"] + '\n{"text": "Where is my parcel?", "label": "town"}'}
+    page = owner_client.post(reverse("spec_create"), bad).content.decode()
+    assert "The spec was not saved:" in page
+    assert "Seed 3: Label not in the spec: label &#x27;town&#x27;" in page
+    assert "Where is my parcel?" in page  # what was typed is still in the form
+    assert not Spec.objects.filter(name="Support intents").exists()
+
+
 def test_duplicate_name_error_is_on_the_name_field(owner_client, owner):
     make_spec(owner, name="Support intents")
     page = owner_client.post(reverse("spec_create"), FORM).content.decode()
@@ -202,9 +211,15 @@ def test_large_seeds_are_kept_without_posting_them_back(owner_client, owner, mon
     form = owner_client.get(reverse("spec_edit", args=[spec.pk])).content.decode()
     assert "Keep the 3 seeds of the latest version" in form
     assert "I was charged twice" not in form
-    data = {"description": "Edited", "labels": "billing", "keep_seeds": "on", "seeds": ""}
+    labels = "\n".join(latest(spec).labels)
+    data = {"description": "Edited", "labels": labels, "keep_seeds": "on", "seeds": ""}
     assert owner_client.post(reverse("spec_edit", args=[spec.pk]), data).status_code == 302
     assert latest(spec).number == 2 and len(latest(spec).seeds) == 3
+    # Labels the kept seeds do not fit are refused on the page, before anything is saved.
+    narrowed = {**data, "labels": "billing"}
+    page = owner_client.post(reverse("spec_edit", args=[spec.pk]), narrowed).content.decode()
+    assert "The spec was not saved:" in page and "Label not in the spec" in page
+    assert latest(spec).number == 2
 
 
 def test_label_counts_draw_bars_only_for_labels_with_seeds(owner_client, owner):
