@@ -261,7 +261,7 @@ def _import_target(
             )
         return existing.task_type, existing
     if task_type not in TaskType.values:
-        choices = ", ".join(TaskType.values)
+        choices = TaskType.listed()
         raise ValidationError(
             {"task_type": f"Choose the task type of the new dataset {name!r} ({choices})."}
         )

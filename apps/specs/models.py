@@ -9,6 +9,13 @@ class TaskType(models.TextChoices):
     CONVERSATION = "conversation", "Conversation"
     CUSTOM = "custom", "Custom fields"
 
+    @classmethod
+    def listed(cls) -> str:
+        """The values as an API sends them, each with the name the pages show."""
+        return ", ".join(
+            t.value if t.label.casefold() == t.value else f"{t.value} ({t.label})" for t in cls
+        )
+
 
 class Spec(models.Model):
     """What a team wants generated. Its content lives in immutable SpecVersions."""

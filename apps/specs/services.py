@@ -167,7 +167,7 @@ def spec_create(
     elif Spec.objects.filter(project=membership.project, name=name).exists():
         errors["name"] = [f"A spec named {name!r} already exists in this project."]
     if task_type not in TaskType.values:
-        choices = ", ".join(TaskType.values)
+        choices = TaskType.listed()
         errors["task_type"] = [f"{task_type!r} is not a task type: use one of {choices}."]
     content, content_errors = _clean_content(
         task_type=task_type,

@@ -205,3 +205,14 @@ def test_import_api(owner_key):
     assert response.status_code == 400
     assert response.json()["file"][0].startswith("line 2: not valid JSON")
     assert DatasetVersion.objects.count() == 1
+
+
+def test_task_types_are_named_as_the_pages_name_them(owner, owner_client):
+    add_version(owner.project, "people", [ner(1)], task_type="ner")
+    listing = owner_client.get("/datasets/").content.decode()
+    assert '<span class="task-type">Named-entity recognition</span>' in listing
+    upload = SimpleUploadedFile("t.jsonl", jsonl([classification(1)]))
+    page = owner_client.post("/datasets/import/", {"file": upload, "name": "new"}).content.decode()
+    assert "ner (Named-entity recognition), classification, decoder (Instruction → response)" in (
+        page.replace("&gt;", ">")
+    )

@@ -7,6 +7,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from apps.datasets import rows
+from apps.specs.models import TaskType
 
 register = template.Library()
 
@@ -84,6 +85,12 @@ def rate(per_second: float | None) -> str:
 def as_json(value: Any) -> str:
     """A stored payload as JSON (not Python's repr); escaped like any other text."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@register.filter
+def task_name(task_type: str) -> str:
+    """A dataset's task type as the pages name it ("ner" → "Named-entity recognition")."""
+    return str(TaskType(task_type).label) if task_type in TaskType.values else task_type
 
 
 @register.filter
