@@ -164,3 +164,8 @@ class LabellingJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in LABELLING_FINISHED
+
+    @property
+    def already_present(self) -> int:
+        """Texts labelled whose sample the dataset already held (one sample per text)."""
+        return max(0, self.done - self.failed - self.added)

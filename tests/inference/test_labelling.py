@@ -463,6 +463,12 @@ def test_job_page_polls_only_while_unfinished(owner_client, owner, provider, fak
     html = fragment.content.decode()
     assert "<html" not in html and "every 2s" not in html
     assert f"/datasets/{job.dataset_id}/?version=1" in html and "Succeeded" in html
+    # The same texts again add nothing, and the page says why.
+    again = _job(owner, ["Ada in Paris", "Grace in Berlin"])
+    labelling_jobs.labelling_chunk_execute(job_id=again.pk, start=0)
+    html = owner_client.get(f"/inference/label/{again.pk}/").content.decode()
+    assert '<strong class="num">2</strong><small>already in the dataset</small>' in html
+    assert '<strong class="num" id="job-added">0</strong>' in html
 
 
 def test_viewers_cannot_label_and_other_projects_jobs_are_404(owner, provider, fake_extract):
