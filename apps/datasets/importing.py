@@ -6,13 +6,12 @@ as generated samples. Rows are parsed lazily so a 50 MB file never becomes a lis
 """
 
 import contextlib
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from apps.core import csvtext
 from apps.specs.models import TaskType
 from apps.specs.task_types import REASON_LABELS, Checked, SpecContent, check_sample
 
@@ -97,32 +96,18 @@ def iter_jsonl(text: str) -> Iterator[Row]:
 
 
 def iter_csv(text: str, task_type: str) -> Iterator[Row]:
-    dialect: type[csv.Dialect] = csv.excel
-    if "\t" in text[:4096].split("\n", 1)[0] and "," not in text[:4096].split("\n", 1)[0]:
-        dialect = csv.excel_tab
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        yield Row(1, error=f"line 1: {exc}")
-        return
     json_columns = JSON_COLUMNS.get(task_type, set())
-    start = reader.line_num + 1
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
+    header: list[str] | None = None
+    for record in csvtext.records(text):
+        line, cells = record.line, record.cells
+        if record.error:
+            yield Row(line, error=f"line {line}: {record.error}")
             return
-        except csv.Error as exc:
-            yield Row(start, error=f"line {start}: {exc}")
-            return
-        line, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
+        if header is None:
+            header = [h.strip() for h in cells]
             continue
-        if len(cells) > len(header):
-            yield Row(line, error=f"line {line}: {len(cells)} cells but {len(header)} columns")
+        if len(cells) > len(header):  # fewer cells: the missing ones are absent fields
+            yield Row(line, error=f"line {line}: {csvtext.width_error(cells, header)}")
             continue
         obj: dict[str, Any] = {}
         error = ""

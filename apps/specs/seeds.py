@@ -5,14 +5,14 @@ before anything is stored. Checking the rows against the task's schema and the s
 labels (`check_seeds`) is semantic and belongs to the spec version check job.
 """
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, NotRequired, TypedDict
 
 from django.core.exceptions import ValidationError
+
+from apps.core import csvtext
 
 from .models import TaskType
 from .task_types import REASON_LABELS, REASON_UNKNOWN_LABEL, SpecContent, check_sample
@@ -166,7 +166,7 @@ def _csv_row(
 ) -> tuple[dict[str, Any] | None, str]:
     """A row as a sample payload, or None and the reason it cannot be read."""
     if len(cells) != len(names):
-        return None, f"{len(cells)} values, but the header has {len(names)} columns."
+        return None, f"{csvtext.width_error(cells, names)}."
     row: dict[str, Any] = {}
     json_columns = CSV_JSON_COLUMNS.get(task_type, set())
     for name, cell in zip(names, cells, strict=True):
@@ -186,28 +186,20 @@ def _csv_row(
 def parse_csv(text: str, *, task_type: str, multi_label: bool = False) -> ParsedSeeds:
     """A header row, then one seed per record. Line numbers count the header as line 1."""
     parsed = ParsedSeeds()
-    reader = csv.reader(io.StringIO(text, newline=""))
     names: list[str] | None = None
-    while True:
-        start = reader.line_num + 1  # a quoted cell may span lines; report where it starts
-        try:
-            cells = next(reader)
-        except StopIteration:
+    for record in csvtext.records(text):
+        if record.error:
+            parsed.problems.append({"line": record.line, "message": f"{record.error}."})
             break
-        except csv.Error as exc:
-            parsed.problems.append({"line": start, "message": f"not valid CSV ({exc})."})
-            break  # the reader cannot resynchronise after a broken quote
-        if not any(cell.strip() for cell in cells):
-            continue
         if names is None:
-            names = _csv_header(cells, task_type, parsed)
+            names = _csv_header(record.cells, task_type, parsed)
             if names is None:
                 break
             continue
-        row, reason = _csv_row(names, cells, task_type, multi_label)
+        row, reason = _csv_row(names, record.cells, task_type, multi_label)
         if row is None:
-            parsed.problems.append({"line": start, "message": reason})
-        elif not parsed.add(row, start):
+            parsed.problems.append({"line": record.line, "message": reason})
+        elif not parsed.add(row, record.line):
             break
     if names is None and not parsed.problems:
         parsed.problems.append({"line": None, "message": "the CSV is empty: it needs a header."})

@@ -216,3 +216,13 @@ def test_task_types_are_named_as_the_pages_name_them(owner, owner_client):
     assert "ner (Named-entity recognition), classification, decoder (Instruction → response)" in (
         page.replace("&gt;", ">")
     )
+
+
+def test_csv_problems_read_as_they_do_for_seed_uploads(owner):
+    too_wide = b'text,label\n"Ticket one",billing\n"Ticket two",billing,extra\n'
+    with pytest.raises(ValidationError) as error:
+        services.dataset_import(
+            membership=owner, name="t", task_type="classification", file_name="t.csv",
+            content=too_wide,
+        )  # fmt: skip
+    assert error.value.message_dict["file"] == ["line 3: 3 values, but the header has 2 columns"]
