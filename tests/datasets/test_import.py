@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from apps.core.models import Role
 from apps.datasets import importing, services
 from apps.datasets.models import Dataset, DatasetVersion, Sample
 from tests.datasets.helpers import add_version, classification, ner
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -226,3 +228,19 @@ def test_csv_problems_read_as_they_do_for_seed_uploads(owner):
             content=too_wide,
         )  # fmt: skip
     assert error.value.message_dict["file"] == ["line 3: 3 values, but the header has 2 columns"]
+
+
+def test_a_dataset_page_imports_a_file_as_its_next_version(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(i) for i in range(2)])
+    dataset = Dataset.objects.get(name="tickets")
+    page = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert "Import a file as v2" in page
+    assert '<input type="hidden" name="name" value="tickets">' in page
+    upload = SimpleUploadedFile("more.jsonl", jsonl([classification(i) for i in range(2, 5)]))
+    response = owner_client.post("/datasets/import/", {"file": upload, "name": "tickets"})
+    assert response["Location"] == f"/datasets/{dataset.pk}/"
+    assert dataset.versions.count() == 2
+    viewer = MembershipFactory(project=owner.project, role=Role.VIEWER)
+    client = Client()
+    client.force_login(viewer.user)
+    assert "Import a file" not in client.get(f"/datasets/{dataset.pk}/").content.decode()

@@ -155,6 +155,9 @@ def test_page_filters_and_load_more_render_fragments(owner, owner_client):
 
     search = owner_client.get(url, {"q": "courier"}, HTTP_HX_REQUEST="true").content.decode()
     assert search.count('class="sample ') == 20
+    assert "20 samples match the filters, newest first." in search  # all on one page
+    everything = owner_client.get(url, {"review_state": "unreviewed"}).content.decode()
+    assert "match the filters, newest first" not in everything  # more than a page: no count
 
 
 def test_history_restore_gets_the_whole_page(owner, owner_client):
