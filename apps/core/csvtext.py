@@ -36,4 +36,5 @@ def records(text: str) -> Iterator[Record]:
 
 
 def width_error(cells: list[str], header: list[str]) -> str:
-    return f"{len(cells)} values, but the header has {len(header)} columns"
+    values = f"{len(cells)} value" + ("s" if len(cells) != 1 else "")
+    return f"{values}, but the header has {len(header)} columns"

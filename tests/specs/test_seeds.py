@@ -82,6 +82,8 @@ def test_csv_bad_line_3_is_named():
     assert [p["line"] for p in parsed.problems] == [3]
     assert "3 values, but the header has 2 columns" in parsed.problems[0]["message"]
     assert len(parsed.rows) == 2
+    short = parse_csv("text,label\nonly one cell\n", task_type="classification")
+    assert short.problems[0]["message"] == "1 value, but the header has 2 columns."
 
 
 def test_csv_quoted_newline_reports_the_starting_line():
