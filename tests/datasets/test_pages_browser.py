@@ -76,7 +76,17 @@ def test_review_export_and_edit_in_the_browser(live_server, page, tmp_path: Path
     page.locator(".sample").first.wait_for()
     assert page.locator(".sample").count() == 1
 
-    # Export JSONL: a download of every sample of the version.
+    # Export JSONL: the version without the rejected sample, as the ticked box says...
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="JSONL").click()
+    download = download_info.value
+    assert download.suggested_filename == "support-tickets-v2-without-rejected.jsonl"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [line["text"] for line in lines] == [t for t, _ in TICKETS][:-1]
+    # ...and every sample of the version once the box is unticked.
+    page.get_by_label("Leave out rejected samples").uncheck()
     with page.expect_download() as download_info:
         page.get_by_role("button", name="JSONL").click()
     download = download_info.value
