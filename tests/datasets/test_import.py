@@ -244,3 +244,12 @@ def test_a_dataset_page_imports_a_file_as_its_next_version(owner, owner_client):
     client = Client()
     client.force_login(viewer.user)
     assert "Import a file" not in client.get(f"/datasets/{dataset.pk}/").content.decode()
+
+
+def test_a_sample_row_says_which_file_and_line_it_came_from(owner, owner_client):
+    upload = SimpleUploadedFile("t<i>.jsonl", jsonl([classification(i) for i in range(2)]))
+    form = {"file": upload, "name": "tickets", "task_type": "classification"}
+    assert owner_client.post("/datasets/import/", form).status_code == 302
+    dataset = Dataset.objects.get(name="tickets")
+    page = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert "from t&lt;i&gt;.jsonl line 2" in page and "t<i>" not in page

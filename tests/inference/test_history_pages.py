@@ -390,6 +390,10 @@ def test_promote_uses_correct_outputs_and_corrections_with_lineage(owner_client,
     }
     assert [e["text"] for e in samples[fixed.pk].payload["entities"]] == ["Ada Lovelace", "London"]
     assert samples[fixed.pk].labels == ["city", "person"]
+    # Each promoted sample links back to the call it came from.
+    page = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert f'<a href="/inference/?call={fixed.pk}">call #{fixed.pk}</a> (corrected)' in page
+    assert f'<a href="/inference/?call={right.pk}">call #{right.pk}</a><' in page
     # Promoting again makes version 2 (its samples are already in the dataset).
     client_post("/inference/promote/", {"dataset_name": "reviewed", "task": "extract"})
     assert Dataset.objects.get(pk=dataset.pk).latest_version == 2

@@ -1,6 +1,7 @@
 """Labelling jobs: chunks, checkpoints, resume, cancel and failure."""
 
 import pytest
+from django.test import Client
 
 from apps.datasets.models import DatasetVersion, Sample, VersionSource
 from apps.inference import labelling_jobs
@@ -34,6 +35,10 @@ def test_job_runs_in_chunks_and_writes_a_dataset_version(owner, provider, fake_e
     }
     assert sample.labels == ["city", "person"]
     assert sample.lineage["labelling_job_id"] == job.pk and sample.lineage["line"] == 2
+    client = Client()
+    client.force_login(owner.user)
+    page = client.get(f"/datasets/{job.dataset_id}/").content.decode()
+    assert f'<a href="/inference/label/{job.pk}/">labelling job #{job.pk}</a>' in page
     assert Inference.objects.get(pk=sample.lineage["inference_id"]).task == "label_ner"
 
 
