@@ -21,6 +21,7 @@ from apps.core.api import ProjectAPIView
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
+from .browsing import ROW_FIELDS
 from .http import export_response
 from .models import Dataset, ExportFormat, ExportJob, ReviewState, Sample
 from .views_exports import export_file_response
@@ -64,19 +65,7 @@ class DatasetDetailOutput(DatasetOutput):
 class SampleOutput(serializers.ModelSerializer):
     class Meta:
         model = Sample
-        fields = [
-            "id",
-            "dataset",
-            "version",
-            "run",
-            "index",
-            "payload",
-            "text",
-            "labels",
-            "lineage",
-            "review_state",
-            "created_at",
-        ]
+        fields = list(ROW_FIELDS)  # what a page of samples loads
 
 
 def sample_data(sample: Sample) -> dict[str, Any]:

@@ -42,6 +42,16 @@ def _login(page, live_server, username: str, password: str) -> None:
     page.click("button[type=submit]")
 
 
+def _export_jsonl(page, tmp_path) -> tuple[str, list[dict]]:
+    """Press the JSONL export button: the downloaded file's name and its lines."""
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="JSONL").click()
+    download = download_info.value
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    return download.suggested_filename, [json.loads(x) for x in target.read_text().splitlines()]
+
+
 def test_review_export_and_edit_in_the_browser(live_server, page, tmp_path: Path):
     user = core_services.user_create(username="erin", password="erin-pw-12345")
     project = core_services.project_create(name="Erin's lab", owner=user)
@@ -77,23 +87,13 @@ def test_review_export_and_edit_in_the_browser(live_server, page, tmp_path: Path
     assert page.locator(".sample").count() == 1
 
     # Export JSONL: the version without the rejected sample, as the ticked box says...
-    with page.expect_download() as download_info:
-        page.get_by_role("button", name="JSONL").click()
-    download = download_info.value
-    assert download.suggested_filename == "support-tickets-v2-without-rejected.jsonl"
-    target = tmp_path / download.suggested_filename
-    download.save_as(target)
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    name, lines = _export_jsonl(page, tmp_path)
+    assert name == "support-tickets-v2-without-rejected.jsonl"
     assert [line["text"] for line in lines] == [t for t, _ in TICKETS][:-1]
     # ...and every sample of the version once the box is unticked.
     page.get_by_label("Leave out rejected samples").uncheck()
-    with page.expect_download() as download_info:
-        page.get_by_role("button", name="JSONL").click()
-    download = download_info.value
-    assert download.suggested_filename == "support-tickets-v2.jsonl"
-    target = tmp_path / download.suggested_filename
-    download.save_as(target)
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    name, lines = _export_jsonl(page, tmp_path)
+    assert name == "support-tickets-v2.jsonl"
     assert [line["text"] for line in lines] == [t for t, _ in TICKETS]
     assert lines[-1]["review_state"] == "rejected"
 
