@@ -6,7 +6,6 @@ answer can be reviewed and corrected like any other call. One text's failure is 
 in its own result and never loses the answers of the others.
 """
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.core.lanes import map_in_lanes
 from apps.core.services import EMBEDDED_PROVIDER_NAME
 from apps.specs.models import TaskType
 from apps.specs.task_types import Checked, SpecContent, check_sample
@@ -136,29 +136,27 @@ async def extract_all(
     concurrency: int = CONCURRENCY,
 ) -> list[Outcome]:
     """Label every text, `concurrency` calls in flight; results in the order given."""
-    gate = asyncio.Semaphore(concurrency)
 
     async def one(text: str) -> Outcome:
-        async with gate:
-            started = time.perf_counter()
-            try:
-                native = await extraction.extract(
-                    provider=provider,
-                    upstream_model=upstream_model,
-                    text=text,
-                    schema=schema,
-                    threshold=threshold,
-                )
-            # Any failure stays with its own text: the other answers are still good.
-            except Exception as exc:
-                elapsed = (time.perf_counter() - started) * 1000
-                return Outcome(text, error=str(exc) or type(exc).__name__, latency_ms=elapsed)
+        started = time.perf_counter()
+        try:
+            native = await extraction.extract(
+                provider=provider,
+                upstream_model=upstream_model,
+                text=text,
+                schema=schema,
+                threshold=threshold,
+            )
+        # Any failure stays with its own text: the other answers are still good.
+        except Exception as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            native = native if isinstance(native, dict) else {}
-            tokens_in, tokens_out = _usage(native)
-            return Outcome(text, native, "", elapsed, tokens_in, tokens_out)
+            return Outcome(text, error=str(exc) or type(exc).__name__, latency_ms=elapsed)
+        elapsed = (time.perf_counter() - started) * 1000
+        native = native if isinstance(native, dict) else {}
+        tokens_in, tokens_out = _usage(native)
+        return Outcome(text, native, "", elapsed, tokens_in, tokens_out)
 
-    return list(await asyncio.gather(*(one(text) for text in texts)))
+    return await map_in_lanes(one, texts, concurrency)
 
 
 def annotation(task: str, outcome: Outcome, labels: list[str], multi_label: bool) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """How much the LLM client adds over the network: 2,000 chat calls at concurrency 64
 against the fake OpenAI server (20 ms latency) running in a separate process.
 
-The ideal is latency-bound: ceil(2000 / 64) x 20 ms = 640 ms. The same load is also sent
+The ideal is latency-bound: ceil(2000 / 64) x 20 ms = 640 ms. The calls go out in 64
+lanes that each take the next call when their last one ends, as a run's lanes and a
+labelling job do (`apps.core.lanes`). The same load is also sent
 through a plain `httpx.AsyncClient` over the aiohttp transport (what the client would cost
 without its lean path) and through bare aiohttp (the floor on this machine). Client and
 server share the machine's cores, so their CPU times are printed too.
@@ -30,6 +32,7 @@ import httpx
 import pytest
 from httpx_aiohttp import AiohttpTransport
 
+from apps.core.lanes import map_in_lanes
 from apps.core.llm import LLMClient, ProviderConfig
 
 CALLS = 2000
@@ -72,12 +75,13 @@ def process_cpu(pid: int) -> float:
 
 
 async def timed(one: Callable[[], Awaitable[None]], server_pid: int) -> tuple[float, float, float]:
-    """(wall, client CPU, server CPU) seconds for CALLS calls, after a warm-up."""
-    await asyncio.gather(*(one() for _ in range(WARMUP)))
+    """(wall, client CPU, server CPU) seconds for CALLS calls in CONCURRENCY lanes, after a
+    warm-up."""
+    await map_in_lanes(lambda _: one(), range(WARMUP), CONCURRENCY)
     server_cpu = process_cpu(server_pid)
     cpu = time.process_time()
     started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(CALLS)))
+    await map_in_lanes(lambda _: one(), range(CALLS), CONCURRENCY)
     return (
         time.perf_counter() - started,
         time.process_time() - cpu,
@@ -91,7 +95,7 @@ async def through_client(base_url: str, server_pid: int) -> tuple[float, float, 
         kind="openai",
         base_url=base_url,
         default_model="fake-model",
-        max_concurrency=CONCURRENCY,  # the client's own limiter does the capping
+        max_concurrency=CONCURRENCY,  # the provider limit a 64-lane run would have
     )
     client = LLMClient(config)
 
@@ -103,33 +107,27 @@ async def through_client(base_url: str, server_pid: int) -> tuple[float, float, 
 
 
 async def through_httpx(base_url: str, server_pid: int) -> tuple[float, float, float]:
-    gate = asyncio.Semaphore(CONCURRENCY)
     transport = AiohttpTransport(limits=httpx.Limits(max_connections=1024))
     async with httpx.AsyncClient(transport=transport) as http:
 
         async def one() -> None:
-            async with gate:
-                response = await http.post(
-                    f"{base_url}/chat/completions",
-                    json={"model": "fake-model", "messages": MESSAGES},
-                )
-                response.raise_for_status()
-                assert response.json()["choices"]
+            response = await http.post(
+                f"{base_url}/chat/completions",
+                json={"model": "fake-model", "messages": MESSAGES},
+            )
+            response.raise_for_status()
+            assert response.json()["choices"]
 
         return await timed(one, server_pid)
 
 
 async def through_aiohttp(base_url: str, server_pid: int) -> tuple[float, float, float]:
-    gate = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as session:
 
         async def one() -> None:
-            async with (
-                gate,
-                session.post(
-                    f"{base_url}/chat/completions", data=RAW_BODY, headers=RAW_HEADERS
-                ) as r,
-            ):
+            async with session.post(
+                f"{base_url}/chat/completions", data=RAW_BODY, headers=RAW_HEADERS
+            ) as r:
                 assert json.loads(await r.read())["choices"]
 
         return await timed(one, server_pid)

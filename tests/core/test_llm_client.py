@@ -87,6 +87,25 @@ def test_no_authorization_header_without_a_key(fake_openai: FakeOpenAI) -> None:
     assert "authorization" not in fake_openai.requests[0]["headers"]
 
 
+def test_cookies_an_upstream_sets_are_not_sent_back(fake_openai: FakeOpenAI) -> None:
+    # One HTTP session serves every project of a worker: a provider's cookie must not
+    # follow one project's call into another's, on the plain path or the streaming one.
+    cookie = {"Set-Cookie": "session=project-a; Path=/"}
+    fake_openai.enqueue(Behaviour(headers=cookie), Behaviour(headers=cookie))
+
+    async def calls() -> None:
+        client = LLMClient(config_for(fake_openai))
+        await client.chat(HELLO)
+        [_ async for _ in client.stream_chat(HELLO)]
+        await client.chat(HELLO)
+        [_ async for _ in client.stream_chat(HELLO)]
+
+    run(calls())
+
+    assert len(fake_openai.requests) == 4
+    assert [r["headers"].get("cookie") for r in fake_openai.requests] == [None] * 4
+
+
 def test_usage_is_zero_when_the_server_omits_it(fake_openai: FakeOpenAI) -> None:
     async def no_usage() -> Any:
         client = LLMClient(config_for(fake_openai))

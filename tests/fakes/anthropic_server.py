@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import Behaviour, FakeServer
+from .base import Behaviour, FakeServer, Routes
 from .openai_server import main as _main
 
 MODELS = ["claude-fake-1", "claude-fake-2"]
@@ -30,11 +30,12 @@ def _error(status: int, kind: str, message: str) -> web.Response:
 
 
 class FakeAnthropic(FakeServer):
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/v1/models", self._tracked(self.models))
-        app.router.add_post("/v1/messages", self._tracked(self.messages))
+    def routes(self) -> Routes:
+        return {("GET", "/v1/models"): self.models, ("POST", "/v1/messages"): self.messages}
 
-    def _invalid(self, request: web.Request, data: dict[str, Any] | None) -> web.Response | None:
+    def _invalid(
+        self, request: web.BaseRequest, data: dict[str, Any] | None
+    ) -> web.Response | None:
         if self.require_key is not None and request.headers.get("x-api-key") != self.require_key:
             return _error(401, "authentication_error", "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
@@ -68,7 +69,7 @@ class FakeAnthropic(FakeServer):
             return self.malformed_response(entry)
         return None
 
-    async def models(self, request: web.Request) -> web.Response:
+    async def models(self, request: web.BaseRequest) -> web.Response:
         _, entry = await self.begin(request)
         if (invalid := self._invalid(request, None)) is not None:
             entry["status"] = invalid.status
@@ -84,7 +85,7 @@ class FakeAnthropic(FakeServer):
             {"data": items, "has_more": False, "first_id": MODELS[0], "last_id": MODELS[-1]}
         )
 
-    async def messages(self, request: web.Request) -> web.StreamResponse:
+    async def messages(self, request: web.BaseRequest) -> web.StreamResponse:
         data, entry = await self.begin(request)
         if (invalid := self._invalid(request, data)) is not None:
             entry["status"] = invalid.status
@@ -117,7 +118,7 @@ class FakeAnthropic(FakeServer):
 
     async def _stream(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         data: dict[str, Any],
         content: str,
         usage: tuple[int, int],

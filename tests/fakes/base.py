@@ -28,7 +28,9 @@ from aiohttp import web
 from .schema_gen import generate
 
 Responder = Callable[[dict[str, Any]], str]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+Routes = dict[tuple[str, str], Handler]
+MAX_BODY = 32 * 1024 * 1024  # bytes a request body may have
 
 _SCHEMA_IN_PROMPT = re.compile(r"JSON Schema:\s*(\{.*\})\s*$", re.S)
 
@@ -46,6 +48,7 @@ class Behaviour:
     content: str | None = None  # answer text instead of the responder's
     error_message: str | None = None  # message inside an error answer
     chunk_delay: float = 0.0  # streaming: seconds between deltas
+    headers: dict[str, str] = field(default_factory=dict)  # added to a normal answer
 
 
 @dataclass
@@ -90,7 +93,8 @@ class FakeServer:
         self.answer_cache: dict[bytes, bytes] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.ServerRunner | None = None
+        self._routes: Routes = {}
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
 
@@ -232,7 +236,7 @@ class FakeServer:
         while self._generation == generation and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
-    async def begin(self, request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def begin(self, request: web.BaseRequest) -> tuple[dict[str, Any], dict[str, Any]]:
         """Read the JSON body and log the request; returns (json, log entry)."""
         body = await request.read()
         try:
@@ -267,11 +271,21 @@ class FakeServer:
 
     # ---- server lifecycle -------------------------------------------------------------
 
-    def add_routes(self, app: web.Application) -> None:
+    def routes(self) -> Routes:
+        """The provider's endpoints: {(method, path): handler}."""
         raise NotImplementedError
 
+    def _all_routes(self) -> Routes:
+        provider = {key: self._tracked(handler) for key, handler in self.routes().items()}
+        return provider | {
+            ("GET", "/_fake/requests"): self._admin_requests,
+            ("GET", "/_fake/stats"): self._admin_stats,
+            ("POST", "/_fake/reset"): self._admin_reset,
+            ("POST", "/_fake/script"): self._admin_script,
+        }
+
     def _tracked(self, handler: Handler) -> Handler:
-        async def wrapper(request: web.Request) -> web.StreamResponse:
+        async def wrapper(request: web.BaseRequest) -> web.StreamResponse:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -282,19 +296,32 @@ class FakeServer:
 
         return wrapper
 
-    def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        self.add_routes(app)
-        app.router.add_get("/_fake/requests", self._admin_requests)
-        app.router.add_get("/_fake/stats", self._admin_stats)
-        app.router.add_post("/_fake/reset", self._admin_reset)
-        app.router.add_post("/_fake/script", self._admin_script)
-        return app
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        # aiohttp's low-level server with a dict lookup: an Application's router and
+        # middleware chain cost a benchmark's fake more CPU per request than the client.
+        handler = self._routes.get((request.method, request.path))
+        if handler is not None:
+            return await handler(request)
+        if any(path == request.path for _, path in self._routes):
+            return web.json_response({"error": {"message": "Method not allowed."}}, status=405)
+        return web.json_response({"error": {"message": "Not found."}}, status=404)
 
-    async def _admin_requests(self, request: web.Request) -> web.Response:
+    def _make_request(
+        self,
+        message: Any,
+        payload: Any,
+        protocol: Any,
+        writer: Any,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, task.get_loop(), client_max_size=MAX_BODY
+        )
+
+    async def _admin_requests(self, request: web.BaseRequest) -> web.Response:
         return web.json_response(self.requests)
 
-    async def _admin_stats(self, request: web.Request) -> web.Response:
+    async def _admin_stats(self, request: web.BaseRequest) -> web.Response:
         return web.json_response(
             {
                 "served": self.served,
@@ -303,11 +330,11 @@ class FakeServer:
             }
         )
 
-    async def _admin_reset(self, request: web.Request) -> web.Response:
+    async def _admin_reset(self, request: web.BaseRequest) -> web.Response:
         self.reset()
         return web.json_response({"ok": True})
 
-    async def _admin_script(self, request: web.Request) -> web.Response:
+    async def _admin_script(self, request: web.BaseRequest) -> web.Response:
         data = await request.json()
         queue = data.pop("queue", [])
         self.script(**data)
@@ -315,9 +342,14 @@ class FakeServer:
         return web.json_response({"ok": True, "script": asdict(self._script)})
 
     async def start_async(self) -> None:
-        self._runner = web.AppRunner(
-            self.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
+        self._routes = self._all_routes()
+        server = web.Server(
+            self._dispatch,
+            request_factory=self._make_request,
+            handler_cancellation=True,
+            access_log=None,
         )
+        self._runner = web.ServerRunner(server, shutdown_timeout=0.5)
         await self._runner.setup()
         # Bind the socket ourselves so that port 0 gives us the real port directly.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

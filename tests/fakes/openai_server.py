@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import Behaviour, FakeServer
+from .base import Behaviour, FakeServer, Routes
 
 MODELS = ["fake-gpt", "fake-gpt-mini"]
 
@@ -39,11 +39,10 @@ def response_schema(data: dict[str, Any]) -> dict[str, Any] | None:
 class FakeOpenAI(FakeServer):
     url_suffix = "/v1"
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/v1/models", self._tracked(self.models))
-        app.router.add_post("/v1/chat/completions", self._tracked(self.chat))
+    def routes(self) -> Routes:
+        return {("GET", "/v1/models"): self.models, ("POST", "/v1/chat/completions"): self.chat}
 
-    def _auth_error(self, request: web.Request) -> web.Response | None:
+    def _auth_error(self, request: web.BaseRequest) -> web.Response | None:
         if self.require_key is None:
             return None
         if request.headers.get("Authorization") == f"Bearer {self.require_key}":
@@ -53,7 +52,7 @@ class FakeOpenAI(FakeServer):
             status=401,
         )
 
-    async def models(self, request: web.Request) -> web.Response:
+    async def models(self, request: web.BaseRequest) -> web.Response:
         _, entry = await self.begin(request)
         if (denied := self._auth_error(request)) is not None:
             entry["status"] = 401
@@ -85,7 +84,7 @@ class FakeOpenAI(FakeServer):
             return self.malformed_response(entry)
         return None
 
-    async def chat(self, request: web.Request) -> web.StreamResponse:
+    async def chat(self, request: web.BaseRequest) -> web.StreamResponse:
         latency = self.plain_latency()
         if latency is not None:
             cached = self.answer_cache.get(await request.read())
@@ -134,11 +133,13 @@ class FakeOpenAI(FakeServer):
         payload = json.dumps(body).encode()
         if latency is not None and len(self.answer_cache) < 1024:
             self.answer_cache[await request.read()] = payload
-        return web.Response(body=payload, content_type="application/json")
+        return web.Response(
+            body=payload, content_type="application/json", headers=behaviour.headers
+        )
 
     async def _stream(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         data: dict[str, Any],
         content: str,
         usage: dict[str, int],
@@ -147,7 +148,11 @@ class FakeOpenAI(FakeServer):
         behaviour: Behaviour,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                **behaviour.headers,
+            }
         )
         await response.prepare(request)
         created = int(time.time())

@@ -20,6 +20,7 @@ import ssl
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -180,6 +181,16 @@ class EagerAiohttpTransport(AiohttpTransport):
     about the cost of bare aiohttp. Streaming keeps using the regular httpx client.
     """
 
+    def get_client(self) -> aiohttp.ClientSession:
+        # No cookie jar: one session serves every provider and project of the process,
+        # and a cookie that one call's upstream sets must not ride along on the next.
+        connector = aiohttp.TCPConnector(
+            limit=POOL_LIMITS.max_connections or 0,
+            keepalive_timeout=POOL_LIMITS.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
     async def request_eager(
         self,
         method: str,
@@ -226,6 +237,7 @@ class SharedHTTP:
             transport=self.transport,
             timeout=DEFAULT_TIMEOUT,
             follow_redirects=False,  # a redirect must not carry the API key to another host
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # keeps no cookie
         )
 
     async def aclose(self) -> None:
