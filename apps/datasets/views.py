@@ -67,9 +67,15 @@ def _list_page(
         "task_types": TaskType.choices,
         "errors": errors or {},
         "form": request.POST if errors else {},
+        "chosen_file": _upload_name(request) if errors else "",
         "max_rows": importing.MAX_IMPORT_ROWS,
     }
     return render(request, "datasets/dataset_list.html", context)
+
+
+def _upload_name(request: HttpRequest) -> str:
+    upload = request.FILES.get("file")
+    return (upload.name or "") if upload is not None else ""
 
 
 @project_view

@@ -51,6 +51,7 @@ def label_file(request: HttpRequest, membership: Membership) -> HttpResponse:
     jobs = LabellingJob.objects.filter(project=membership.project).defer("texts", "lines")[:10]
     context = {
         "form": form,
+        "chosen_file": upload.name if form.errors and (upload := request.FILES.get("file")) else "",
         "jobs": jobs,
         "model_ids": model_ids(membership.project),
         "max_texts": labelling_jobs.MAX_FILE_TEXTS,

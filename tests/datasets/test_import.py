@@ -168,6 +168,7 @@ def test_import_page_shows_errors_and_redirects_on_success(owner_client):
     )
     html = response.content.decode()
     assert "Nothing was imported." in html
+    assert "Choose <b>t.jsonl</b> again" in html
     # The error page's address: reloading it goes back to the datasets page.
     assert owner_client.get("/datasets/import/")["Location"] == "/datasets/"
     assert (

@@ -70,9 +70,11 @@ def test_upload_problems_are_shown_inline_with_line_numbers(
 
 
 def test_upload_form_errors_for_labels_and_model(owner_client, provider):
-    response = _upload(owner_client, "a.txt", b"Paris\n", labels=" , ", model_id="nope/x")
+    response = _upload(owner_client, "a<b>.txt", b"Paris\n", labels=" , ", model_id="nope/x")
     html = response.content.decode()
     assert "labels must be a list of 1 to 200 names." in html
+    # The file input comes back empty: the page names the file to choose again, escaped.
+    assert "Choose <b>a&lt;b&gt;.txt</b> again" in html
 
 
 def test_job_page_polls_only_while_unfinished(owner_client, owner, provider, fake_extract):
