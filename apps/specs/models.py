@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core.fields import OrderedJSONField
+
 
 class TaskType(models.TextChoices):
     NER = "ner", "Named-entity recognition"
@@ -55,8 +57,8 @@ class SpecVersion(models.Model):
     labels = models.JSONField(default=list, blank=True)
     multi_label = models.BooleanField(default=False)
     requirements = models.JSONField(default=list, blank=True)
-    seeds = models.JSONField(default=list, blank=True)
-    custom_schema = models.JSONField(null=True, blank=True)
+    seeds = OrderedJSONField(default=list, blank=True)
+    custom_schema = OrderedJSONField(null=True, blank=True)
     status = models.CharField(
         max_length=10, choices=SpecVersionStatus.choices, default=SpecVersionStatus.PENDING
     )

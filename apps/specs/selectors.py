@@ -35,8 +35,8 @@ def spec_get(project: Project, spec_id: int) -> Spec:
 class _JsonArrayLength(Func):
     # Counting in SQL lets listings defer the seeds themselves (up to 5 MB a version).
     template = (
-        "CASE WHEN jsonb_typeof(%(expressions)s) = 'array' "
-        "THEN jsonb_array_length(%(expressions)s) ELSE 0 END"
+        "CASE WHEN json_typeof(%(expressions)s) = 'array' "
+        "THEN json_array_length(%(expressions)s) ELSE 0 END"
     )
     output_field = IntegerField()
 

@@ -4,6 +4,7 @@ from django.test import Client
 from apps.core.models import Role
 from apps.specs import services
 from apps.specs.models import Spec
+from apps.specs.task_types import batch_schema, content_of
 from tests.factories import MembershipFactory, api_key_for
 from tests.specs.helpers import LABELS, SEEDS, latest, make_spec
 
@@ -54,6 +55,40 @@ def test_new_version_and_get_by_number(owner, owner_key):
     assert {"label": "billing", "count": 1, "in_spec": True} in v1["label_counts"]
     missing = Client().get(f"{SPECS}{spec.pk}/versions/9/", HTTP_X_API_KEY=owner_key)
     assert missing.status_code == 404
+
+
+def test_a_custom_schema_and_its_seeds_keep_their_key_order(owner_key):
+    # The order is meaning: a model under structured output writes the properties in the
+    # schema's order. (jsonb would give answer, question, difficulty: shorter keys first.)
+    fields = ["question", "answer", "difficulty"]
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in fields},
+        "required": fields,
+    }
+    seed = {"question": "Why is the sky blue?", "answer": "Scattering.", "difficulty": "easy"}
+    response = post(
+        owner_key,
+        SPECS,
+        {
+            "name": "Quiz",
+            "task_type": "custom",
+            "description": "Science quiz questions.",
+            "custom_schema": schema,
+            "seeds": [seed],
+        },
+    )
+    assert response.status_code == 201, response.content
+    spec_id = response.json()["id"]
+
+    version = Client().get(f"{SPECS}{spec_id}/versions/1/", HTTP_X_API_KEY=owner_key).json()
+
+    assert list(version["custom_schema"]["properties"]) == fields
+    assert list(version["seeds"][0]) == fields
+    sent = batch_schema(content_of(latest(Spec.objects.get(pk=spec_id))), 2)
+    assert list(sent["properties"]["samples"]["items"]["properties"]) == fields
+    detail = Client().get(f"{SPECS}{spec_id}/", HTTP_X_API_KEY=owner_key).json()
+    assert detail["versions"][0]["seed_count"] == 1  # counted in SQL, on `json` now
 
 
 def test_seeds_as_jsonl_and_csv_text(owner_key):
