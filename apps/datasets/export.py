@@ -23,7 +23,7 @@ from django.utils.text import slugify
 
 from apps.specs.models import TaskType
 
-from .models import Dataset, ExportFormat, ReviewState, Sample
+from .models import Dataset, DatasetVersion, ExportFormat, ReviewState, Sample
 
 CHUNK_SIZE = 2000  # rows per server-side cursor fetch
 ROW_GROUP = 5000  # rows per Parquet row group: bounds the writer's memory
@@ -121,6 +121,16 @@ def _payload_keys(dataset: Dataset, version: int) -> dict[str, str]:
     return kinds
 
 
+def _field_order(dataset: Dataset, version: int) -> list[str]:
+    """The fields of the newest version up to `version` that recorded their order."""
+    orders = (
+        DatasetVersion.objects.filter(dataset=dataset, number__lte=version)
+        .order_by("-number")
+        .values_list("field_order", flat=True)
+    )
+    return next((order for order in orders if order), [])
+
+
 def export_columns(dataset: Dataset, version: int) -> list[Column]:
     fixed = PAYLOAD_COLUMNS.get(dataset.task_type)
     if fixed is None or dataset.task_type == TaskType.CLASSIFICATION:
@@ -129,7 +139,10 @@ def export_columns(dataset: Dataset, version: int) -> list[Column]:
             # Single- and multi-label rows may mix: keep the columns that occur.
             columns = [Column(k, k, kind) for k, kind in fixed if k in found or k == "text"]
         else:
-            columns = [Column(k, k, kind) for k, kind in found.items()]
+            # Custom: in the order the fields were written, then any others as found.
+            order = {name: n for n, name in enumerate(_field_order(dataset, version))}
+            names = sorted(found, key=lambda k: order.get(k, len(order)))
+            columns = [Column(k, k, found[k]) for k in names]
     else:
         columns = [Column(k, k, kind) for k, kind in fixed]
     taken = {c.name for c in columns}

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 
+from apps.core.fields import OrderedJSONField
+
 
 class Dataset(models.Model):
     """Named, versioned samples of one project."""
@@ -51,6 +53,11 @@ class DatasetVersion(models.Model):
     )
     added_labels = models.JSONField(
         null=True, blank=True, help_text="Label counts of the samples this version added."
+    )
+    # jsonb keeps no key order, so a custom dataset's columns come from here: the run's
+    # schema, or the fields of an imported file in the order it first had them.
+    field_order = OrderedJSONField(
+        default=list, blank=True, help_text="Payload fields in the order they were written."
     )
 
     class Meta:

@@ -58,6 +58,7 @@ def dataset_version_create(
     user: Any = None,
     run: Any = None,
     note: str = "",
+    field_order: list[str] | None = None,
 ) -> DatasetVersion:
     """Open version n+1 of the named dataset (creating the dataset at version 1).
 
@@ -75,6 +76,7 @@ def dataset_version_create(
         source=source,
         run=run,
         note=note,
+        field_order=field_order or [],
         created_by=user if user is not None and user.is_authenticated else None,
     )
 
@@ -297,6 +299,7 @@ def dataset_import(
     errors: list[str] = []
     rows = inserted = 0
     batch: list[NewSample] = []
+    fields: dict[str, None] = {}  # the payload fields in the order the file has them
 
     def flush() -> int:
         done = samples_insert(
@@ -316,6 +319,7 @@ def dataset_import(
         if errors:
             continue  # keep validating to report more lines; nothing will be kept
         assert row.checked is not None
+        fields.update(dict.fromkeys(row.checked.payload))
         batch.append(
             NewSample(
                 payload=row.checked.payload,
@@ -336,6 +340,7 @@ def dataset_import(
         raise ValidationError(
             {"file": f"Nothing new: all {rows} rows are already in {name}; no version created."}
         )
+    DatasetVersion.objects.filter(pk=version.pk).update(field_order=list(fields))
     dataset_version_close(dataset_id=version.dataset_id, number=version.number)
     version.refresh_from_db()
     return ImportResult(

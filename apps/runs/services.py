@@ -15,6 +15,7 @@ from apps.datasets.models import VersionSource
 from apps.datasets.services import dataset_version_close, dataset_version_create
 from apps.specs.models import SpecVersion
 from apps.specs.services import spec_version_require_succeeded
+from apps.specs.task_types import content_of, sample_schema
 
 from .models import FINISHED, ExplorationMode, Run, RunEvent, RunStatus, SeedShuffling
 
@@ -141,6 +142,7 @@ def run_create(
         task_type=spec_version.spec.task_type,
         source=VersionSource.RUN,
         user=user,
+        field_order=list(sample_schema(content_of(spec_version)).get("properties", {})),
     )
     if version.dataset.task_type != spec_version.spec.task_type:
         raise ValidationError(

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .models import SpecVersion, TaskType
-from .task_types import check_sample, content_of, handler
+from .task_types import check_sample, content_of, sample_schema
 
 SEEDS_SHOWN = 100
 
 
 def derived_schema(version: SpecVersion) -> dict[str, Any]:
     """The JSON schema one sample of this version follows (given, built in or inferred)."""
-    return handler(version.spec.task_type).schema(content_of(version))
+    return sample_schema(content_of(version))
 
 
 def schema_json(version: SpecVersion) -> str:

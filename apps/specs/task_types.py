@@ -75,7 +75,7 @@ def _content_schema_json(content: SpecContent, *, loose: bool) -> str:
     key = (content.cache_key, loose)
     schema_json = _SCHEMA_JSON.get(key)
     if schema_json is None:
-        schema = handler(content.task_type).schema(content)
+        schema = sample_schema(content)
         schema_json = json.dumps(without_enums(schema) if loose else schema, sort_keys=True)
         if len(_SCHEMA_JSON) > 512:
             _SCHEMA_JSON.clear()
@@ -309,6 +309,11 @@ def handler(task_type: str) -> TaskHandler:
     return HANDLERS[task_type]
 
 
+def sample_schema(content: SpecContent) -> dict[str, Any]:
+    """The JSON schema of one sample of the spec."""
+    return handler(content.task_type).schema(content)
+
+
 def check_sample(payload: Any, content: SpecContent) -> Checked:
     return handler(content.task_type).check(payload, content)
 
@@ -329,7 +334,7 @@ def batch_schema(
         "properties": {
             "samples": {
                 "type": "array",
-                "items": handler(content.task_type).schema(content),
+                "items": sample_schema(content),
                 "minItems": size,
                 "maxItems": size,
             }

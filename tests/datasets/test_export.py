@@ -175,6 +175,23 @@ def test_custom_payloads_export_with_their_own_columns(owner, media):
     assert frame["ok"].tolist() == [True, False]
 
 
+def test_an_imported_custom_file_exports_its_columns_in_the_file_order(owner, owner_client):
+    lines = [
+        {"question": "2+2?", "answer": "4", "tags": ["math"], "ok": True},
+        {"question": "Capital of France?", "answer": "Paris", "tags": [], "ok": True, "hint": "x"},
+    ]
+    content = "\n".join(json.dumps(line) for line in lines).encode()
+    result = services.dataset_import(
+        membership=owner, name="qa", task_type="custom", file_name="qa.jsonl", content=content
+    )
+    url = f"/datasets/{result.dataset.pk}/export/"
+
+    csv_file = b"".join(owner_client.get(url, {"format": "csv"}).streaming_content)
+
+    header = csv_file.decode().splitlines()[0].split(",")
+    assert header[:5] == ["question", "answer", "tags", "ok", "hint"]  # not jsonb's ok, hint…
+
+
 def test_export_reimports_unchanged(owner, owner_client, ner_dataset):
     body = _stream(owner_client, f"/datasets/{ner_dataset.pk}/export/", format="jsonl")
     result = services.dataset_import(

@@ -14,10 +14,14 @@ _counter = itertools.count()
 _lock = threading.Lock()
 
 
-def _batch_size(data: dict[str, Any]) -> int:
+def _schema(data: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema the request asks the answer to follow (either dialect)."""
     fmt = data.get("response_format") or {}
-    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or {}
-    return int(schema.get("properties", {}).get("samples", {}).get("minItems", 1))
+    return fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or {}
+
+
+def _batch_size(data: dict[str, Any]) -> int:
+    return int(_schema(data).get("properties", {}).get("samples", {}).get("minItems", 1))
 
 
 def _next() -> int:
@@ -75,3 +79,18 @@ def ner(labels: list[str], *, invalid_rate: float = 0.0, seed: int = 0):
 
 # For the fake server started as a process (`--responder module:name`).
 classification_default = classification(["billing", "bug", "feature_request"])
+
+
+def custom():
+    """Samples with a distinct string in every property, written in the schema's order (as
+    a model under structured output writes them)."""
+
+    def respond(data: dict[str, Any]) -> str:
+        item = _schema(data)["properties"]["samples"]["items"]
+        samples = []
+        for _ in range(_batch_size(data)):
+            n = _next()
+            samples.append({name: f"{name} number {n}" for name in item["properties"]})
+        return json.dumps({"samples": samples})
+
+    return respond

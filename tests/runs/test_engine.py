@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from apps.datasets import export
 from apps.datasets.models import Sample
 from apps.runs import chunks, services
 from apps.runs.models import Run, RunStatus
@@ -155,6 +156,35 @@ def test_ner_offsets_computed_and_bad_spans_rejected(fake_openai):
         text = sample.payload["text"]
         for entity in sample.payload["entities"]:
             assert text[entity["start"] : entity["end"]] == entity["text"]
+
+
+def test_a_custom_run_exports_its_fields_in_the_schema_order(fake_openai):
+    # jsonb would sort the fields question, answer, difficulty as answer, question, ...
+    fields = ["question", "answer", "difficulty"]
+    membership = MembershipFactory()
+    provider = ProviderFactory(project=membership.project, base_url=fake_openai.base_url)
+    version = SpecVersionFactory(
+        spec__project=membership.project,
+        spec__task_type=TaskType.CUSTOM,
+        labels=[],
+        seeds=[{"question": "Why is the sky blue?", "answer": "Light.", "difficulty": "easy"}],
+        custom_schema={
+            "type": "object",
+            "properties": {name: {"type": "string", "minLength": 3} for name in fields},
+            "required": fields,
+        },
+    )
+    fake_openai.responder = responders.custom()
+    run = services.run_create(
+        membership=membership, spec_version=version, provider=provider, num_samples=6
+    )
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED, (run.error, run.rejected_by_reason)
+
+    sent = fake_openai.requests[0]["json"]["response_format"]["json_schema"]["schema"]
+    assert list(sent["properties"]["samples"]["items"]["properties"]) == fields
+    columns = export.export_columns(run.dataset, run.dataset_version)
+    assert [c.name for c in columns if not c.meta] == fields
 
 
 def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, monkeypatch):
