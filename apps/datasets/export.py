@@ -23,7 +23,8 @@ from django.utils.text import slugify
 
 from apps.specs.models import TaskType
 
-from .models import Dataset, DatasetVersion, ExportFormat, ReviewState, Sample
+from . import selectors
+from .models import Dataset, ExportFormat, ReviewState, Sample
 
 CHUNK_SIZE = 2000  # rows per server-side cursor fetch
 ROW_GROUP = 5000  # rows per Parquet row group: bounds the writer's memory
@@ -121,16 +122,6 @@ def _payload_keys(dataset: Dataset, version: int) -> dict[str, str]:
     return kinds
 
 
-def _field_order(dataset: Dataset, version: int) -> list[str]:
-    """The fields of the newest version up to `version` that recorded their order."""
-    orders = (
-        DatasetVersion.objects.filter(dataset=dataset, number__lte=version)
-        .order_by("-number")
-        .values_list("field_order", flat=True)
-    )
-    return next((order for order in orders if order), [])
-
-
 def export_columns(dataset: Dataset, version: int) -> list[Column]:
     fixed = PAYLOAD_COLUMNS.get(dataset.task_type)
     if fixed is None or dataset.task_type == TaskType.CLASSIFICATION:
@@ -140,7 +131,7 @@ def export_columns(dataset: Dataset, version: int) -> list[Column]:
             columns = [Column(k, k, kind) for k, kind in fixed if k in found or k == "text"]
         else:
             # Custom: in the order the fields were written, then any others as found.
-            order = {name: n for n, name in enumerate(_field_order(dataset, version))}
+            order = {name: n for n, name in enumerate(selectors.field_order(dataset, version))}
             names = sorted(found, key=lambda k: order.get(k, len(order)))
             columns = [Column(k, k, found[k]) for k in names]
     else:

@@ -9,6 +9,7 @@ it came from an LLM or an upload and is never trusted.
 import functools
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from html import escape as _esc
 from typing import Any
 
@@ -79,18 +80,28 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def sample_body(sample: Sample, task_type: str) -> str:
+def _fields(pairs: Iterable[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in pairs if v)
+    return f'<dl class="sample-fields">{items}</dl>'
+
+
+def ordered(payload: dict[str, Any], field_order: Sequence[str]) -> list[tuple[str, Any]]:
+    """The payload's fields in `field_order`, then any others as stored."""
+    rank = {name: n for n, name in enumerate(field_order)}
+    return sorted(payload.items(), key=lambda item: rank.get(item[0], len(rank)))
+
+
+def sample_body(sample: Sample, task_type: str, field_order: Sequence[str] = ()) -> str:
     """The escaped HTML of a sample's content."""
     payload = sample.payload if isinstance(sample.payload, dict) else {}
     if task_type == "ner":
         text = highlight_entities(sample.text, payload.get("entities"))
         body = f'<p class="sample-text">{text}</p>'
     elif task_type == "decoder":
-        fields = [
-            (k.title(), _text(payload.get(k, ""))) for k in ("instruction", "input", "response")
-        ]
-        items = "".join(f"<dt>{k}</dt><dd>{_esc(v)}</dd>" for k, v in fields if v)
-        body = f'<dl class="sample-fields">{items}</dl>'
+        keys = ("instruction", "input", "response")
+        body = _fields((k.title(), _text(payload.get(k, ""))) for k in keys)
+    elif task_type == "custom" and payload:
+        body = _fields((k, _text(v)) for k, v in ordered(payload, field_order))
     elif task_type == "conversation" and isinstance(payload.get("conv_prefix"), list):
         messages = [*payload["conv_prefix"], payload.get("response") or {}]
         lines = "".join(
@@ -158,7 +169,9 @@ def _review_button(prefix: str, sample: Sample, state: str, text: str, style: st
     )
 
 
-def sample_row(sample: Sample, task_type: str, can_edit: bool, prefix: str) -> SafeString:
+def sample_row(
+    sample: Sample, task_type: str, can_edit: bool, prefix: str, field_order: Sequence[str] = ()
+) -> SafeString:
     """One row. Only `_meta` and `sample_body` carry sample content, and both are escaped;
     the rest is ids, fixed words and the URL prefix."""
     pk, state = int(sample.pk), _esc(sample.review_state)
@@ -179,7 +192,7 @@ def sample_row(sample: Sample, task_type: str, can_edit: bool, prefix: str) -> S
         f'<span class="review-badge {state}">'
         f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span></div>"
         # htmx ignores everything inside: the content is untrusted.
-        f'<div class="sample-body" hx-disable>{sample_body(sample, task_type)}</div>'
+        f'<div class="sample-body" hx-disable>{sample_body(sample, task_type, field_order)}</div>'
         f"{actions}</article>"
     )
     return mark_safe(html)  # noqa: S308 - built from escaped pieces only

@@ -15,6 +15,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
 from apps.core.models import Project
+from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent, content_of
 
 from . import browsing
@@ -36,6 +37,21 @@ def dataset_get(project: Project, dataset_id: int) -> Dataset:
 
 def dataset_get_by_name(project: Project, name: str) -> Dataset | None:
     return dataset_list(project).filter(name=name.strip()).first()
+
+
+def field_order(dataset: Dataset, version: int | None = None) -> list[str]:
+    """A custom dataset's payload fields in the order they were written: those of the
+    newest version (up to `version`) that recorded an order. Other task types: []."""
+    if dataset.task_type != TaskType.CUSTOM:
+        return []
+    orders = (
+        DatasetVersion.objects.filter(
+            dataset=dataset, number__lte=version or dataset.latest_version
+        )
+        .order_by("-number")
+        .values_list("field_order", flat=True)
+    )
+    return next((order for order in orders if order), [])
 
 
 def sample_get(project: Project, sample_id: int) -> Sample:

@@ -1,6 +1,7 @@
 """Sample rows on the dataset page: review with one click and the inline JSON editor."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,7 +13,7 @@ from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view
 
-from . import selectors, services
+from . import rows, selectors, services
 from .models import Sample
 
 DETAIL = "datasets/dataset_detail.html"
@@ -40,7 +41,11 @@ KEY_ORDER = {
 }
 
 
-def _readable(value: Any) -> Any:
+def _readable(value: Any, field_order: Sequence[str] = ()) -> Any:
+    """`value` with its keys in reading order: a custom dataset's own field order at the top,
+    else the task types' known keys first."""
+    if isinstance(value, dict) and field_order:
+        return {k: _readable(v) for k, v in rows.ordered(value, field_order)}
     if isinstance(value, dict):
         keys = sorted(value, key=lambda k: (KEY_ORDER.get(k, len(KEY_ORDER)), k))
         return {k: _readable(value[k]) for k in keys}
@@ -90,7 +95,8 @@ def sample_edit(request: HttpRequest, membership: Membership, sample_id: int) ->
     sample = selectors.sample_get(membership.project, sample_id)
     require_editor(membership)
     if request.method != "POST":
-        text = json.dumps(_readable(sample.payload), indent=2, ensure_ascii=False)
+        order = selectors.field_order(sample.dataset)
+        text = json.dumps(_readable(sample.payload, order), indent=2, ensure_ascii=False)
         return _editor(request, sample, text)
     text = request.POST.get("payload", "")
     try:

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from apps.core.models import Role
+from apps.datasets import services
 from apps.datasets.models import DatasetVersion, Sample
 from tests.datasets.helpers import add_version, classification, ner
 from tests.factories import MembershipFactory
@@ -49,6 +50,29 @@ def test_editor_shows_the_payload_as_json(owner_client, ner_sample):
     html = owner_client.get(f"/datasets/samples/{ner_sample.pk}/edit/", **HTMX).content.decode()
     assert '<textarea name="payload"' in html
     assert "&quot;Alice Smith&quot;" in html  # escaped inside the textarea
+
+
+def test_custom_samples_show_their_named_fields_in_the_file_order(owner, owner_client):
+    row = {"question": "Is <b>this</b> bold?", "answer": "No", "difficulty": "easy"}
+    result = services.dataset_import(
+        membership=owner,
+        name="quiz",
+        task_type="custom",
+        file_name="quiz.jsonl",
+        content=json.dumps(row).encode(),
+    )
+    sample = Sample.objects.get(dataset=result.dataset)
+
+    page = owner_client.get(f"/datasets/{result.dataset.pk}/").content.decode()
+    editor = owner_client.get(f"/datasets/samples/{sample.pk}/edit/", **HTMX).content.decode()
+
+    assert (
+        '<dl class="sample-fields"><dt>question</dt><dd>Is &lt;b&gt;this&lt;/b&gt; bold?</dd>'
+        "<dt>answer</dt><dd>No</dd><dt>difficulty</dt><dd>easy</dd></dl>"
+    ) in page
+    # jsonb holds them as answer, question, difficulty; the editor shows the file's order.
+    assert editor.index("&quot;question&quot;") < editor.index("&quot;answer&quot;")
+    assert editor.index("&quot;answer&quot;") < editor.index("&quot;difficulty&quot;")
 
 
 def test_bad_entity_span_is_an_inline_error_and_changes_nothing(owner_client, ner_sample):

@@ -6,7 +6,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from apps.datasets import rows
+from apps.datasets import rows, selectors
 from apps.specs.models import TaskType
 
 register = template.Library()
@@ -24,17 +24,27 @@ def _can_edit(context: template.Context) -> bool:
     return bool(membership and membership.can_edit)
 
 
+def _field_order(context: template.Context) -> list[str]:
+    cache = context.render_context
+    if "field_order" not in cache:
+        cache["field_order"] = selectors.field_order(context["dataset"])
+    return cache["field_order"]
+
+
 @register.simple_tag(takes_context=True)
 def sample_row(context: template.Context, sample: Any) -> SafeString:
     dataset = context["dataset"]
-    return rows.sample_row(sample, dataset.task_type, _can_edit(context), _prefix(context))
+    return rows.sample_row(
+        sample, dataset.task_type, _can_edit(context), _prefix(context), _field_order(context)
+    )
 
 
 @register.simple_tag(takes_context=True)
 def sample_rows(context: template.Context, samples: Any) -> SafeString:
     """All rows of a page in one tag (a template loop per row costs more than the query)."""
     task_type, can_edit, prefix = context["dataset"].task_type, _can_edit(context), _prefix(context)
-    html = "".join(rows.sample_row(s, task_type, can_edit, prefix) for s in samples)
+    order = _field_order(context)
+    html = "".join(rows.sample_row(s, task_type, can_edit, prefix, order) for s in samples)
     return mark_safe(html)  # noqa: S308 - each row is built with format_html
 
 
