@@ -22,7 +22,8 @@ def validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json))
 
 
-def schema_errors(schema_json: str, payload: Any) -> str | None:
+def schema_errors(schema_json: str, payload: Any, limit: int = 1) -> str | None:
+    """The first `limit` problems of `payload` against the schema, or None if it fits."""
     try:
         compiled(schema_json)(payload)
         return None
@@ -31,9 +32,12 @@ def schema_errors(schema_json: str, payload: Any) -> str | None:
     errors = sorted(validator(schema_json).iter_errors(payload), key=str)
     if not errors:
         return None
-    first = errors[0]
-    where = "/".join(str(p) for p in first.absolute_path) or "sample"
-    return f"{where}: {first.message}"
+    shown = "; ".join(
+        f"{'/'.join(str(p) for p in error.absolute_path) or 'sample'}: {error.message}"
+        for error in errors[:limit]
+    )
+    more = len(errors) - limit
+    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 def without_enums(schema: Any) -> Any:

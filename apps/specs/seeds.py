@@ -15,12 +15,20 @@ from django.core.exceptions import ValidationError
 from apps.core import csvtext
 
 from .models import TaskType
-from .task_types import REASON_LABELS, REASON_UNKNOWN_LABEL, SpecContent, check_sample
+from .task_types import (
+    REASON_LABELS,
+    REASON_SCHEMA,
+    REASON_UNKNOWN_LABEL,
+    SpecContent,
+    check_sample,
+    schema_problems,
+)
 
 MAX_SEEDS = 1_000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # Past this many, more messages help nobody: fix the first ones and resubmit.
 MAX_PROBLEMS_SHOWN = 20
+PROBLEMS_PER_SEED = 5
 
 JSONL = "jsonl"
 CSV = "csv"
@@ -274,7 +282,10 @@ def check_seed(row: Any, content: SpecContent) -> str | None:
     checked = check_sample(row, content)
     labelled = content.task_type in LABELLED_TASKS
     if not checked.ok:
-        message = f"{REASON_LABELS.get(checked.reason, checked.reason)}: {checked.detail}"
+        detail = checked.detail
+        if checked.reason == REASON_SCHEMA:  # every problem at once, not one per save
+            detail = schema_problems(row, content, PROBLEMS_PER_SEED) or detail
+        message = f"{REASON_LABELS.get(checked.reason, checked.reason)}: {detail}"
         if checked.reason == REASON_UNKNOWN_LABEL:
             message += f" (the spec's labels: {label_list(content.labels)})"
         return message + "."

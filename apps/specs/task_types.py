@@ -83,10 +83,12 @@ def _content_schema_json(content: SpecContent, *, loose: bool) -> str:
     return schema_json
 
 
-def _content_errors(content: SpecContent, payload: Any, *, loose: bool = False) -> str | None:
-    """The first schema problem of `payload`; `loose` ignores label enums, which get a
+def _content_errors(
+    content: SpecContent, payload: Any, *, loose: bool, limit: int = 1
+) -> str | None:
+    """The first schema problems of `payload`; `loose` ignores label enums, which get a
     reject reason of their own."""
-    return schema_errors(_content_schema_json(content, loose=loose), payload)
+    return schema_errors(_content_schema_json(content, loose=loose), payload, limit)
 
 
 # What a sample's text should be, said explicitly: without seed examples small models
@@ -109,12 +111,18 @@ def _label_schema(content: SpecContent) -> dict[str, Any]:
 
 
 class TaskHandler(Protocol):
+    # True when labels are checked on their own (an unknown label is a reject reason of
+    # its own), so the schema check leaves their enum out.
+    loose: bool
+
     def schema(self, content: SpecContent) -> dict[str, Any]: ...
     def describe(self, content: SpecContent) -> str: ...
     def check(self, payload: Any, content: SpecContent) -> Checked: ...
 
 
 class Ner:
+    loose = True
+
     def schema(self, content: SpecContent) -> dict[str, Any]:
         entity = {
             "type": "object",
@@ -142,7 +150,7 @@ class Ner:
         )
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
-        if error := _content_errors(content, payload, loose=True):
+        if error := _content_errors(content, payload, loose=self.loose):
             return _reject(REASON_SCHEMA, error)
         text = payload["text"]
         if not text.strip():
@@ -166,6 +174,8 @@ class Ner:
 
 
 class Classification:
+    loose = True
+
     def schema(self, content: SpecContent) -> dict[str, Any]:
         # The label comes first: a model that follows the schema's order then writes a text
         # for the label it chose, rather than labelling a text it already wrote.
@@ -188,7 +198,7 @@ class Classification:
         return f"Each sample is {REALISTIC_TEXT}, and {how} from: {', '.join(content.labels)}."
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
-        if error := _content_errors(content, payload, loose=True):
+        if error := _content_errors(content, payload, loose=self.loose):
             return _reject(REASON_SCHEMA, error)
         text = payload["text"]
         if not text.strip():
@@ -210,6 +220,8 @@ class Classification:
 
 
 class Decoder:
+    loose = False
+
     def schema(self, content: SpecContent) -> dict[str, Any]:
         return {
             "type": "object",
@@ -228,7 +240,7 @@ class Decoder:
         )
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
-        if error := _content_errors(content, payload):
+        if error := _content_errors(content, payload, loose=self.loose):
             return _reject(REASON_SCHEMA, error)
         clean = {k: payload[k] for k in ("instruction", "input", "response") if k in payload}
         text = "\n".join(clean.values())
@@ -238,6 +250,8 @@ class Decoder:
 
 
 class Conversation:
+    loose = False
+
     ROLES = ("system", "user", "assistant")
 
     def schema(self, content: SpecContent) -> dict[str, Any]:
@@ -265,7 +279,7 @@ class Conversation:
         )
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
-        if error := _content_errors(content, payload):
+        if error := _content_errors(content, payload, loose=self.loose):
             return _reject(REASON_SCHEMA, error)
         messages = [*payload["conv_prefix"], payload["response"]]
         clean = {
@@ -277,6 +291,8 @@ class Conversation:
 
 
 class Custom:
+    loose = False
+
     def schema(self, content: SpecContent) -> dict[str, Any]:
         if content.custom_schema:
             return content.custom_schema
@@ -287,7 +303,7 @@ class Custom:
         return f"Each sample is an object with the fields {fields}."
 
     def check(self, payload: Any, content: SpecContent) -> Checked:
-        if error := _content_errors(content, payload):
+        if error := _content_errors(content, payload, loose=self.loose):
             return _reject(REASON_SCHEMA, error)
         strings = (
             [v for v in payload.values() if isinstance(v, str)] if isinstance(payload, dict) else []
@@ -312,6 +328,14 @@ def handler(task_type: str) -> TaskHandler:
 def sample_schema(content: SpecContent) -> dict[str, Any]:
     """The JSON schema of one sample of the spec."""
     return handler(content.task_type).schema(content)
+
+
+def schema_problems(payload: Any, content: SpecContent, limit: int) -> str | None:
+    """Up to `limit` of the ways `payload` breaks the spec's sample schema (`check_sample`
+    names only the first: a generated candidate is rejected by its first problem, while a
+    person fixing a seed wants to see them all)."""
+    loose = handler(content.task_type).loose
+    return _content_errors(content, payload, loose=loose, limit=limit)
 
 
 def check_sample(payload: Any, content: SpecContent) -> Checked:

@@ -249,6 +249,21 @@ def test_custom_seeds_against_given_and_inferred_schema():
     assert len(problems) == 1 and "'two' is not of type 'integer'" in problems[0]
 
 
+def test_every_schema_problem_of_a_seed_is_named_at_once():
+    schema = {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "n": {"type": "integer"}, "a": {"type": "string"}},
+        "required": ["q", "n", "a"],
+    }
+    (problem,) = _problems("custom", [{"q": 5, "n": "x"}], custom_schema=schema)
+    assert "sample: 'a' is a required property" in problem
+    assert "n: 'x' is not of type 'integer'" in problem
+    assert "q: 5 is not of type 'string'" in problem
+    many = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(8)}}
+    (problem,) = _problems("custom", [{f"f{i}": i for i in range(8)}], custom_schema=many)
+    assert problem.count("is not of type 'string'") == 5 and "(and 3 more)" in problem
+
+
 def test_check_problems_carry_line_and_seed_number():
     spec = SpecContent(task_type="classification", labels=("a",))
     rows = [{"text": "x", "label": "a"}, {"text": "y", "label": "b"}]
