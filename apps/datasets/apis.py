@@ -1,5 +1,6 @@
 """REST API for datasets, samples, imports and exports (the project comes from the key)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpResponseBase
@@ -68,16 +69,20 @@ class SampleOutput(serializers.ModelSerializer):
         fields = list(ROW_FIELDS)  # what a page of samples loads
 
 
-def sample_data(sample: Sample) -> dict[str, Any]:
+def sample_data(sample: Sample, field_order: Sequence[str] = ()) -> dict[str, Any]:
     """SampleOutput's fields without its per-field machinery: a page of 500 samples is
-    serialised several times faster this way (the schema still comes from SampleOutput)."""
+    serialised several times faster this way (the schema still comes from SampleOutput).
+    A custom payload's fields come in the dataset's `field_order`."""
+    payload = sample.payload
+    if field_order and isinstance(payload, dict):
+        payload = dict(selectors.in_field_order(payload, field_order))
     return {
         "id": sample.pk,
         "dataset": sample.dataset_id,
         "version": sample.version,
         "run": sample.run_id,
         "index": sample.index,
-        "payload": sample.payload,
+        "payload": payload,
         "text": sample.text,
         "labels": sample.labels,
         "lineage": sample.lineage,
@@ -144,6 +149,7 @@ class SampleListApi(ProjectAPIView):
             after_id=data.get("cursor"),
             limit=data["limit"],
         )
+        order = selectors.field_order(dataset)
         next_url = None
         if next_cursor is not None:
             query = request.query_params.copy()
@@ -151,7 +157,7 @@ class SampleListApi(ProjectAPIView):
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
         return Response(
             {
-                "results": [sample_data(sample) for sample in samples],
+                "results": [sample_data(sample, order) for sample in samples],
                 "next_cursor": str(next_cursor) if next_cursor is not None else None,
                 "next": next_url,
             }

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from . import selectors
 from .models import ReviewState, Sample
 
 STATE_LABELS = dict(ReviewState.choices)
@@ -85,12 +86,6 @@ def _fields(pairs: Iterable[tuple[str, str]]) -> str:
     return f'<dl class="sample-fields">{items}</dl>'
 
 
-def ordered(payload: dict[str, Any], field_order: Sequence[str]) -> list[tuple[str, Any]]:
-    """The payload's fields in `field_order`, then any others as stored."""
-    rank = {name: n for n, name in enumerate(field_order)}
-    return sorted(payload.items(), key=lambda item: rank.get(item[0], len(rank)))
-
-
 def sample_body(sample: Sample, task_type: str, field_order: Sequence[str] = ()) -> str:
     """The escaped HTML of a sample's content."""
     payload = sample.payload if isinstance(sample.payload, dict) else {}
@@ -101,7 +96,7 @@ def sample_body(sample: Sample, task_type: str, field_order: Sequence[str] = ())
         keys = ("instruction", "input", "response")
         body = _fields((k.title(), _text(payload.get(k, ""))) for k in keys)
     elif task_type == "custom" and payload:
-        body = _fields((k, _text(v)) for k, v in ordered(payload, field_order))
+        body = _fields((k, _text(v)) for k, v in selectors.in_field_order(payload, field_order))
     elif task_type == "conversation" and isinstance(payload.get("conv_prefix"), list):
         messages = [*payload["conv_prefix"], payload.get("response") or {}]
         lines = "".join(

@@ -6,6 +6,7 @@ once when a version closes, never from COUNT(*) over the dataset.
 """
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -52,6 +53,12 @@ def field_order(dataset: Dataset, version: int | None = None) -> list[str]:
         .values_list("field_order", flat=True)
     )
     return next((order for order in orders if order), [])
+
+
+def in_field_order(payload: dict[str, Any], field_order: Sequence[str]) -> list[tuple[str, Any]]:
+    """The payload's fields in `field_order`, then any others as stored."""
+    rank = {name: n for n, name in enumerate(field_order)}
+    return sorted(payload.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
 def sample_get(project: Project, sample_id: int) -> Sample:

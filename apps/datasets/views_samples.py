@@ -13,7 +13,7 @@ from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view
 
-from . import rows, selectors, services
+from . import selectors, services
 from .models import Sample
 
 DETAIL = "datasets/dataset_detail.html"
@@ -45,7 +45,7 @@ def _readable(value: Any, field_order: Sequence[str] = ()) -> Any:
     """`value` with its keys in reading order: a custom dataset's own field order at the top,
     else the task types' known keys first."""
     if isinstance(value, dict) and field_order:
-        return {k: _readable(v) for k, v in rows.ordered(value, field_order)}
+        return {k: _readable(v) for k, v in selectors.in_field_order(value, field_order)}
     if isinstance(value, dict):
         keys = sorted(value, key=lambda k: (KEY_ORDER.get(k, len(KEY_ORDER)), k))
         return {k: _readable(value[k]) for k in keys}

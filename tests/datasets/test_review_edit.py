@@ -52,7 +52,7 @@ def test_editor_shows_the_payload_as_json(owner_client, ner_sample):
     assert "&quot;Alice Smith&quot;" in html  # escaped inside the textarea
 
 
-def test_custom_samples_show_their_named_fields_in_the_file_order(owner, owner_client):
+def test_custom_samples_show_their_named_fields_in_the_file_order(owner, owner_client, owner_key):
     row = {"question": "Is <b>this</b> bold?", "answer": "No", "difficulty": "easy"}
     result = services.dataset_import(
         membership=owner,
@@ -73,6 +73,12 @@ def test_custom_samples_show_their_named_fields_in_the_file_order(owner, owner_c
     # jsonb holds them as answer, question, difficulty; the editor shows the file's order.
     assert editor.index("&quot;question&quot;") < editor.index("&quot;answer&quot;")
     assert editor.index("&quot;answer&quot;") < editor.index("&quot;difficulty&quot;")
+    api = (
+        Client()
+        .get(f"/api/v1/datasets/{result.dataset.pk}/samples/", HTTP_X_API_KEY=owner_key)
+        .json()
+    )
+    assert list(api["results"][0]["payload"]) == ["question", "answer", "difficulty"]
 
 
 def test_bad_entity_span_is_an_inline_error_and_changes_nothing(owner_client, ner_sample):
