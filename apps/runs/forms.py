@@ -10,6 +10,7 @@ from .services import (
     MAX_BATCH,
     MAX_CONCURRENCY,
     MAX_EXAMPLES_IN_PROMPT,
+    MAX_MODEL_CHARS,
     MAX_SAMPLES,
     MAX_SHOTS,
 )
@@ -40,7 +41,9 @@ class RunForm(forms.Form):
     provider: forms.ModelChoiceField = forms.ModelChoiceField(
         queryset=Provider.objects.none(), label="Provider"
     )
-    model = forms.CharField(required=False, help_text="Empty: the provider's default model.")
+    model = forms.CharField(
+        required=False, max_length=MAX_MODEL_CHARS, help_text="Empty: the provider's default model."
+    )
     dataset_name = forms.CharField(
         required=False,
         max_length=120,
@@ -70,7 +73,23 @@ class RunForm(forms.Form):
     concurrency = bounded(
         1, MAX_CONCURRENCY, initial=8, help_text=f"Calls in flight, 1 to {MAX_CONCURRENCY}."
     )
-    random_seed = forms.IntegerField(initial=0)
+    random_seed = bounded(-(2**63), 2**63 - 1, initial=0)
+
+    # Under the "Generation settings" fold: opened when one of them is wrong.
+    SETTINGS = (
+        "exploration_mode",
+        "seed_shuffling",
+        "batch_size",
+        "num_shots",
+        "max_examples_in_prompt",
+        "concurrency",
+        "random_seed",
+        "balance_labels",
+    )
+
+    @property
+    def settings_have_errors(self) -> bool:
+        return any(name in self.errors for name in self.SETTINGS)
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -24,6 +24,7 @@ MAX_BATCH = 10
 MAX_SHOTS = 10
 MAX_CONCURRENCY = 64
 MAX_EXAMPLES_IN_PROMPT = 50
+MAX_MODEL_CHARS = 200  # Run.model
 # A run may use up to this many times the ideal number of calls (num_samples / batch
 # size) before it gives up: enough for 2 in 3 samples to be rejected.
 CALL_BUDGET_FACTOR = 3
@@ -35,7 +36,7 @@ def _check_range(
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        errors[field] = f"{field} must be an integer from {low} to {high} (got {value!r})."
+        errors[field] = f"{field} must be an integer from {low:,} to {high:,} (got {value!r})."
 
 
 def run_params_validate(
@@ -50,9 +51,14 @@ def run_params_validate(
     exploration_mode: str,
     seed_shuffling: str,
     dataset_name: str,
+    model: str = "",
+    random_seed: int = 0,
 ) -> int:
     """Raise ValidationError naming each bad field and its limit; return num_samples."""
     errors: dict[str, str] = {}
+    if len(model) > MAX_MODEL_CHARS:
+        errors["model"] = f"model must be at most {MAX_MODEL_CHARS} characters."
+    _check_range(errors, "random_seed", random_seed, -(2**63), 2**63 - 1)
     if num_samples is None and multiplier is None:
         errors["num_samples"] = "Give num_samples (1 to 20,000) or a multiplier of the seeds."
     elif num_samples is not None and multiplier is not None:
@@ -132,6 +138,8 @@ def run_create(
         exploration_mode=exploration_mode,
         seed_shuffling=seed_shuffling,
         dataset_name=dataset_name,
+        model=model,
+        random_seed=random_seed,
     )
     model = model or provider.default_model
     if not model:

@@ -47,13 +47,19 @@ def test_create_run_via_api_and_follow_it(api, fake_openai):
 @pytest.mark.parametrize(
     ("payload", "field", "text"),
     [
-        ({"num_samples": 20_001}, "num_samples", "1 to 20000"),
+        ({"num_samples": 20_001}, "num_samples", "1 to 20,000"),
         ({"num_samples": 10, "batch_size": 11}, "batch_size", "1 to 10"),
         ({"num_samples": 10, "num_shots": 11}, "num_shots", "0 to 10"),
         ({"num_samples": 10, "concurrency": 0}, "concurrency", "1 to 64"),
         ({"multiplier": 7000}, "multiplier", "over the limit of 20,000"),
-        ({"multiplier": 0}, "multiplier", "1 to 20000"),
+        ({"multiplier": 0}, "multiplier", "1 to 20,000"),
         ({"num_samples": 10, "exploration_mode": "WILD"}, "exploration_mode", "valid choice"),
+        ({"num_samples": 10, "model": "m" * 201}, "model", "no more than 200 characters"),
+        (
+            {"num_samples": 10, "random_seed": 10**20},
+            "random_seed",
+            "from -9,223,372,036,854,775,808 to 9,223,372,036,854,775,807",
+        ),
     ],
 )
 def test_run_limits_answer_400_naming_the_field(api, payload, field, text):

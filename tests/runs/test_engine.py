@@ -210,8 +210,8 @@ def test_limits_are_400_naming_the_field(setup):
 
     membership, provider, version = setup
     for field, value, text in [
-        ("num_samples", 20_001, "1 to 20000"),
-        ("num_samples", 0, "1 to 20000"),
+        ("num_samples", 20_001, "1 to 20,000"),
+        ("num_samples", 0, "1 to 20,000"),
         ("batch_size", 11, "1 to 10"),
         ("num_shots", 11, "0 to 10"),
     ]:

@@ -54,6 +54,8 @@ def test_form_shows_every_bad_field_inline_and_creates_nothing(owner_client, own
     )
     body = page.content.decode()
     assert page.status_code == 200
+    assert "Fix the fields marked below, some of them under Generation settings." in body
+    assert "<details open>" in body  # the bad batch size and concurrency are in view
     assert body.count('class="field-errors error"') == 4
     assert "This field is required." in body  # spec_version
     assert "less than or equal to 20000" in body
@@ -82,7 +84,32 @@ def test_form_shows_the_services_checks_inline(owner_client, owner):
     )
     body = page.content.decode()
     assert "multiplier needs seed examples in the spec version." in body
+    assert "<details>" in body  # nothing wrong under the fold: it stays closed
     assert 'id="id_multiplier_error"' in body
+    assert Run.objects.count() == 0
+
+
+def test_form_refuses_a_long_model_and_a_seed_past_64_bits_inline(owner_client, owner):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project)
+    fields = {
+        "spec_version": version.pk,
+        "provider": provider.pk,
+        "num_samples": 5,
+        "batch_size": 5,
+        "num_shots": 3,
+        "max_examples_in_prompt": 10,
+        "exploration_mode": "BALANCED",
+        "seed_shuffling": "sample",
+        "concurrency": 4,
+    }
+    page = owner_client.post(
+        reverse("run_create"), {**fields, "model": "m" * 201, "random_seed": 10**20}
+    )
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Ensure this value has at most 200 characters (it has 201)." in body
+    assert "less than or equal to 9223372036854775807" in body
     assert Run.objects.count() == 0
 
 
