@@ -7,8 +7,9 @@ as generated samples. Rows are parsed lazily so a 50 MB file never becomes a lis
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from apps.core import csvtext
@@ -18,6 +19,7 @@ from apps.specs.task_types import REASON_LABELS, Checked, SpecContent, check_sam
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 MAX_IMPORT_ROWS = 200_000
 MAX_REPORTED_ERRORS = 20
+EXAMPLES = 20  # payloads a custom import infers its schema from
 
 # Columns Seedbed's own exports add next to the payload (see export.METADATA); a file
 # exported from Seedbed imports back unchanged.
@@ -159,19 +161,26 @@ def _content(task_type: str, payload: Any, seeds: tuple[dict[str, Any], ...]) ->
     return SpecContent(task_type=task_type, multi_label=multi, seeds=seeds)
 
 
-def checked_rows(content: bytes, file_name: str, task_type: str) -> Iterator[Row]:
+def checked_rows(
+    content: bytes, file_name: str, task_type: str, existing: Sequence[Any] = ()
+) -> Iterator[Row]:
     """Every row of the file, checked like a generated sample: `checked` or `error` is set.
 
-    Raises ValueError when the file as a whole cannot be read.
+    Custom rows have no spec to follow: they must share the fields and types of the
+    `existing` samples of the dataset (a few of its payloads), or of the file's first rows
+    when the dataset is new. Raises ValueError when the file as a whole cannot be read.
     """
     text = decode(content)
     fmt = detect_format(file_name, content)
     seeds: tuple[dict[str, Any], ...] = ()
     if task_type == TaskType.CUSTOM:
-        # Without a spec, custom rows must share the fields and types of the first rows.
-        first = (r.payload for r in iter_rows(fmt, text, task_type) if not r.error)
-        seeds = tuple(p for _, p in zip(range(20), first, strict=False) if isinstance(p, dict))
+        examples = existing or [r.payload for r in islice(_readable(fmt, text), EXAMPLES)]
+        seeds = tuple(p for p in examples[:EXAMPLES] if isinstance(p, dict))
     return _check(iter_rows(fmt, text, task_type), task_type, seeds)
+
+
+def _readable(fmt: str, text: str) -> Iterator[Row]:
+    return (row for row in iter_rows(fmt, text, TaskType.CUSTOM) if not row.error)
 
 
 def _check(rows: Iterator[Row], task_type: str, seeds: tuple[dict[str, Any], ...]) -> Iterator[Row]:

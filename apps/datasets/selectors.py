@@ -61,6 +61,15 @@ def in_field_order(payload: dict[str, Any], field_order: Sequence[str]) -> list[
     return sorted(payload.items(), key=lambda item: rank.get(item[0], len(rank)))
 
 
+def sample_payloads(dataset: Dataset, limit: int) -> list[Any]:
+    """The payloads of the dataset's first samples."""
+    return list(
+        Sample.objects.filter(dataset=dataset)
+        .order_by("id")
+        .values_list("payload", flat=True)[:limit]
+    )
+
+
 def sample_get(project: Project, sample_id: int) -> Sample:
     try:
         return Sample.objects.select_related("dataset").get(pk=sample_id, dataset__project=project)

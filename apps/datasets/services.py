@@ -281,11 +281,16 @@ def dataset_import(
     the file or of samples already in the dataset) are skipped and counted.
     """
     require_editor(membership)
-    task_type, _ = _import_target(membership=membership, name=name, task_type=task_type)
+    task_type, existing = _import_target(membership=membership, name=name, task_type=task_type)
     if len(content) > importing.MAX_IMPORT_BYTES:
         raise ValidationError({"file": "The file is larger than 50 MB."})
     try:
-        checked_rows = importing.checked_rows(content, file_name, task_type)
+        examples = (
+            selectors.sample_payloads(existing, importing.EXAMPLES)
+            if existing is not None and task_type == TaskType.CUSTOM
+            else []
+        )
+        checked_rows = importing.checked_rows(content, file_name, task_type, examples)
     except ValueError as exc:
         raise ValidationError({"file": [str(exc)]}) from exc
     version = dataset_version_create(

@@ -1,10 +1,12 @@
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from apps.datasets import export, jobs, services
@@ -190,6 +192,23 @@ def test_an_imported_custom_file_exports_its_columns_in_the_file_order(owner, ow
 
     header = csv_file.decode().splitlines()[0].split(",")
     assert header[:5] == ["question", "answer", "tags", "ok", "hint"]  # not jsonb's ok, hint…
+
+
+def test_a_custom_dataset_refuses_rows_of_another_shape(owner):
+    def upload(rows: list[dict]) -> Any:
+        content = "\n".join(json.dumps(row) for row in rows).encode()
+        return services.dataset_import(
+            membership=owner, name="qa", task_type="custom", file_name="qa.jsonl", content=content
+        )
+
+    upload([{"question": "2+2?", "answer": "4"}, {"question": "3+3?", "answer": "6"}])
+    with pytest.raises(ValidationError) as refused:
+        upload([{"text": "Where is my parcel?", "label": "shipping"}])
+
+    assert "line 1: Does not follow the schema" in str(refused.value)
+    assert "'answer' is a required property" in str(refused.value)
+    assert Sample.objects.filter(dataset__name="qa").count() == 2
+    assert upload([{"question": "4+4?", "answer": "8"}]).version.number == 2
 
 
 def test_export_reimports_unchanged(owner, owner_client, ner_dataset):
