@@ -1,10 +1,11 @@
 """The spec form: people type one label or requirement per line and seeds as JSONL."""
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import QueryDict
 
 from . import seeds as seed_io
 from .models import SpecVersion, TaskType
@@ -89,6 +90,8 @@ class SpecForm(forms.Form):
         self, *args: Any, editing: bool = False, kept_seeds: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._uploaded_seeds: list[dict[str, Any]] | None = None
+        self.seeds_moved = ""  # the file whose seeds went into the text box
         if editing:
             # Name and task type belong to the spec, not to a version.
             del self.fields["name"]
@@ -133,7 +136,7 @@ class SpecForm(forms.Form):
         if data.get("keep_seeds") and not upload and not data["seeds"].strip():
             pass  # left out: the service copies the latest version's seeds
         elif upload:
-            fields["seeds"] = seed_io.seeds_from_upload(
+            fields["seeds"] = self._uploaded_seeds = seed_io.seeds_from_upload(
                 upload.read(seed_io.MAX_UPLOAD_BYTES + 1),
                 filename=upload.name or "",
                 task_type=task_type,
@@ -159,8 +162,31 @@ class SpecForm(forms.Form):
         for name, messages in exc.message_dict.items():
             if name in self.fields:
                 self.add_error(name, messages)
+            elif name == NON_FIELD_ERRORS:
+                self.add_error(None, messages)
             else:
                 self.add_error(None, [f"{name}: {m}" for m in messages])
+        self._keep_uploaded_seeds()
+
+    def _keep_uploaded_seeds(self) -> None:
+        # The page comes back without its file (browsers never refill a file input): seeds
+        # read from it go into the text box, so that saving again keeps them.
+        text = seed_io.seeds_to_jsonl(self._uploaded_seeds or [])
+        if self._uploaded_seeds is None or len(text) > PREFILL_SEEDS_CHARS:
+            return
+        data = cast(QueryDict, self.data).copy()
+        data["seeds"] = text
+        self.data = data
+        self.seeds_moved = getattr(self.files.get("seeds_file"), "name", "") or "the file"
+
+    @property
+    def chosen_file(self) -> str:
+        """The seeds file to choose again: one was sent, the page came back with errors, and
+        its seeds are not in the text box."""
+        upload = self.files.get("seeds_file") if self.is_bound else None
+        if upload is None or not self.errors or self.seeds_moved:
+            return ""
+        return getattr(upload, "name", "") or "the file"
 
 
 def edit_form(data: Any, files: Any, latest: SpecVersion | None) -> SpecForm:

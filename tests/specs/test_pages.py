@@ -110,6 +110,37 @@ def test_duplicate_name_error_is_on_the_name_field(owner_client, owner):
     assert 'id="id_name_error"' in page and "already exists" in page
 
 
+def test_seeds_of_an_upload_are_kept_when_the_page_comes_back_with_an_error(owner_client, owner):
+    make_spec(owner, name="Support intents")
+    upload = SimpleUploadedFile("seeds.csv", b"text,label\nfrom the file,billing\n")
+    page = owner_client.post(reverse("spec_create"), {**FORM, "seeds_file": upload})
+    html = page.content.decode()
+    assert "already exists" in html
+    assert "The seeds of <b>seeds.csv</b> are in the box above now" in html
+    assert "{&quot;text&quot;: &quot;from the file&quot;, &quot;label&quot;: &quot;billing&quot;}" in html
+
+    # Saving again with what the page holds now (no file) keeps the file's seeds.
+    resent = {**FORM, "name": "Support intents 2", "seeds": page.context["form"]["seeds"].value()}
+    owner_client.post(reverse("spec_create"), resent)
+    saved = latest(Spec.objects.get(name="Support intents 2")).seeds
+    assert saved == [{"text": "from the file", "label": "billing"}]
+
+
+def test_an_upload_the_form_did_not_read_is_named_to_choose_again(owner_client):
+    upload = SimpleUploadedFile("seeds.csv", b"text,label\nfrom the file,billing\n")
+    page = owner_client.post(reverse("spec_create"), {**FORM, "name": "", "seeds_file": upload})
+    html = page.content.decode()
+    assert "This field is required." in html
+    assert "Choose <b>seeds.csv</b> again" in html
+
+
+def test_errors_of_the_whole_spec_are_not_prefixed_with_a_field_name(owner_client):
+    bad = {**FORM, "labels": ""}
+    html = owner_client.post(reverse("spec_create"), bad).content.decode()
+    assert "a classification spec needs at least 1 label" in html
+    assert "__all__" not in html
+
+
 def test_edit_creates_a_new_version(owner_client, owner):
     spec = make_spec(owner)
     form = owner_client.get(reverse("spec_edit", args=[spec.pk])).content.decode()
