@@ -117,7 +117,10 @@ def test_seeds_of_an_upload_are_kept_when_the_page_comes_back_with_an_error(owne
     html = page.content.decode()
     assert "already exists" in html
     assert "The seeds of <b>seeds.csv</b> are in the box above now" in html
-    assert "{&quot;text&quot;: &quot;from the file&quot;, &quot;label&quot;: &quot;billing&quot;}" in html
+    assert (
+        "{&quot;text&quot;: &quot;from the file&quot;, &quot;label&quot;: &quot;billing&quot;}"
+        in html
+    )
 
     # Saving again with what the page holds now (no file) keeps the file's seeds.
     resent = {**FORM, "name": "Support intents 2", "seeds": page.context["form"]["seeds"].value()}
