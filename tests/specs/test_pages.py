@@ -225,7 +225,11 @@ def test_viewer_sees_no_buttons_and_gets_403(owner):
     assert "Support intents" in listing and "New spec" not in listing
     detail = client.get(reverse("spec_detail", args=[spec.pk])).content.decode()
     assert "Edit (new version)" not in detail
-    assert client.get(reverse("spec_create")).status_code == 403
+    refused = client.get(reverse("spec_create"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "Viewers cannot change this project." in page
+    assert "You are a viewer of <strong>" in page and 'href="/specs/"' in page  # the app's layout
     assert client.post(reverse("spec_create"), {**FORM, "name": "Other"}).status_code == 403
     assert client.post(reverse("spec_edit", args=[spec.pk]), FORM).status_code == 403
     assert Spec.objects.count() == 1 and latest(spec).number == 1
