@@ -57,7 +57,8 @@ def render_page(
 ) -> HttpResponse:
     """Render the whole page, or only `template#partial` for a non-boosted htmx request."""
     htmx = getattr(request, "htmx", None)
-    if partial and htmx and not htmx.boosted:
+    # Back and Forward after hx-push-url ask for the whole page (a history restore).
+    if partial and htmx and not htmx.boosted and not htmx.history_restore_request:
         return render(request, f"{template}#{partial}", context)
     return render(request, template, context)
 

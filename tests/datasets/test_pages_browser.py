@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.core import services as core_services
 from apps.datasets.models import Dataset, Sample
@@ -119,3 +120,29 @@ def test_review_export_and_edit_in_the_browser(live_server, page, tmp_path: Path
     page.screenshot(path="/tmp/datasets-edit-error.png", full_page=True)
     sample.refresh_from_db()
     assert sample.payload["entities"][0]["text"] == "Serena Williams"
+
+
+def test_a_search_is_one_history_entry_and_back_shows_its_own_search(live_server, page):
+    user = core_services.user_create(username="finn", password="finn-pw-12345")
+    project = core_services.project_create(name="Finn's lab", owner=user)
+    add_version(project, "support tickets", [{"text": t, "label": x} for t, x in TICKETS])
+    dataset = Dataset.objects.get(name="support tickets")
+    _login(page, live_server, "finn", "finn-pw-12345")
+    page.goto(f"{live_server.url}/datasets/{dataset.pk}/")
+    page.locator(".sample").first.wait_for()
+    entries = page.evaluate("history.length")
+
+    page.fill("#q", "parcel")
+    page.wait_for_url("**q=parcel**")
+    page.locator("#q").press("Enter")  # the same search again: no second entry
+    page.wait_for_timeout(600)
+    page.fill("#q", "order")
+    page.wait_for_url("**q=order**")
+    page.wait_for_timeout(600)
+    assert page.evaluate("history.length") == entries + 2
+    assert page.locator(".sample").count() == 2
+
+    page.go_back()  # the page comes back from the server, its search in the box
+    page.wait_for_url("**q=parcel**")
+    expect(page.locator("#q")).to_have_value("parcel")
+    expect(page.locator(".sample")).to_have_count(1)
