@@ -9,6 +9,7 @@ from .models import Provider, ProviderKind
 class ProviderForm(forms.ModelForm):
     api_key = forms.CharField(
         required=False,
+        label="API key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Stored encrypted. Leave empty to keep the current key.",
     )
@@ -28,6 +29,7 @@ class ProviderForm(forms.ModelForm):
             "timeout_seconds",
         ]
         widgets = {"base_url": forms.URLInput(attrs={"placeholder": "https://host/v1"})}
+        labels = {"base_url": "Base URL"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,6 +38,9 @@ class ProviderForm(forms.ModelForm):
             kind = self.fields["kind"]
             kind.choices = [c for c in ProviderKind.choices if c[0] != ProviderKind.EMBEDDED]  # type: ignore[attr-defined]
         fields = self.fields
+        if self.instance.pk is None:  # a new provider has no key to keep or remove
+            fields["api_key"].help_text = "Stored encrypted; empty for servers without a key."
+            del fields["clear_api_key"]
         for name in ("requests_per_minute", "tokens_per_minute"):
             fields[name].help_text = "Empty: no limit."
             fields[name].validators.append(MinValueValidator(1))

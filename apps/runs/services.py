@@ -222,8 +222,9 @@ def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") 
     )
     if updated:
         run = Run.objects.only("dataset_id", "dataset_version").get(pk=run_id)
-        text = message or error or status.title()
-        run_event(run=run, message=f"{status}: {text}", level="error" if error else "info")
+        label = RunStatus(status).label
+        text = f"{label}: {message or error}" if message or error else label
+        run_event(run=run, message=text, level="error" if error else "info")
         # The version is complete: store its counts so browsing never counts rows.
         dataset_version_close(dataset_id=run.dataset_id, number=run.dataset_version)
 

@@ -1,6 +1,7 @@
 import pytest
 
 from apps.core.models import Provider
+from tests.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,3 +32,13 @@ def test_provider_limits_are_checked_inline_with_their_ranges(owner_client, owne
     assert response.status_code == 302
     created = Provider.objects.get(project=owner.project, name="vllm")
     assert (created.requests_per_minute, created.timeout_seconds) == (600, 30.0)
+
+
+def test_a_new_provider_form_offers_no_key_to_keep_or_remove(owner_client, owner):
+    new = owner_client.get("/providers/new/").content.decode()
+    assert ">Base URL" in new and ">API key" in new
+    assert "Remove the stored API key" not in new and "keep the current key" not in new
+
+    provider = ProviderFactory(project=owner.project)
+    edit = owner_client.get(f"/providers/{provider.pk}/edit/").content.decode()
+    assert "Remove the stored API key" in edit and "Leave empty to keep the current key." in edit

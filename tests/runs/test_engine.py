@@ -185,6 +185,7 @@ def test_a_custom_run_exports_its_fields_in_the_schema_order(fake_openai):
     assert list(sent["properties"]["samples"]["items"]["properties"]) == fields
     columns = export.export_columns(run.dataset, run.dataset_version)
     assert [c.name for c in columns if not c.meta] == fields
+    assert run.events.latest("id").message.startswith("Succeeded: ")  # not shouted
 
 
 def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, monkeypatch):
