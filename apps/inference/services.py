@@ -30,6 +30,13 @@ def inference_feedback(
         raise ValidationError({"inference": "This inference belongs to another project."})
     if verdict not in Verdict.values:
         raise ValidationError({"verdict": f"verdict must be one of {', '.join(Verdict.values)}."})
+    if inference.status == "error":
+        raise ValidationError(
+            {
+                "verdict": f"Call #{inference.pk} failed (HTTP {inference.http_status}): "
+                "it has no answer to judge."
+            }
+        )
     if verdict == Verdict.CORRECT:
         if corrected_output is not None:
             raise ValidationError(

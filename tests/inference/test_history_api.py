@@ -150,6 +150,24 @@ def test_feedback_validation_names_what_is_wrong(caller, body, field, words):
     assert not Feedback.objects.exists()
 
 
+def test_a_failed_call_has_no_answer_to_judge(caller, owner_client):
+    owner, client = caller
+    row = record(owner.project, status="error", http_status=400, error="text: empty", output=None)
+
+    response = feedback(client, row, {"verdict": "correct"})
+    page = owner_client.get(f"/inference/{row.pk}/").content.decode()
+
+    assert response.status_code == 400
+    assert (
+        f"Call #{row.pk} failed (HTTP 400): it has no answer to judge."
+        in response.json()["verdict"]
+    )
+    assert not Feedback.objects.exists()
+    assert "This call failed: it has no answer to judge" in page
+    assert "no provider was called" in page
+    assert 'data-key="c"' not in page  # no Correct / Incorrect / Edit buttons
+
+
 def test_feedback_on_a_chat_takes_text(caller):
     owner, client = caller
     row = record(owner.project, task="chat", protocol="openai", output=None, output_text="Hi")
