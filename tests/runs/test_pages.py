@@ -64,6 +64,17 @@ def test_form_shows_every_bad_field_inline_and_creates_nothing(owner_client, own
     assert Run.objects.count() == 0
 
 
+# The form's generation settings, filled in as a person leaves them.
+GENERATION = {
+    "batch_size": 5,
+    "num_shots": 3,
+    "max_examples_in_prompt": 10,
+    "exploration_mode": "BALANCED",
+    "seed_shuffling": "sample",
+    "concurrency": 4,
+}
+
+
 def test_form_shows_the_services_checks_inline(owner_client, owner):
     version = SpecVersionFactory(spec__project=owner.project, seeds=[])
     provider = ProviderFactory(project=owner.project)
@@ -73,12 +84,7 @@ def test_form_shows_the_services_checks_inline(owner_client, owner):
             "spec_version": version.pk,
             "provider": provider.pk,
             "multiplier": 3,
-            "batch_size": 5,
-            "num_shots": 3,
-            "max_examples_in_prompt": 10,
-            "exploration_mode": "BALANCED",
-            "seed_shuffling": "sample",
-            "concurrency": 4,
+            **GENERATION,
             "random_seed": 0,
         },
     )
@@ -92,17 +98,7 @@ def test_form_shows_the_services_checks_inline(owner_client, owner):
 def test_form_refuses_a_long_model_and_a_seed_past_64_bits_inline(owner_client, owner):
     version = SpecVersionFactory(spec__project=owner.project)
     provider = ProviderFactory(project=owner.project)
-    fields = {
-        "spec_version": version.pk,
-        "provider": provider.pk,
-        "num_samples": 5,
-        "batch_size": 5,
-        "num_shots": 3,
-        "max_examples_in_prompt": 10,
-        "exploration_mode": "BALANCED",
-        "seed_shuffling": "sample",
-        "concurrency": 4,
-    }
+    fields = {"spec_version": version.pk, "provider": provider.pk, "num_samples": 5, **GENERATION}
     page = owner_client.post(
         reverse("run_create"), {**fields, "model": "m" * 201, "random_seed": 10**20}
     )
