@@ -16,7 +16,7 @@ async def map_in_lanes(fn: Callable[[T], Awaitable[R]], items: Iterable[T], lane
     Each of the `lanes` coroutines takes the next item when it finishes its last one. One
     task per item waiting on a semaphore would do the same, but creating, parking and
     waking thousands of tasks costs tens of milliseconds of CPU that the calls then wait
-    behind. An exception from `fn` ends the lanes and is raised here.
+    behind. An exception from `fn` cancels the other lanes and is raised here.
     """
     todo = list(items)
     results: list[R | None] = [None] * len(todo)
@@ -26,5 +26,11 @@ async def map_in_lanes(fn: Callable[[T], Awaitable[R]], items: Iterable[T], lane
         for index, item in queue:
             results[index] = await fn(item)
 
-    await asyncio.gather(*(lane() for _ in range(max(1, min(lanes, len(todo))))))
+    tasks = [asyncio.ensure_future(lane()) for _ in range(max(1, min(lanes, len(todo))))]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        raise
     return results  # type: ignore[return-value]

@@ -30,11 +30,22 @@ def test_fewer_items_than_lanes_and_no_items() -> None:
     assert asyncio.run(map_in_lanes(double, [], 64)) == []
 
 
-def test_an_error_is_raised_to_the_caller() -> None:
+def test_an_error_is_raised_to_the_caller_and_ends_the_other_lanes() -> None:
+    started: list[int] = []
+
     async def fail_on_three(n: int) -> int:
+        started.append(n)
+        await asyncio.sleep(0.001)
         if n == 3:
             raise ValueError("three")
         return n
 
+    async def run_then_wait() -> None:
+        try:
+            await map_in_lanes(fail_on_three, range(20), 2)
+        finally:
+            await asyncio.sleep(0.05)  # time for any lane left running to go on
+
     with pytest.raises(ValueError, match="three"):
-        asyncio.run(map_in_lanes(fail_on_three, range(10), 2))
+        asyncio.run(run_then_wait())
+    assert max(started) < 6
