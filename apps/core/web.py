@@ -52,6 +52,12 @@ def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return wrapper
 
 
+def upload_name(request: HttpRequest, field: str = "file") -> str:
+    """The name of the file sent in `field`, or "" (for "choose it again" after an error)."""
+    upload = request.FILES.get(field)
+    return (upload.name or "the file") if upload is not None else ""
+
+
 def render_page(
     request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None
 ) -> HttpResponse:

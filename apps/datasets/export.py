@@ -131,9 +131,8 @@ def export_columns(dataset: Dataset, version: int) -> list[Column]:
             columns = [Column(k, k, kind) for k, kind in fixed if k in found or k == "text"]
         else:
             # Custom: in the order the fields were written, then any others as found.
-            order = {name: n for n, name in enumerate(selectors.field_order(dataset, version))}
-            names = sorted(found, key=lambda k: order.get(k, len(order)))
-            columns = [Column(k, k, found[k]) for k in names]
+            order = selectors.field_order(dataset, version)
+            columns = [Column(k, k, kind) for k, kind in selectors.in_field_order(found, order)]
     else:
         columns = [Column(k, k, kind) for k, kind in fixed]
     taken = {c.name for c in columns}

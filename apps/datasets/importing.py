@@ -174,12 +174,12 @@ def checked_rows(
     fmt = detect_format(file_name, content)
     seeds: tuple[dict[str, Any], ...] = ()
     if task_type == TaskType.CUSTOM:
-        examples = existing or [r.payload for r in islice(_readable(fmt, text), EXAMPLES)]
+        examples = existing or [r.payload for r in islice(_valid_rows(fmt, text), EXAMPLES)]
         seeds = tuple(p for p in examples[:EXAMPLES] if isinstance(p, dict))
     return _check(iter_rows(fmt, text, task_type), task_type, seeds)
 
 
-def _readable(fmt: str, text: str) -> Iterator[Row]:
+def _valid_rows(fmt: str, text: str) -> Iterator[Row]:
     return (row for row in iter_rows(fmt, text, TaskType.CUSTOM) if not row.error)
 
 

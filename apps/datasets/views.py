@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
-from apps.core.web import int_or_none, project_view
+from apps.core.web import int_or_none, project_view, upload_name
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
@@ -67,15 +67,10 @@ def _list_page(
         "task_types": TaskType.choices,
         "errors": errors or {},
         "form": request.POST if errors else {},
-        "chosen_file": _upload_name(request) if errors else "",
+        "chosen_file": upload_name(request) if errors else "",
         "max_rows": importing.MAX_IMPORT_ROWS,
     }
     return render(request, "datasets/dataset_list.html", context)
-
-
-def _upload_name(request: HttpRequest) -> str:
-    upload = request.FILES.get("file")
-    return (upload.name or "") if upload is not None else ""
 
 
 @project_view

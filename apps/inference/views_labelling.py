@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
-from apps.core.web import project_view, render_page
+from apps.core.web import project_view, render_page, upload_name
 
 from . import labelling, labelling_jobs
 from .forms import LabelFileForm
@@ -51,7 +51,7 @@ def label_file(request: HttpRequest, membership: Membership) -> HttpResponse:
     jobs = LabellingJob.objects.filter(project=membership.project).defer("texts", "lines")[:10]
     context = {
         "form": form,
-        "chosen_file": upload.name if form.errors and (upload := request.FILES.get("file")) else "",
+        "chosen_file": upload_name(request) if form.errors else "",
         "jobs": jobs,
         "model_ids": model_ids(membership.project),
         "max_texts": labelling_jobs.MAX_FILE_TEXTS,

@@ -12,7 +12,9 @@ from .services import (
     MAX_EXAMPLES_IN_PROMPT,
     MAX_MODEL_CHARS,
     MAX_SAMPLES,
+    MAX_SEED,
     MAX_SHOTS,
+    MIN_SEED,
 )
 
 # Run settings that "Run again" copies as they were.
@@ -73,7 +75,7 @@ class RunForm(forms.Form):
     concurrency = bounded(
         1, MAX_CONCURRENCY, initial=8, help_text=f"Calls in flight, 1 to {MAX_CONCURRENCY}."
     )
-    random_seed = bounded(-(2**63), 2**63 - 1, initial=0)
+    random_seed = bounded(MIN_SEED, MAX_SEED, initial=0)
 
     # Under the "Generation settings" fold: opened when one of them is wrong.
     SETTINGS = (

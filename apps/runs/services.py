@@ -25,6 +25,7 @@ MAX_SHOTS = 10
 MAX_CONCURRENCY = 64
 MAX_EXAMPLES_IN_PROMPT = 50
 MAX_MODEL_CHARS = 200  # Run.model
+MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1  # Run.random_seed (a bigint)
 # A run may use up to this many times the ideal number of calls (num_samples / batch
 # size) before it gives up: enough for 2 in 3 samples to be rejected.
 CALL_BUDGET_FACTOR = 3
@@ -58,7 +59,7 @@ def run_params_validate(
     errors: dict[str, str] = {}
     if len(model) > MAX_MODEL_CHARS:
         errors["model"] = f"model must be at most {MAX_MODEL_CHARS} characters."
-    _check_range(errors, "random_seed", random_seed, -(2**63), 2**63 - 1)
+    _check_range(errors, "random_seed", random_seed, MIN_SEED, MAX_SEED)
     if num_samples is None and multiplier is None:
         errors["num_samples"] = "Give num_samples (1 to 20,000) or a multiplier of the seeds."
     elif num_samples is not None and multiplier is not None:

@@ -12,6 +12,7 @@ from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
 from apps.specs import selectors as spec_selectors
+from apps.specs.seeds import LABELLED_TASKS
 
 from . import selectors, services
 from .forms import RunFilters, RunForm
@@ -88,6 +89,7 @@ def _status_context(membership: Membership, run_id: int) -> dict:
         "chart": selectors.run_throughput(run=run),
         "labels": labels,
         "label_max": label_max,
+        "labelled": run.dataset.task_type in LABELLED_TASKS,
         "finished_states": [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED],
     }
 

@@ -171,8 +171,10 @@ class SpecForm(forms.Form):
     def _keep_uploaded_seeds(self) -> None:
         # The page comes back without its file (browsers never refill a file input): seeds
         # read from it go into the text box, so that saving again keeps them.
-        text = seed_io.seeds_to_jsonl(self._uploaded_seeds or [])
-        if self._uploaded_seeds is None or len(text) > PREFILL_SEEDS_CHARS:
+        if self._uploaded_seeds is None:
+            return
+        text = seed_io.seeds_to_jsonl(self._uploaded_seeds)
+        if len(text) > PREFILL_SEEDS_CHARS:
             return
         data = cast(QueryDict, self.data).copy()
         data["seeds"] = text
