@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import PurePath
 from typing import Any
 
 from apps.core import csvtext
@@ -35,6 +36,9 @@ METADATA_KEYS = frozenset(
         "original",
     }
 )
+# The file types an import reads, by extension (TSV goes through the CSV reader, which
+# detects the tabs).
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv"}
 # CSV cells holding lists or objects, written as JSON by the CSV export.
 JSON_COLUMNS: dict[str, set[str]] = {
     TaskType.NER: {"entities"},
@@ -53,11 +57,16 @@ class Row:
 
 
 def detect_format(file_name: str, content: bytes) -> str:
-    name = file_name.lower()
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    if name.endswith((".csv", ".tsv")):
-        return "csv"
+    """The reader for a file: from its extension, or its first byte when it has none.
+    Raises ValueError naming the supported types for any other extension."""
+    suffix = PurePath(file_name).suffix.lower()
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    if suffix:
+        *most, last = FORMATS
+        raise ValueError(
+            f"{file_name}: unsupported file type {suffix}; use {', '.join(most)} or {last}."
+        )
     return "jsonl" if content.lstrip()[:1] == b"{" else "csv"
 
 
@@ -170,8 +179,8 @@ def checked_rows(
     `existing` samples of the dataset (a few of its payloads), or of the file's first rows
     when the dataset is new. Raises ValueError when the file as a whole cannot be read.
     """
-    text = decode(content)
     fmt = detect_format(file_name, content)
+    text = decode(content)
     seeds: tuple[dict[str, Any], ...] = ()
     if task_type == TaskType.CUSTOM:
         examples = existing or [r.payload for r in islice(_valid_rows(fmt, text), EXAMPLES)]

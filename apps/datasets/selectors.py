@@ -20,7 +20,7 @@ from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent, content_of
 
 from . import browsing
-from .models import Dataset, DatasetVersion, ExportJob, Sample
+from .models import Dataset, DatasetVersion, ExportJob, ReviewState, Sample
 
 MAX_PAGE = 500
 
@@ -84,8 +84,17 @@ def export_job_get(project: Project, job_id: int) -> ExportJob:
         raise Http404("No such export.") from exc
 
 
-def export_job_list(dataset: Dataset, limit: int = 5) -> list[ExportJob]:
-    return list(ExportJob.objects.filter(dataset=dataset).order_by("-created_at")[:limit])
+def export_job_list(dataset: Dataset, version: int, limit: int = 5) -> list[ExportJob]:
+    """The newest export jobs of one version: a page offers only files of what it shows."""
+    jobs = ExportJob.objects.filter(dataset=dataset, version=version)
+    return list(jobs.order_by("-created_at")[:limit])
+
+
+def version_missing(dataset: Dataset, version: object) -> str:
+    """What to say when asked for a version the dataset does not have."""
+    latest = dataset.latest_version
+    versions = f"its only version is {latest}" if latest == 1 else f"its versions are 1–{latest}"
+    return f"Dataset {dataset.name} has no version {version}; {versions}."
 
 
 # --- versions and counts ---------------------------------------------------------------
@@ -205,6 +214,10 @@ def dataset_sizes(project: Project) -> dict[int, int]:
     return sizes
 
 
+def _by_frequency(counts: Counter[str]) -> list[tuple[str, int]]:
+    return sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (-kn[1], kn[0]))
+
+
 def label_distribution(dataset: Dataset, version: int | None = None) -> list[tuple[str, int]]:
     """(label, samples carrying it) in version n, most frequent first.
 
@@ -222,7 +235,39 @@ def label_distribution(dataset: Dataset, version: int | None = None) -> list[tup
             counts.update(row.added_labels)
     for live in version_label_counts(dataset.pk, open_numbers).values():
         counts.update(live)
-    return sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (-kn[1], kn[0]))
+    return _by_frequency(counts)
+
+
+def label_distribution_kept(
+    dataset: Dataset, version: int | None = None, labels: list[tuple[str, int]] | None = None
+) -> tuple[list[tuple[str, int]], int]:
+    """label_distribution without the rejected samples, and how many rejected it leaves out.
+
+    `labels` is label_distribution's answer if the caller has it. Reviews change no stored
+    count, so the rejected samples (few, and indexed by review state) are counted live and
+    taken off.
+    """
+    version = version or dataset.latest_version
+    if labels is None:
+        labels = label_distribution(dataset, version)
+    rejected = Sample.objects.filter(
+        dataset=dataset, review_state=ReviewState.REJECTED, version__lte=version
+    ).count()
+    if not rejected:
+        return labels, 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT l.label, count(*)
+            FROM datasets_sample s, jsonb_array_elements_text(s.labels) AS l(label)
+            WHERE s.dataset_id = %s AND s.review_state = %s AND s.version <= %s
+            GROUP BY 1
+            """,
+            [dataset.pk, ReviewState.REJECTED, version],
+        )
+        counts = Counter(dict(labels))
+        counts.subtract(dict(cursor.fetchall()))
+    return _by_frequency(counts), rejected
 
 
 def edit_content(sample: Sample, payload: Any) -> SpecContent:

@@ -142,6 +142,25 @@ def dataset_version_close(*, dataset_id: int, number: int) -> DatasetVersion:
     return version
 
 
+@transaction.atomic
+def dataset_version_discard_empty(*, dataset_id: int, number: int) -> bool:
+    """Drop version `number` if a run or labelling job ended without adding a sample to it.
+
+    Otherwise it would stay behind as a copy of the version before it. Only the latest
+    version goes (numbers stay without gaps), and never version 1: an empty first
+    version is the honest record of a dataset that holds nothing yet.
+    """
+    dataset = Dataset.objects.select_for_update().get(pk=dataset_id)
+    if number <= 1 or dataset.latest_version != number:
+        return False
+    if Sample.objects.filter(dataset_id=dataset_id, version=number).exists():
+        return False
+    DatasetVersion.objects.filter(dataset_id=dataset_id, number=number).delete()
+    dataset.latest_version = number - 1
+    dataset.save(update_fields=["latest_version"])
+    return True
+
+
 def _adjust_label_counts(sample: Sample, old: list[str], new: list[str]) -> None:
     """Keep a closed version's stored label counts right when an edit changes labels."""
     if sorted(old) == sorted(new):
@@ -363,11 +382,9 @@ STREAM_LIMIT = 50_000  # larger exports (and every Parquet file) are written by 
 
 
 def export_version_check(*, dataset: Dataset, version: int | None) -> int:
-    number = version or dataset.latest_version
+    number = dataset.latest_version if version is None else version
     if not 1 <= number <= dataset.latest_version:
-        raise ValidationError(
-            {"version": f"version must be 1 to {dataset.latest_version} for this dataset."}
-        )
+        raise ValidationError({"version": selectors.version_missing(dataset, number)})
     return number
 
 

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -31,7 +31,10 @@ class Filters:
 
     @classmethod
     def from_query(cls, data: QueryDict, dataset: Dataset) -> "Filters":
-        version = int_or_none(data.get("version"))
+        raw = data.get("version", "").strip()
+        version = int_or_none(raw)
+        if raw and (version is None or version > dataset.latest_version):
+            raise Http404(selectors.version_missing(dataset, raw[:20]))
         if version is not None and version >= dataset.latest_version:
             version = None  # the latest version is the whole dataset: no filter needed
         state = data.get("review_state", "")
@@ -134,15 +137,18 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
     versions = selectors.dataset_versions(dataset)
     current = next((v for v in versions if v.number == context["version"]), None)
     labels = selectors.label_distribution(dataset, context["version"])
+    kept, rejected = selectors.label_distribution_kept(dataset, context["version"], labels)
     context.update(
         versions=versions,
         current=current,
         labels=labels,
-        label_max=max((n for _, n in labels), default=0),
+        kept_labels=kept,
+        kept_max=max((n for _, n in kept), default=0),
+        rejected=rejected,
         label_count=dict(labels).get(filters.label) if filters.label else None,
         runs=sorted({v.run_id for v in versions if v.run_id}, reverse=True),
         streamable=current is not None and current.total <= services.STREAM_LIMIT,
-        jobs=selectors.export_job_list(dataset),
+        jobs=selectors.export_job_list(dataset, context["version"]),
         formats=[
             (ExportFormat.JSONL, "JSONL"),
             (ExportFormat.CSV, "CSV"),

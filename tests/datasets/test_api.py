@@ -171,3 +171,22 @@ def test_openapi_schema_documents_the_endpoints(api):
         p["name"] for p in paths["/api/v1/datasets/{dataset_id}/samples/"]["get"]["parameters"]
     }
     assert {"version", "label", "run", "review_state", "q", "cursor", "limit"} <= params
+
+
+def test_a_version_the_dataset_lacks_is_400_naming_version_and_range(api, tickets):
+    def message(number: object) -> dict[str, list[str]]:
+        return {"version": [f"Dataset tickets has no version {number}; its versions are 1–2."]}
+
+    samples = api.get(f"/api/v1/datasets/{tickets.pk}/samples/", {"version": 9})
+    assert (samples.status_code, samples.json()) == (400, message(9))
+    stream_url = f"/api/v1/datasets/{tickets.pk}/export"
+    for version in (9, 0):  # 0 used to stream the latest version
+        stream = api.get(stream_url, {"format": "jsonl", "version": version})
+        assert (stream.status_code, stream.json()) == (400, message(version))
+    job = api.post(
+        f"/api/v1/datasets/{tickets.pk}/exports/",
+        {"format": "csv", "version": 9},
+        content_type="application/json",
+    )
+    assert (job.status_code, job.json()) == (400, message(9))
+    assert api.get(stream_url, {"format": "jsonl", "version": 2}).status_code == 200

@@ -409,3 +409,24 @@ def test_a_streamed_export_needs_no_more_memory_for_ten_times_the_samples(owner_
     assert large_size > 9 * small_size
     # Measured: ~1.5 MB for 3,000 samples, ~1.8 MB for 30,000 (a 2,000-row cursor fetch).
     assert large_peak < 1.5 * small_peak
+
+
+def test_the_export_panel_offers_only_files_of_the_version_shown(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(i) for i in range(3)])
+    dataset = Dataset.objects.get(name="tickets")
+    old = services.export_job_create(membership=owner, dataset=dataset, version=1, fmt="parquet")
+    jobs.export_job_execute(job_id=old.pk)
+    add_version(owner.project, "tickets", [classification(i) for i in range(3, 5)])
+    dataset.refresh_from_db()
+    url = f"/datasets/{dataset.pk}/"
+    old_link = f'href="/datasets/exports/{old.pk}/download/"'
+
+    latest = owner_client.get(url).content.decode()
+    assert "<strong>Export v2</strong>" in latest
+    assert old_link not in latest  # v1's file is not offered as an export of v2
+    assert old_link in owner_client.get(url, {"version": 1}).content.decode()
+
+    new = services.export_job_create(membership=owner, dataset=dataset, version=2, fmt="parquet")
+    jobs.export_job_execute(job_id=new.pk)
+    latest = owner_client.get(url).content.decode()
+    assert f'href="/datasets/exports/{new.pk}/download/"' in latest and old_link not in latest

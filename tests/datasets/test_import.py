@@ -254,3 +254,19 @@ def test_a_sample_row_says_which_file_and_line_it_came_from(owner, owner_client)
     dataset = Dataset.objects.get(name="tickets")
     page = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
     assert "from t&lt;i&gt;.jsonl line 2" in page and "t<i>" not in page
+
+
+def test_an_unsupported_file_type_is_named_with_the_types_that_import(owner_client, owner_key):
+    message = "tickets.txt: unsupported file type .txt; use .jsonl, .ndjson, .json, .csv or .tsv."
+    form = {"name": "tickets", "task_type": "classification"}
+    upload = SimpleUploadedFile("tickets.txt", b"Please refund my order\n")
+    page = owner_client.post("/datasets/import/", {**form, "file": upload})
+    assert page.status_code == 200
+    assert f"<li>{message}</li>" in page.content.decode()
+
+    upload = SimpleUploadedFile("tickets.txt", b"Please refund my order\n")
+    response = Client().post(
+        "/api/v1/datasets/import/", {**form, "file": upload}, HTTP_X_API_KEY=owner_key
+    )
+    assert (response.status_code, response.json()) == (400, {"file": [message]})
+    assert not Dataset.objects.exists()

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -225,3 +227,45 @@ def test_a_label_page_walks_one_window_sized_from_the_labels_share(owner, monkey
     assert [s.pk for s in page] == list(expected.values_list("id", flat=True)[:5])
     assert cursor == page[-1].pk
     assert sum("datasets_sample" in sql for sql in queries.statements) == 2
+
+
+def test_a_version_the_dataset_lacks_is_a_404_naming_its_versions(owner, owner_client):
+    for start in (0, 3, 6):
+        add_version(owner.project, "tickets", [classification(i) for i in range(start, start + 3)])
+    url = f"/datasets/{DatasetVersion.objects.get(number=1).dataset_id}/"
+    response = owner_client.get(url, {"version": 99})
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "<h2>Dataset tickets has no version 99; its versions are 1–3.</h2>" in html
+    assert "Nothing at this address in the project" in html  # the app's 404 page
+    for bad in ("4", "0", "x"):
+        assert owner_client.get(url, {"version": bad}).status_code == 404, bad
+    for good in ("1", "3", ""):
+        assert owner_client.get(url, {"version": good}).status_code == 200, good
+
+
+def _bars(html: str) -> dict[str, int]:
+    chart = html.split('id="label-chart"', 1)[1].split("</article>", 1)[0]
+    found = re.findall(r'title="Show only ([^"]+)".*?class="bar-count">([\d,]+)<', chart, re.S)
+    return {label: int(n.replace(",", "")) for label, n in found}
+
+
+def test_label_bars_leave_out_rejected_samples_and_say_how_many(owner, owner_client):
+    add_version(owner.project, "tickets", [classification(i) for i in range(6)])
+    version = add_version(
+        owner.project, "tickets", [classification(i) for i in range(6, 9)], close=False
+    )
+    url = f"/datasets/{version.dataset_id}/"
+    samples = Sample.objects.order_by("id")
+    # Two billing samples of v1 and the shipping one of the open v2.
+    rejected = [samples[0].pk, samples[3].pk, samples[7].pk]
+    Sample.objects.filter(pk__in=rejected).update(review_state=ReviewState.REJECTED)
+
+    latest = owner_client.get(url).content.decode()
+    assert _bars(latest) == {"account": 3, "billing": 1, "shipping": 2}
+    assert "3 rejected samples left out" in latest
+    first = owner_client.get(url, {"version": 1}).content.decode()
+    assert _bars(first) == {"account": 2, "shipping": 2}  # v1 has no billing left
+    assert "2 rejected samples left out" in first
+    # The label filter still offers every sample it can show, rejected ones too.
+    assert '<option value="billing" >billing (3)</option>' in latest
