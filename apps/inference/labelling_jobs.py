@@ -26,6 +26,7 @@ from apps.datasets.services import (
     NewSample,
     dataset_version_close,
     dataset_version_create,
+    dataset_version_discard_empty,
     samples_insert,
 )
 from apps.specs.texts import text_hash
@@ -151,7 +152,12 @@ def labelling_finish(*, job_id: int, status: str, error: str = "") -> None:
             return
         job = LabellingJob.objects.only("dataset_id", "dataset_version").get(pk=job_id)
         if job.dataset_id and job.dataset_version:
-            dataset_version_close(dataset_id=job.dataset_id, number=job.dataset_version)
+            number = job.dataset_version
+            version = dataset_version_close(dataset_id=job.dataset_id, number=number)
+            if version.added_count == 0 and dataset_version_discard_empty(
+                dataset_id=job.dataset_id, number=number
+            ):
+                LabellingJob.objects.filter(pk=job_id).update(dataset_version=None)
 
 
 def _texts_slice(job_id: int, start: int, stop: int) -> tuple[list[str], list[int]]:

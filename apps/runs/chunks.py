@@ -185,6 +185,7 @@ def _apply(
     # same text by another run must not leave an index that a later sample collides with.
     top = Sample.objects.filter(run_id=run.pk).aggregate(top=Max("index"))["top"]
     first_index = 0 if top is None else top + 1
+    assert run.dataset_version is not None  # only a finished run loses its version
     inserted = samples_insert(
         dataset_id=run.dataset_id,
         version=run.dataset_version,

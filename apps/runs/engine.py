@@ -8,6 +8,7 @@ the call loop.
 """
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from apps.specs.task_types import (
 )
 
 from .prompts import EXPLORATION, PromptSettings, build_call, wanted_labels
-from .stages import STAGES, Candidate, ChunkState, parse_answer, spec_echoes
+from .stages import STAGES, Candidate, ChunkState, parse_answer
 
 # Errors after which more calls cannot help.
 FATAL_ERRORS = (ProviderAuthError, ProviderRefused)
@@ -100,14 +101,15 @@ async def run_chunk(
 
     `concurrency` lanes each make one call after another, so a finished call is followed
     by the next at once; a lane with nothing to do waits for the calls in flight, whose
-    rejects may call for more. A supervisor looks for a cancel request every `TICK` seconds and
-    sends the results so far to `flush` (an early commit, which returns how many samples
-    it kept, or None if the chunk is stale) every `flush_every` seconds while calls go on
-    and, once the last calls are in flight, whenever one of them ends and no flush is
-    running: samples appear as they come and the final commit stays small.
+    rejects may call for more. A supervisor looks for a cancel request every `TICK` seconds
+    (a cancel abandons the calls in flight) and sends the results so far to `flush` (an
+    early commit, which returns how many samples it kept, or None if the chunk is stale)
+    every `flush_every` seconds while calls go on and, once the last calls are in flight,
+    whenever one of them ends and no flush is running: samples appear as they come and the
+    final commit stays small.
     """
     out = ChunkOutput()
-    state = ChunkState(content=job.prompt.content, echoes=spec_echoes(job.prompt))
+    state = ChunkState.for_prompt(job.prompt)
     state.label_counts.update(job.label_counts)
     client = LLMClient(job.provider)
     schemas: dict[frozenset[str], dict[str, Any]] = {}
@@ -257,6 +259,10 @@ async def run_chunk(
             if now - last_check >= TICK and not out.stopped:
                 last_check = now
                 out.stopped = await should_stop()
+                if out.stopped:
+                    # A cancel does not wait for the calls in flight, which may take up
+                    # to the provider's timeout; answers already in hand are kept.
+                    lanes.cancel()
             if now - last_beat >= job.heartbeat_every:
                 await heartbeat()
                 last_beat = now
@@ -264,10 +270,16 @@ async def run_chunk(
             # is running, so the final commit holds only the last few.
             if not lanes.done() and (all_launched.is_set() or now - last_flush >= job.flush_every):
                 start_flush()
-        lanes.result()  # surfaces programming errors instead of hiding them
+        if out.stopped:
+            with contextlib.suppress(asyncio.CancelledError):
+                lanes.exception()  # the lanes' cancellation, retrieved: no error
+        else:
+            lanes.result()  # surfaces programming errors instead of hiding them
     finally:
         for task in lane_tasks:  # after a failure, the other lanes must not go on calling
             task.cancel()
+        # Their cleanup (concurrency slots, token reservations) ends before the commit.
+        await asyncio.gather(*lane_tasks, return_exceptions=True)
         if flushing is not None:
             await flushing
     await client.aclose()

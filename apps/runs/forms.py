@@ -5,6 +5,7 @@ from django import forms
 from apps.core.models import Project, Provider
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
+from . import selectors
 from .models import ExplorationMode, Run, RunStatus, SeedShuffling
 from .services import (
     MAX_BATCH,
@@ -106,8 +107,8 @@ class RunForm(forms.Form):
         )
         providers = project.providers.order_by("name")
         self.fields["provider"].queryset = providers  # type: ignore[attr-defined]
-        if len(only := providers[:2]) == 1:  # a new project has just the embedded model
-            self.initial.setdefault("provider", only[0].pk)
+        if "provider" not in self.initial:
+            self.initial["provider"] = selectors.usual_provider_id(project)
 
     @staticmethod
     def initial_from(run: Run) -> dict[str, Any]:

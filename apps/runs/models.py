@@ -40,7 +40,8 @@ class Run(models.Model):
     )
     model = models.CharField(max_length=200)
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="runs")
-    dataset_version = models.PositiveIntegerField()
+    # None once the run has ended without keeping a sample: its empty version is dropped.
+    dataset_version = models.PositiveIntegerField(null=True, blank=True)
     engine = models.CharField(max_length=20, default="local")
 
     num_samples = models.PositiveIntegerField()

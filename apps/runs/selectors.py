@@ -8,7 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from apps.core.models import Project
+from apps.core.models import Project, ProviderKind
 from apps.datasets.models import Sample
 from apps.specs.task_types import REASON_LABELS
 
@@ -161,3 +161,14 @@ def label_bars(counts: dict[str, int]) -> tuple[list[tuple[str, int]], int]:
     """(label, count) pairs, most frequent first, and the largest count (the bars' scale)."""
     pairs = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return pairs, max(counts.values(), default=0) or 1
+
+
+def usual_provider_id(project: Project) -> int | None:
+    """What a new run starts from: the provider of the project's last run, else the
+    embedded model, else the first provider."""
+    last = Run.objects.filter(project=project, provider__isnull=False).order_by("-id").first()
+    if last is not None:
+        return last.provider_id
+    providers = project.providers.order_by("name")
+    first = providers.filter(kind=ProviderKind.EMBEDDED).first() or providers.first()
+    return first.pk if first else None

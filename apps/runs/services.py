@@ -12,7 +12,11 @@ from django.utils import timezone
 from apps.core.models import Membership, Provider
 from apps.core.services import require_editor
 from apps.datasets.models import VersionSource
-from apps.datasets.services import dataset_version_close, dataset_version_create
+from apps.datasets.services import (
+    dataset_version_close,
+    dataset_version_create,
+    dataset_version_discard_empty,
+)
 from apps.specs.models import SpecVersion
 from apps.specs.services import spec_version_require_succeeded
 from apps.specs.task_types import content_of, sample_schema
@@ -194,7 +198,8 @@ def run_enqueue(*, run: Run, chunk: int) -> None:
 
 
 def run_cancel(*, membership: Membership, run: Run) -> Run:
-    """Ask the run to stop: no call starts after the current ones; samples are kept."""
+    """Ask the run to stop: within a moment no call is made or awaited any more (answers
+    still on their way are abandoned); the samples accepted so far are kept."""
     require_editor(membership)
     with transaction.atomic():
         run = Run.objects.select_for_update().get(pk=run.pk)
@@ -213,6 +218,7 @@ def run_event(*, run: Run, message: str, level: str = "info") -> None:
     RunEvent.objects.create(run=run, message=message, level=level)
 
 
+@transaction.atomic
 def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") -> None:
     """End a run once; later calls change nothing."""
     assert status in FINISHED
@@ -221,13 +227,28 @@ def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") 
         .exclude(status__in=FINISHED)
         .update(status=status, error=error, finished_at=Now(), heartbeat_at=Now())
     )
-    if updated:
-        run = Run.objects.only("dataset_id", "dataset_version").get(pk=run_id)
-        label = RunStatus(status).label
-        text = f"{label}: {message or error}" if message or error else label
-        run_event(run=run, message=text, level="error" if error else "info")
-        # The version is complete: store its counts so browsing never counts rows.
-        dataset_version_close(dataset_id=run.dataset_id, number=run.dataset_version)
+    if not updated:
+        return
+    run = (
+        Run.objects.select_related("dataset")
+        .only("dataset__name", "dataset_version")
+        .get(pk=run_id)
+    )
+    label = RunStatus(status).label
+    text = f"{label}: {message or error}" if message or error else label
+    run_event(run=run, message=text, level="error" if error else "info")
+    number = run.dataset_version
+    assert number is not None
+    # The version is complete: store its counts so browsing never counts rows.
+    version = dataset_version_close(dataset_id=run.dataset_id, number=number)
+    if version.added_count == 0 and dataset_version_discard_empty(
+        dataset_id=run.dataset_id, number=number
+    ):
+        Run.objects.filter(pk=run_id).update(dataset_version=None)
+        run_event(
+            run=run,
+            message=f"No sample was kept, so {run.dataset.name} stays at v{number - 1}.",
+        )
 
 
 def run_requeue_stale(*, stale_after_seconds: float) -> list[int]:

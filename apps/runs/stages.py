@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rapidfuzz import fuzz, process
+
 from apps.specs.task_types import (
     REASON_DUPLICATE,
     REASON_ECHO,
@@ -47,12 +49,18 @@ class ChunkState:
 
     content: SpecContent
     echoes: dict[str, str] = field(default_factory=dict)  # echo_key → what it repeats
+    seeds: dict[str, str] = field(default_factory=dict)  # echo_key → "seed example N"
     seen_hashes: set[str] = field(default_factory=set)
     label_counts: Counter[str] = field(default_factory=Counter)
     # Samples per label that the calls in flight were asked for.
     asked: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     calls_ok: int = 0
     calls_failed: int = 0
+
+    @classmethod
+    def for_prompt(cls, prompt: PromptSettings) -> "ChunkState":
+        seeds = seed_texts(prompt)
+        return cls(content=prompt.content, echoes=spec_echoes(prompt, seeds), seeds=seeds)
 
     def expected_counts(self) -> dict[str, float]:
         """Accepted samples per label plus what the calls in flight were asked for."""
@@ -86,26 +94,58 @@ def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
         candidate.text_hash = text_hash(checked.text)
 
 
-def spec_echoes(prompt: PromptSettings) -> dict[str, str]:
+def spec_echoes(prompt: PromptSettings, seeds: dict[str, str]) -> dict[str, str]:
     """The spec's own words and seeds that small models hand back as a sample's text."""
     echoes = {echo_key(line): "a requirement" for line in prompt.requirements}
     echoes[echo_key(prompt.instruction)] = "the instruction"
     echoes[echo_key(prompt.description)] = "the description"
     echoes.update({echo_key(label): f"the label {label!r}" for label in prompt.content.labels})
     # A seed handed back word for word adds nothing the spec did not already hold.
-    for number, seed in enumerate(prompt.content.seeds, start=1):
-        checked = check_sample(seed, prompt.content)
-        if checked.ok:
-            echoes.setdefault(echo_key(checked.text), f"seed example {number}")
+    for key, seed in seeds.items():
+        echoes.setdefault(key, seed)
     echoes.pop("", None)
     return echoes
 
 
+def seed_texts(prompt: PromptSettings) -> dict[str, str]:
+    """The seeds' texts (as `echo_key` writes them) → "seed example N"."""
+    seeds: dict[str, str] = {}
+    for number, seed in enumerate(prompt.content.seeds, start=1):
+        checked = check_sample(seed, prompt.content)
+        if checked.ok and (key := echo_key(checked.text)):
+            seeds.setdefault(key, f"seed example {number}")
+    return seeds
+
+
+# How alike (rapidfuzz's ratio, 0-100: 2 x matching characters / both lengths) a text and
+# a seed may be before the text counts as the seed reworded.
+NEAR_COPY = 85
+# A text that holds a seed whole is a copy when the seed is at least this share of it.
+SEED_SHARE = 0.6
+
+
+def near_seed(key: str, seeds: dict[str, str]) -> str | None:
+    """What makes the text (an `echo_key`) a near-copy of a seed, or None."""
+    match = process.extractOne(key, seeds.keys(), scorer=fuzz.ratio, score_cutoff=NEAR_COPY)
+    if match is not None:
+        return f"nearly {seeds[match[0]]} ({match[1]:.0f}% alike)"
+    for seed_key, seed in seeds.items():
+        if len(seed_key) >= SEED_SHARE * len(key) and seed_key in key:
+            return f"{seed} with a few words added"
+    return None
+
+
 def echo_stage(batch: list[Candidate], chunk: ChunkState) -> None:
-    """A text that is just a label name, a line of the spec or a seed is not a sample."""
+    """A text that is just a label name, a line of the spec, a seed or a seed reworded a
+    little is not a sample."""
     for candidate in batch:
-        if candidate.ok and (echoed := chunk.echoes.get(echo_key(candidate.text))):
+        if not candidate.ok:
+            continue
+        key = echo_key(candidate.text)
+        if echoed := chunk.echoes.get(key):
             candidate.reason, candidate.detail = REASON_ECHO, f"the text is {echoed}"
+        elif chunk.seeds and (near := near_seed(key, chunk.seeds)):
+            candidate.reason, candidate.detail = REASON_ECHO, f"the text is {near}"
 
 
 def dedupe_stage(batch: list[Candidate], chunk: ChunkState) -> None:

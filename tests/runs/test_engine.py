@@ -93,7 +93,7 @@ def test_invalid_samples_are_rejected_by_reason_and_run_still_completes(setup, f
     assert {label for sample_labels in labels for label in sample_labels} == set(CLASS_LABELS)
 
 
-def test_texts_that_only_repeat_a_label_the_spec_or_a_seed_are_rejected(setup, fake_openai):
+def test_texts_that_only_repeat_a_label_the_spec_or_a_seed_nearly_are_rejected(setup, fake_openai):
     counter = itertools.count()
 
     def respond(data):
@@ -105,6 +105,8 @@ def test_texts_that_only_repeat_a_label_the_spec_or_a_seed_are_rejected(setup, f
                     {"text": "support tickets of a SaaS company", "label": "billing"},
                     {"text": '"No personal data"', "label": "bug"},
                     {"text": "The export button  crashes the app.", "label": "bug"},  # seed 2
+                    {"text": "The export button crashes my app!", "label": "bug"},
+                    {"text": "I was charged twice this month, please refund.", "label": "bug"},
                     *[{"text": f"Ticket {n}-{i}: login fails.", "label": "bug"} for i in range(2)],
                 ]
             }
@@ -116,13 +118,15 @@ def test_texts_that_only_repeat_a_label_the_spec_or_a_seed_are_rejected(setup, f
     texts = set(Sample.objects.filter(run=run).values_list("text", flat=True))
     assert len(texts) == 6
     assert all(text.startswith("Ticket ") for text in texts)
-    assert run.rejected_by_reason["echo"] == 4 * run.calls
+    assert run.rejected_by_reason["echo"] == 6 * run.calls
     details = set(run.rejects.filter(reason="echo").values_list("detail", flat=True))
     assert details == {
         "the text is the label 'bug'",
         "the text is the description",
         "the text is a requirement",
         "the text is seed example 2",
+        "the text is nearly seed example 2 (92% alike)",
+        "the text is seed example 1 with a few words added",
     }
 
 
@@ -188,22 +192,54 @@ def test_a_custom_run_exports_its_fields_in_the_schema_order(fake_openai):
     assert run.events.latest("id").message.startswith("Succeeded: ")  # not shouted
 
 
-def test_provider_failing_always_ends_failed_with_its_error(setup, fake_openai, monkeypatch):
-    fake_openai.script(fail_status=500, error_rate=1.0)
-    real = chunks.provider_config
-    monkeypatch.setattr(  # fewer, quicker retries keep the test short
-        chunks,
-        "provider_config",
-        lambda *, provider: dataclasses.replace(
-            real(provider=provider), max_attempts=2, backoff_base=0.01
-        ),
+def _quick_retries(real):
+    """`provider_config` with fewer, quicker retries: keeps a failing run short."""
+    return lambda *, provider: dataclasses.replace(
+        real(provider=provider), max_attempts=2, backoff_base=0.01
     )
+
+
+def test_provider_failing_always_ends_failed_with_its_error(
+    setup, fake_openai, monkeypatch, client
+):
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    first = drive(created_run(setup, 5))
+    assert (first.status, first.dataset_version) == (RunStatus.SUCCEEDED, 1)
+    fake_openai.script(fail_status=500, error_rate=1.0)
+    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
     run = created_run(setup, 10, concurrency=2)
     run = drive(run)
     assert run.status == RunStatus.FAILED
     assert "500" in run.error
     assert run.events.filter(level="error").exists()
     assert Sample.objects.filter(run=run).count() == 0
+    # It kept nothing, so it leaves no v2 behind that would only copy v1.
+    assert run.dataset_version is None
+    run.dataset.refresh_from_db()
+    assert run.dataset.latest_version == 1
+    assert list(run.dataset.versions.values_list("number", flat=True)) == [1]
+    kept_nothing = f"No sample was kept, so {run.dataset.name} stays at v1."
+    assert run.events.latest("id").message == kept_nothing
+    client.force_login(setup[0].user)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert f"{run.dataset.name}</a> <small" in page and "no version" in page
+    listing = client.get("/runs/").content.decode()
+    assert f"{run.dataset.name} v1</a>" in listing and "no version" in listing
+    # The next run gets v2, and the failed run's page does not take it for its own.
+    fake_openai.script(error_rate=0.0)
+    again = drive(created_run(setup, 5))
+    assert (again.status, again.dataset_version) == (RunStatus.SUCCEEDED, 2)
+    assert "no version" in client.get(f"/runs/{run.pk}/").content.decode()
+
+
+def test_a_first_run_that_keeps_nothing_leaves_its_dataset_empty_at_v1(
+    setup, fake_openai, monkeypatch
+):
+    fake_openai.script(fail_status=500, error_rate=1.0)
+    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
+    run = drive(created_run(setup, 5, concurrency=2))
+    assert (run.status, run.dataset_version) == (RunStatus.FAILED, 1)
+    assert list(run.dataset.versions.values_list("number", "added_count")) == [(1, 0)]
 
 
 def test_limits_are_400_naming_the_field(setup):

@@ -109,12 +109,23 @@ def test_form_refuses_a_long_model_and_a_seed_past_64_bits_inline(owner_client, 
     assert Run.objects.count() == 0
 
 
-def test_form_preselects_the_provider_only_when_there_is_no_choice(owner_client, owner):
-    first = ProviderFactory(project=owner.project, name="only")
-    selected = f'<option value="{first.pk}" selected>only ('
-    assert selected in owner_client.get(reverse("run_create")).content.decode()
+def test_form_preselects_the_embedded_provider_then_the_one_last_used(owner_client, owner):
+    def selected() -> list[str]:
+        page = owner_client.get(reverse("run_create")).content.decode()
+        return re.findall(r'<option value="\d+" selected>([^<(]+) \(', page)
+
     ProviderFactory(project=owner.project, name="another")
-    assert selected not in owner_client.get(reverse("run_create")).content.decode()
+    assert selected() == ["another"]  # the only one
+    ProviderFactory(project=owner.project, name="local", kind="embedded")
+    assert selected() == ["local"]
+    used = ProviderFactory(project=owner.project, name="vllm")
+    services.run_create(
+        membership=owner,
+        spec_version=SpecVersionFactory(spec__project=owner.project),
+        provider=used,
+        num_samples=5,
+    )
+    assert selected() == ["vllm"]
 
 
 def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbacks):
@@ -238,6 +249,22 @@ def test_rejected_count_includes_duplicates_as_the_status_line_does(owner_client
     )
     page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
     assert '<strong class="counter-value">45</strong><small>rejected (45 duplicates)' in page
+
+
+def test_rejected_examples_say_how_many_are_shown_and_are_not_cut_off(owner_client, run):
+    long_text = "<b>too long</b> " + "word " * 100 + "END"
+    Run.objects.filter(pk=run.pk).update(rejected=1234, rejected_by_reason={"echo": 1234})
+    for i in range(5):
+        RejectedSample.objects.create(
+            run=run,
+            reason="echo",
+            detail=f"the text is seed example {i}",
+            payload={"text": long_text},
+        )
+    page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert '— 1,234 <small class="muted">(the newest 3 shown)</small>' in page
+    assert page.count("END") == 3 and "<b>too long" not in page and "&lt;b&gt;too long" in page
+    assert "the text is seed example 4" in page and "the text is seed example 1" not in page
 
 
 def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):

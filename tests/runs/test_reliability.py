@@ -97,6 +97,25 @@ def test_cancel_mid_run_stops_calls_and_keeps_samples(start_run, celery_processe
     assert run.accepted == kept
 
 
+def test_cancel_does_not_wait_for_calls_in_flight(start_run, celery_processes, fake_openai):
+    fake_openai.script(latency=0.2)
+    celery_processes.start_worker()
+    run = start_run(num_samples=2000)
+    wait_for(
+        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
+    )
+    # From now on the provider holds every call without answering, as a slow model would
+    # for up to the provider's 60 s timeout.
+    fake_openai.script(stall=True)
+    seen = len(fake_openai.requests)
+    wait_for(lambda: len(fake_openai.requests) >= seen + 4, 30, "4 calls hanging", celery_processes)
+    services.run_cancel(membership=start_run.membership, run=run)
+    wait_for(lambda: status(run) == RunStatus.CANCELLED, 20, "CANCELLED", celery_processes)
+    kept = Sample.objects.filter(run=run).count()
+    assert 0 < kept == run.accepted
+    assert run.events.filter(message="Cancelled: Cancelled by a user.").exists()
+
+
 def test_redis_restart_mid_run_completes(start_run, celery_processes, fake_openai):
     fake_openai.script(latency=0.2)
     celery_processes.start_beat()

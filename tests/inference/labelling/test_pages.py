@@ -92,6 +92,11 @@ def test_job_page_polls_only_while_unfinished(owner_client, owner, provider, fak
     html = owner_client.get(f"/inference/label/{again.pk}/").content.decode()
     assert '<strong class="num">2</strong><small>already in the dataset</small>' in html
     assert '<strong class="num" id="job-added">0</strong>' in html
+    # It made no version that would only copy v1.
+    assert "got no new version" in html and "?version=2" not in html
+    again.refresh_from_db()
+    assert again.dataset_version is None
+    assert list(again.dataset.versions.values_list("number", flat=True)) == [1]
 
 
 def test_viewers_cannot_label_and_other_projects_jobs_are_404(owner, provider, fake_extract):
