@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import ApiKey, Membership, Project, Provider
+from .services import provider_ensure_embedded
 
 
 class MembershipInline(admin.TabularInline):
@@ -15,6 +19,11 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # as project_create does: every project has the embedded model
+            provider_ensure_embedded(project=obj)
 
 
 @admin.register(Membership)

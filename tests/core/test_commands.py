@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from apps.core.models import ApiKey, Membership, Provider
+from apps.core.models import ApiKey, Membership, Project, Provider
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +55,25 @@ def test_admin_lists_every_model(admin_client):
         meta = model._meta
         url = f"/admin/{meta.app_label}/{meta.model_name}/"
         assert admin_client.get(url).status_code == 200, url
+
+
+def test_a_project_added_in_the_admin_gets_the_embedded_provider(admin_client):
+    response = admin_client.post(
+        "/admin/core/project/add/",
+        {
+            "name": "Team B",
+            "slug": "team-b",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    project = Project.objects.get(slug="team-b")
+    assert list(project.providers.values_list("kind", flat=True)) == ["embedded"]
+    # Saving it again adds no second one.
+    admin_client.post(
+        f"/admin/core/project/{project.pk}/change/",
+        {"name": "Team B2", "slug": "team-b", "memberships-TOTAL_FORMS": "0",
+         "memberships-INITIAL_FORMS": "0"},
+    )  # fmt: skip
+    assert project.providers.count() == 1

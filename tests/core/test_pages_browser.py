@@ -41,3 +41,20 @@ def test_unreachable_provider_shows_the_error(live_server, page, settings):
     error = page.locator(".test-result .error")
     error.wait_for()
     assert "embedded" in error.inner_text()
+
+
+def test_a_new_api_key_has_a_copy_button(live_server, page):
+    user = services.user_create(username="erin", password="erin-pw-12345")
+    services.project_create(name="Erin's lab", owner=user)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=password]", "erin-pw-12345")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/settings/api-keys/")
+    page.fill("input[name=name]", "notebook")
+    page.get_by_role("button", name="Create key").click()  # htmx swaps the key in
+    page.get_by_role("button", name="Copy key").click()
+    page.get_by_role("button", name="Copied").wait_for()
+    key = page.locator("#new-key").inner_text().strip()
+    assert len(key) > 20 and page.evaluate("navigator.clipboard.readText()") == key
