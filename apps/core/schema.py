@@ -9,16 +9,29 @@ PIONEER_TAG = "pioneer-compatible"
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "apps.core.authentication.ApiKeyAuthentication"
-    name = "ApiKey"
+    """A key goes in either header (Pioneer's X-API-Key, or the bearer token the OpenAI SDK
+    and Dataframer send): two schemes, either of which will do."""
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-API-Key",
-            "description": "A Seedbed API key; `Authorization: Bearer <key>` works as well.",
-        }
+    target_class = "apps.core.authentication.ApiKeyAuthentication"
+    name = ["ApiKey", "Bearer"]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{name: []} for name in self.name]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "A Seedbed API key.",
+            },
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A Seedbed API key as `Authorization: Bearer <key>`.",
+            },
+        ]
 
 
 class SeedbedAutoSchema(AutoSchema):
@@ -35,3 +48,10 @@ class SeedbedAutoSchema(AutoSchema):
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         return f"pioneer_{operation_id}" if self._is_pioneer() else operation_id
+
+
+class PageSchema(SeedbedAutoSchema):
+    """For a GET that answers one page object ({results, ...}) rather than a bare list: still
+    a list operation (`..._list`), not `..._retrieve`."""
+
+    method_mapping = {**SeedbedAutoSchema.method_mapping, "get": "list"}

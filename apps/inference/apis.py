@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
 from apps.core.models import ApiKey
+from apps.core.schema import PageSchema
 from apps.core.services import require_editor
 
 from . import selectors, services
@@ -70,6 +71,13 @@ class InferenceOutput(serializers.ModelSerializer):
         }
 
 
+class InferencePageOutput(serializers.Serializer):
+    results = InferenceOutput(many=True)
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    has_more = serializers.BooleanField(help_text="Older rows follow (next offset).")
+
+
 class ListFilters(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
     offset = serializers.IntegerField(min_value=0, default=0)
@@ -112,9 +120,11 @@ def inference_visible(*, project: Any, inference_id: int) -> Inference:
 
 
 class InferenceListApi(ProjectAPIView):
+    schema = PageSchema()
+
     @extend_schema(
         parameters=[ListFilters],
-        responses=InferenceOutput(many=True),
+        responses=InferencePageOutput,
         summary="Inference history, newest first",
     )
     def get(self, request: Request) -> Response:

@@ -7,16 +7,26 @@ Anthropic's clients expect these exact paths); `api_urlpatterns` under /api/v1/.
 from django.urls import path
 
 from . import apis
-from .gateway import anthropic_api, native, openai_api, responses_api
+from .gateway import anthropic_api, native, openai_api, openapi, responses_api
+from .gateway.openapi import documented
+
+# The gateway's views, unwrapped (they are on the latency-critical path), each marked with
+# the DRF class that describes it in the OpenAPI schema.
+inference = documented(native.inference, openapi.NativeInference)
+chat_completions = documented(openai_api.chat_completions, openapi.ChatCompletions)
+completions = documented(openai_api.completions, openapi.Completions)
+responses = documented(responses_api.responses, openapi.Responses)
+messages = documented(anthropic_api.messages, openapi.Messages)
+models = documented(openai_api.models, openapi.Models)
 
 root_urlpatterns = [
-    path("inference", native.inference, name="gateway_inference"),
-    path("v1/chat/completions", openai_api.chat_completions, name="gateway_chat_completions"),
-    path("v1/completions", openai_api.completions, name="gateway_completions"),
-    path("v1/responses", responses_api.responses, name="gateway_responses"),
-    path("v1/messages", anthropic_api.messages, name="gateway_messages"),
-    path("v1/models", openai_api.models, name="gateway_models"),
-    path("v1/models/<path:model_id>", openai_api.models, name="gateway_model"),
+    path("inference", inference, name="gateway_inference"),
+    path("v1/chat/completions", chat_completions, name="gateway_chat_completions"),
+    path("v1/completions", completions, name="gateway_completions"),
+    path("v1/responses", responses, name="gateway_responses"),
+    path("v1/messages", messages, name="gateway_messages"),
+    path("v1/models", models, name="gateway_models"),
+    path("v1/models/<path:model_id>", models, name="gateway_model"),
     path("inferences", apis.InferenceListApi.as_view(), name="pioneer_inferences"),
     path(
         "inferences/<int:inference_id>", apis.InferenceDetailApi.as_view(), name="pioneer_inference"

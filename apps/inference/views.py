@@ -17,9 +17,11 @@ from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import int_or_none, project_view, render_page
 from apps.datasets.rows import highlight_entities
+from apps.specs.models import TaskType
 
 from . import aliases, corrections, promote
 from .forms import UNREVIEWED, AliasForm, HistoryFilters
+from .labelling import HISTORY_TASK
 from .models import Inference, ModelAlias, Verdict
 from .registry import model_list
 from .selectors import inference_get, inference_list
@@ -28,15 +30,16 @@ from .services import inference_feedback
 HISTORY = "inference/history.html"
 NEEDS_ANSWER = "Marking a call incorrect needs the right answer: give it here and save."
 PAGE_SIZE = 50
-TASKS = (
-    "extract",
-    "label_ner",
-    "label_classification",
-    "generate",
-    "chat",
-    "completion",
-    "responses",
-    "messages",
+# The history's task ids (values of the filter) with the names the pages show; labelling
+# tasks are named by their task type, as everywhere else.
+TASKS: tuple[tuple[str, str], ...] = (
+    ("extract", "Extraction"),
+    *((task, f"Labelling · {TaskType(kind).label}") for kind, task in HISTORY_TASK.items()),
+    ("generate", "Generation"),
+    ("chat", "Chat completion (OpenAI)"),
+    ("completion", "Completion (OpenAI)"),
+    ("responses", "Response (OpenAI)"),
+    ("messages", "Message (Anthropic)"),
 )
 
 

@@ -111,6 +111,17 @@ def test_history_lists_calls_and_filters(owner_client, owner):
     assert ids("verdict=unreviewed") == {a.pk, b.pk}
 
 
+def test_task_filter_offers_task_names_not_ids(owner_client):
+    html = owner_client.get("/inference/").content.decode()
+    # Labelling tasks are named as task types are everywhere else (TaskType labels).
+    assert '<option value="label_ner" >Labelling · Named-entity recognition</option>' in html
+    assert '<option value="label_classification" >Labelling · Classification</option>' in html
+    assert '<option value="chat" >Chat completion (OpenAI)</option>' in html
+    assert ">label_ner<" not in html and ">chat<" not in html
+    selected = owner_client.get("/inference/?task=messages").content.decode()
+    assert '<option value="messages" selected>Message (Anthropic)</option>' in selected
+
+
 def test_filter_change_over_htmx_renders_only_the_list(owner_client, owner):
     call = ner_call(owner.project)
     html = owner_client.get("/inference/?task=extract", **HX).content.decode()
