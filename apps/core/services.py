@@ -2,11 +2,13 @@
 
 import hashlib
 import secrets
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -210,3 +212,41 @@ def provider_test_connection(*, provider: Provider) -> list[str]:
     from .llm.client import list_models_sync
 
     return list_models_sync(provider_config(provider=provider))
+
+
+MODEL_LIST_SECONDS = 60  # how long a provider's model list is trusted
+SHOWN_MODELS = 10
+
+
+def provider_model_ids(*, provider: Provider) -> list[str] | None:
+    """The models the provider lists (asked at most once a minute), or None when it
+    cannot say: unreachable, refused or without a model list."""
+    from .llm.client import list_models_sync
+    from .llm.errors import LLMError
+
+    key = f"provider-models:{provider.pk}:{provider.updated_at.timestamp()}"
+    known = cache.get(key)
+    if known is None:
+        config = provider_config(provider=provider)
+        quick = replace(config, timeout_seconds=5.0, connect_timeout=3.0)
+        try:
+            known = {"ids": list_models_sync(quick)}
+        except LLMError:
+            known = {"ids": None}
+        cache.set(key, known, MODEL_LIST_SECONDS)
+    ids: list[str] | None = known["ids"]
+    return ids
+
+
+def provider_require_model(*, provider: Provider, model: str) -> None:
+    """Refuse a model name the provider does not list (llama.cpp, for one, would answer
+    with its own model whatever the name). Ollama's `name` stands for `name:latest`."""
+    served = provider_model_ids(provider=provider)
+    if served is None or model in served or f"{model}:latest" in served:
+        return
+    shown = ", ".join(served[:SHOWN_MODELS]) or "none"
+    if len(served) > SHOWN_MODELS:
+        shown += f" and {len(served) - SHOWN_MODELS} more"
+    raise ValidationError(
+        {"model": f"Provider {provider.name} does not serve {model!r}; it lists: {shown}."}
+    )

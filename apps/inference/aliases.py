@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.core.models import Membership, Provider
-from apps.core.services import require_editor
+from apps.core.services import provider_require_model, require_editor
 
 from .models import ModelAlias
 
@@ -20,6 +20,7 @@ def model_alias_create(
         raise ValidationError({"alias": "An alias is a name without '/'."})
     if not model:
         raise ValidationError({"model": "Name the provider's model."})
+    provider_require_model(provider=provider, model=model)
     try:
         with transaction.atomic():
             return ModelAlias.objects.create(

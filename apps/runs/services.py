@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from apps.core.models import Membership, Provider
-from apps.core.services import require_editor
+from apps.core.services import provider_require_model, require_editor
 from apps.datasets.models import VersionSource
 from apps.datasets.services import (
     dataset_version_close,
@@ -146,6 +146,8 @@ def run_create(
         model=model,
         random_seed=random_seed,
     )
+    if model and model != provider.default_model:
+        provider_require_model(provider=provider, model=model)
     model = model or provider.default_model
     if not model:
         raise ValidationError({"model": "Name a model: the provider has no default model."})

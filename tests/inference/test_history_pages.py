@@ -460,3 +460,19 @@ def test_models_page_adds_and_removes_aliases(owner_client, owner):
     assert ModelAlias.objects.filter(alias="support-ner").count() == 1
     owner_client.post(f"/inference/models/aliases/{alias.pk}/delete/")
     assert not ModelAlias.objects.filter(pk=alias.pk).exists()
+
+
+@pytest.mark.usefixtures("allow_loopback")
+def test_an_alias_to_a_model_the_provider_does_not_list_is_refused_inline(
+    owner_client, owner, fake_openai
+):
+    provider = ProviderFactory(project=owner.project, name="vllm", base_url=fake_openai.base_url)
+    response = owner_client.post(
+        "/inference/models/", {"alias": "support", "provider": provider.pk, "model": "fake-gtp"}
+    )
+    assert response.status_code == 200
+    assert (
+        "Provider vllm does not serve &#x27;fake-gtp&#x27;; it lists: fake-gpt, fake-gpt-mini."
+        in response.content.decode()
+    )
+    assert not ModelAlias.objects.exists()

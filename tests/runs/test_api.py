@@ -225,3 +225,30 @@ def test_pioneer_same_request_twice_reuses_the_spec_version(api):
     runs = Run.objects.filter(pk__in=[first.json()["job_id"], second.json()["job_id"]])
     assert {run.spec_version.number for run in runs} == {1}
     assert sorted(run.dataset_version for run in runs) == [1, 2]
+
+
+def test_a_model_the_provider_does_not_list_is_400_naming_its_models(api, fake_openai):
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    body = {"spec_id": version.spec_id, "num_samples": 5}
+    response = api.post("/api/v1/runs/", {**body, "model": "fake-gtp"}, "application/json")
+    assert response.status_code == 400
+    assert response.json()["model"] == [
+        "Provider embedded does not serve 'fake-gtp'; it lists: fake-gpt, fake-gpt-mini."
+    ]
+    assert Run.objects.count() == 0
+    listed = api.post("/api/v1/runs/", {**body, "model": "fake-gpt-mini"}, "application/json")
+    assert listed.status_code == 201 and listed.json()["model"] == "fake-gpt-mini"
+    # The list is asked for once a minute, not for every run.
+    asked = [r for r in fake_openai.requests if r["path"].endswith("/models")]
+    assert len(asked) == 1
+
+
+def test_any_model_is_accepted_when_the_provider_lists_none(api, fake_openai):
+    fake_openai.script(fail_status=404, error_rate=1.0)  # a server without /v1/models
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    response = api.post(
+        "/api/v1/runs/",
+        {"spec_id": version.spec_id, "num_samples": 5, "model": "whatever-it-serves"},
+        "application/json",
+    )
+    assert response.status_code == 201, response.content
