@@ -143,6 +143,16 @@ def dataset_version_close(*, dataset_id: int, number: int) -> DatasetVersion:
 
 
 @transaction.atomic
+def dataset_version_finish(*, dataset_id: int, number: int) -> bool:
+    """Close the version a run or labelling job filled; False if it added nothing and was
+    dropped (see `dataset_version_discard_empty`)."""
+    version = dataset_version_close(dataset_id=dataset_id, number=number)
+    return version.added_count != 0 or not dataset_version_discard_empty(
+        dataset_id=dataset_id, number=number
+    )
+
+
+@transaction.atomic
 def dataset_version_discard_empty(*, dataset_id: int, number: int) -> bool:
     """Drop version `number` if a run or labelling job ended without adding a sample to it.
 

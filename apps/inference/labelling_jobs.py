@@ -24,9 +24,8 @@ from apps.datasets.models import Dataset, VersionSource
 from apps.datasets.services import (
     MAX_DATASET_NAME,
     NewSample,
-    dataset_version_close,
     dataset_version_create,
-    dataset_version_discard_empty,
+    dataset_version_finish,
     samples_insert,
 )
 from apps.specs.texts import text_hash
@@ -152,11 +151,8 @@ def labelling_finish(*, job_id: int, status: str, error: str = "") -> None:
             return
         job = LabellingJob.objects.only("dataset_id", "dataset_version").get(pk=job_id)
         if job.dataset_id and job.dataset_version:
-            number = job.dataset_version
-            version = dataset_version_close(dataset_id=job.dataset_id, number=number)
-            if version.added_count == 0 and dataset_version_discard_empty(
-                dataset_id=job.dataset_id, number=number
-            ):
+            kept = dataset_version_finish(dataset_id=job.dataset_id, number=job.dataset_version)
+            if not kept:
                 LabellingJob.objects.filter(pk=job_id).update(dataset_version=None)
 
 

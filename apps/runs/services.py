@@ -12,11 +12,7 @@ from django.utils import timezone
 from apps.core.models import Membership, Provider
 from apps.core.services import provider_require_model, require_editor
 from apps.datasets.models import VersionSource
-from apps.datasets.services import (
-    dataset_version_close,
-    dataset_version_create,
-    dataset_version_discard_empty,
-)
+from apps.datasets.services import dataset_version_create, dataset_version_finish
 from apps.specs.models import SpecVersion
 from apps.specs.services import spec_version_require_succeeded
 from apps.specs.task_types import content_of, sample_schema
@@ -241,11 +237,8 @@ def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") 
     run_event(run=run, message=text, level="error" if error else "info")
     number = run.dataset_version
     assert number is not None
-    # The version is complete: store its counts so browsing never counts rows.
-    version = dataset_version_close(dataset_id=run.dataset_id, number=number)
-    if version.added_count == 0 and dataset_version_discard_empty(
-        dataset_id=run.dataset_id, number=number
-    ):
+    # The version is complete: its counts are stored so browsing never counts rows.
+    if not dataset_version_finish(dataset_id=run.dataset_id, number=number):
         Run.objects.filter(pk=run_id).update(dataset_version=None)
         run_event(
             run=run,
