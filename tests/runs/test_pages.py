@@ -95,6 +95,25 @@ def test_form_shows_the_services_checks_inline(owner_client, owner):
     assert Run.objects.count() == 0
 
 
+@pytest.mark.usefixtures("allow_loopback")
+def test_form_names_the_models_of_the_provider_for_one_it_does_not_list(
+    owner_client, owner, fake_openai
+):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project, name="vllm", base_url=fake_openai.base_url)
+    fields = {"spec_version": version.pk, "provider": provider.pk, "num_samples": 5}
+    page = owner_client.post(
+        reverse("run_create"), {**fields, **GENERATION, "random_seed": 0, "model": "fake-gtp"}
+    )
+    body = page.content.decode()
+    assert 'id="id_model_error"' in body
+    assert (
+        "Provider vllm does not serve &#x27;fake-gtp&#x27;; it lists: fake-gpt, fake-gpt-mini."
+        in body
+    )
+    assert Run.objects.count() == 0
+
+
 def test_form_refuses_a_long_model_and_a_seed_past_64_bits_inline(owner_client, owner):
     version = SpecVersionFactory(spec__project=owner.project)
     provider = ProviderFactory(project=owner.project)
