@@ -167,6 +167,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components: a file field is then an upload (binary)
+    # in the request, and "Try it out" offers a file picker.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Group operations by resource (datasets, runs, ...), whether under /api/v1/ or the
     # Pioneer-compatible paths at the root.
     "SCHEMA_PATH_PREFIX": r"/(api/v1/)?",

@@ -4,6 +4,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 
 PIONEER_TAG = "pioneer-compatible"
 
@@ -48,6 +49,13 @@ class SeedbedAutoSchema(AutoSchema):
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         return f"pioneer_{operation_id}" if self._is_pioneer() else operation_id
+
+    def get_description(self) -> str:  # type: ignore[override]
+        # Only a view's own docstring describes it: one inherited from a base class (such
+        # as ProjectScopedMixin's) says nothing about the endpoint.
+        action = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(action) or (get_doc(type(self.view)) if own else "")
 
 
 class PageSchema(SeedbedAutoSchema):

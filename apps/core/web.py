@@ -31,6 +31,15 @@ def current_membership(request: HttpRequest) -> Membership | None:
     return membership
 
 
+class MissingPart(Http404):
+    """A part (a version, a page) of an object that exists is missing: the 404 page links
+    back to the object instead of suggesting another project."""
+
+    def __init__(self, message: str, *, url: str, label: str) -> None:
+        super().__init__(message)
+        self.url, self.label = url, label
+
+
 def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Require login and a project; the view receives `membership` as first argument."""
 
@@ -46,7 +55,11 @@ def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         except Http404 as exc:
             # Objects of other projects are 404 too; the page says where to look, never
             # whether the object exists elsewhere.
-            context = {"message": str(exc) or "Not found.", "project": membership.project}
+            context = {
+                "message": str(exc) or "Not found.",
+                "project": membership.project,
+                "back": exc if isinstance(exc, MissingPart) else None,
+            }
             return render(request, "core/not_found.html", context, status=404)
 
     return wrapper

@@ -204,7 +204,9 @@ class DatasetImportApi(ProjectAPIView):
 
     @extend_schema_serializer(component_name="DatasetImportInput")
     class Input(serializers.Serializer):
-        file = serializers.FileField(help_text="JSONL or CSV, at most 50 MB and 200,000 rows.")
+        file = serializers.FileField(
+            help_text=f"{importing.FILE_TYPES}; at most 50 MB and 200,000 rows."
+        )
         name = serializers.CharField(max_length=120, help_text="New or existing dataset.")
         task_type = serializers.ChoiceField(
             choices=TaskType.choices,

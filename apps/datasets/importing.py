@@ -39,6 +39,7 @@ METADATA_KEYS = frozenset(
 # The file types an import reads, by extension (TSV goes through the CSV reader, which
 # detects the tabs).
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv"}
+FILE_TYPES = ", ".join(list(FORMATS)[:-1]) + f" or {list(FORMATS)[-1]}"  # for messages
 # CSV cells holding lists or objects, written as JSON by the CSV export.
 JSON_COLUMNS: dict[str, set[str]] = {
     TaskType.NER: {"entities"},
@@ -56,17 +57,20 @@ class Row:
     checked: Checked | None = None
 
 
+def readable_type(file_name: str) -> bool:
+    """Whether the file's extension is one an import reads (or it has none)."""
+    suffix = PurePath(file_name).suffix.lower()
+    return not suffix or suffix in FORMATS
+
+
 def detect_format(file_name: str, content: bytes) -> str:
     """The reader for a file: from its extension, or its first byte when it has none.
     Raises ValueError naming the supported types for any other extension."""
     suffix = PurePath(file_name).suffix.lower()
-    if suffix in FORMATS:
-        return FORMATS[suffix]
+    if not readable_type(file_name):
+        raise ValueError(f"{file_name}: unsupported file type {suffix}; use {FILE_TYPES}.")
     if suffix:
-        *most, last = FORMATS
-        raise ValueError(
-            f"{file_name}: unsupported file type {suffix}; use {', '.join(most)} or {last}."
-        )
+        return FORMATS[suffix]
     return "jsonl" if content.lstrip()[:1] == b"{" else "csv"
 
 

@@ -6,13 +6,13 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
-from apps.core.web import int_or_none, project_view, upload_name
+from apps.core.web import MissingPart, int_or_none, project_view, upload_name
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
@@ -34,7 +34,11 @@ class Filters:
         raw = data.get("version", "").strip()
         version = int_or_none(raw)
         if raw and (version is None or version > dataset.latest_version):
-            raise Http404(selectors.version_missing(dataset, raw[:20]))
+            raise MissingPart(
+                selectors.version_missing(dataset, raw[:20]),
+                url=reverse("dataset_detail", args=[dataset.pk]),
+                label=f"Open {dataset.name} v{dataset.latest_version}",
+            )
         if version is not None and version >= dataset.latest_version:
             version = None  # the latest version is the whole dataset: no filter needed
         state = data.get("review_state", "")
@@ -60,6 +64,12 @@ def dataset_list(request: HttpRequest, membership: Membership) -> HttpResponse:
     return _list_page(request, membership)
 
 
+def _choose_again(request: HttpRequest) -> str:
+    """The uploaded file's name, unless its type is one an import cannot read."""
+    name = upload_name(request)
+    return name if importing.readable_type(name) else ""
+
+
 def _list_page(
     request: HttpRequest, membership: Membership, errors: dict[str, list[str]] | None = None
 ) -> HttpResponse:
@@ -70,8 +80,10 @@ def _list_page(
         "task_types": TaskType.choices,
         "errors": errors or {},
         "form": request.POST if errors else {},
-        "chosen_file": upload_name(request) if errors else "",
+        "chosen_file": _choose_again(request) if errors else "",
         "max_rows": importing.MAX_IMPORT_ROWS,
+        "file_types": importing.FILE_TYPES,
+        "accept": ",".join(importing.FORMATS),
     }
     return render(request, "datasets/dataset_list.html", context)
 
@@ -84,7 +96,8 @@ def dataset_import(request: HttpRequest, membership: Membership) -> HttpResponse
     require_editor(membership)
     upload = request.FILES.get("file")
     if upload is None:
-        return _list_page(request, membership, {"file": ["Choose a JSONL or CSV file."]})
+        missing = {"file": [f"Choose a file: {importing.FILE_TYPES}."]}
+        return _list_page(request, membership, missing)
     if (upload.size or 0) > importing.MAX_IMPORT_BYTES:
         return _list_page(request, membership, {"file": ["The file is larger than 50 MB."]})
     try:
@@ -149,6 +162,8 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         runs=sorted({v.run_id for v in versions if v.run_id}, reverse=True),
         streamable=current is not None and current.total <= services.STREAM_LIMIT,
         jobs=selectors.export_job_list(dataset, context["version"]),
+        file_types=importing.FILE_TYPES,
+        accept=",".join(importing.FORMATS),
         formats=[
             (ExportFormat.JSONL, "JSONL"),
             (ExportFormat.CSV, "CSV"),

@@ -252,7 +252,9 @@ def _decide(run: Run, output: ChunkOutput) -> bool:
     if run.calls + run.failed_calls >= run.call_budget:
         common = Counter(run.rejected_by_reason).most_common(1)
         why = ""
-        if common:
+        if not run.calls and output.errors:
+            why = f"; every call failed, the last with: {output.errors[-1]}"
+        elif common:
             why = f"; most common rejection: {REASON_LABELS.get(common[0][0], common[0][0])}"
         run_finish(
             run_id=run.pk,

@@ -173,7 +173,10 @@ def parse_answer(content: str, call_index: int, original: dict[str, Any] | None)
                 payload=content[:2000],
                 call_index=call_index,
                 reason=REASON_UNPARSEABLE,
-                detail=f"not JSON: {exc.msg}",
+                detail=(
+                    f"not JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno}, "
+                    f"column {exc.colno}"
+                ),
             )
         ]
     samples = data.get("samples") if isinstance(data, dict) else data

@@ -18,5 +18,8 @@ document.addEventListener("click", async (event) => {
     selection.removeAllRanges();
     selection.addRange(range);
   }
+  const label = button.dataset.label || (button.dataset.label = button.textContent);
   button.textContent = copied ? "Copied" : "Selected: press Ctrl-C";
+  clearTimeout(button.restore);
+  button.restore = setTimeout(() => { button.textContent = label; }, 2500);
 });

@@ -262,7 +262,11 @@ def test_an_unsupported_file_type_is_named_with_the_types_that_import(owner_clie
     upload = SimpleUploadedFile("tickets.txt", b"Please refund my order\n")
     page = owner_client.post("/datasets/import/", {**form, "file": upload})
     assert page.status_code == 200
-    assert f"<li>{message}</li>" in page.content.decode()
+    html = page.content.decode()
+    assert f"<li>{message}</li>" in html
+    # The form lists the same types, and does not ask for the refused file again.
+    assert "File (.jsonl, .ndjson, .json, .csv or .tsv)" in html
+    assert "Choose <b>tickets.txt</b> again" not in html
 
     upload = SimpleUploadedFile("tickets.txt", b"Please refund my order\n")
     response = Client().post(

@@ -237,7 +237,10 @@ def test_a_version_the_dataset_lacks_is_a_404_naming_its_versions(owner, owner_c
     html = response.content.decode()
     assert response.status_code == 404
     assert "<h2>Dataset tickets has no version 99; its versions are 1–3.</h2>" in html
-    assert "Nothing at this address in the project" in html  # the app's 404 page
+    # The app's 404 page, which links back to the dataset instead of suggesting another
+    # project.
+    assert f'href="{url}">Open tickets v3</a>' in html
+    assert "Nothing at this address in the project" not in html
     for bad in ("4", "0", "x"):
         assert owner_client.get(url, {"version": bad}).status_code == 404, bad
     for good in ("1", "3", ""):

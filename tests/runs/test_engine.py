@@ -259,3 +259,12 @@ def test_limits_are_400_naming_the_field(setup):
             )
         assert text in " ".join(info.value.message_dict[field])
     assert Run.objects.count() == 0
+
+
+def test_a_call_budget_spent_on_failures_names_the_failure(setup, fake_openai, monkeypatch):
+    fake_openai.script(fail_status=404, error_rate=1.0)  # e.g. a wrong base URL path
+    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
+    run = drive(created_run(setup, 5, concurrency=2))
+    assert run.status == RunStatus.FAILED
+    assert run.error.startswith(f"Call budget of {run.call_budget} calls used up with 0 of 5")
+    assert "; every call failed, the last with: " in run.error and "404" in run.error

@@ -175,3 +175,21 @@ def test_a_call_asks_for_as_many_lacking_labels_as_fill_its_batch():
     assert prompts.wanted_labels(labels, counts, 40, batch_size=12) == ["d", "c"]
     assert prompts.wanted_labels(labels, counts, 40, batch_size=30) == ["d", "c", "b"]
     assert prompts.wanted_labels(labels, {label: 10 for label in labels}, 40, 5) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (
+            '{"samples": [{"text": "a\nb"}]}',
+            "not JSON: Invalid control character at line 1, column 25",
+        ),
+        ('{"samples": [', "not JSON: Expecting value at line 1, column 14"),
+    ],
+)
+def test_an_unreadable_answer_is_one_reject_saying_where_it_breaks(answer, detail):
+    from apps.runs.stages import parse_answer
+
+    [candidate] = parse_answer(answer, call_index=0, original=None)
+    assert (candidate.reason, candidate.detail) == ("unparseable", detail)
+    assert candidate.payload == answer
