@@ -57,18 +57,20 @@ class Row:
     checked: Checked | None = None
 
 
-def readable_type(file_name: str) -> bool:
-    """Whether the file's extension is one an import reads (or it has none)."""
+def type_problem(file_name: str) -> str | None:
+    """Why an import cannot read a file of this type (its extension), or None."""
     suffix = PurePath(file_name).suffix.lower()
-    return not suffix or suffix in FORMATS
+    if not suffix or suffix in FORMATS:
+        return None
+    return f"{file_name}: unsupported file type {suffix}; use {FILE_TYPES}."
 
 
 def detect_format(file_name: str, content: bytes) -> str:
     """The reader for a file: from its extension, or its first byte when it has none.
     Raises ValueError naming the supported types for any other extension."""
+    if problem := type_problem(file_name):
+        raise ValueError(problem)
     suffix = PurePath(file_name).suffix.lower()
-    if not readable_type(file_name):
-        raise ValueError(f"{file_name}: unsupported file type {suffix}; use {FILE_TYPES}.")
     if suffix:
         return FORMATS[suffix]
     return "jsonl" if content.lstrip()[:1] == b"{" else "csv"

@@ -310,7 +310,12 @@ def dataset_import(
     the file or of samples already in the dataset) are skipped and counted.
     """
     require_editor(membership)
-    task_type, existing = _import_target(membership=membership, name=name, task_type=task_type)
+    try:
+        task_type, existing = _import_target(membership=membership, name=name, task_type=task_type)
+    except ValidationError as exc:
+        if problem := importing.type_problem(file_name):  # both problems at once
+            raise ValidationError({**exc.message_dict, "file": [problem]}) from exc
+        raise
     if len(content) > importing.MAX_IMPORT_BYTES:
         raise ValidationError({"file": "The file is larger than 50 MB."})
     try:

@@ -67,7 +67,7 @@ def dataset_list(request: HttpRequest, membership: Membership) -> HttpResponse:
 def _choose_again(request: HttpRequest) -> str:
     """The uploaded file's name, unless its type is one an import cannot read."""
     name = upload_name(request)
-    return name if importing.readable_type(name) else ""
+    return "" if importing.type_problem(name) else name
 
 
 def _list_page(

@@ -274,3 +274,10 @@ def test_an_unsupported_file_type_is_named_with_the_types_that_import(owner_clie
     )
     assert (response.status_code, response.json()) == (400, {"file": [message]})
     assert not Dataset.objects.exists()
+    # Without a task type for the new dataset, both problems are named at once.
+    upload = SimpleUploadedFile("tickets.txt", b"Please refund my order\n")
+    response = Client().post(
+        "/api/v1/datasets/import/", {"name": "tickets", "file": upload}, HTTP_X_API_KEY=owner_key
+    )
+    assert response.status_code == 400 and set(response.json()) == {"task_type", "file"}
+    assert response.json()["file"] == [message]
