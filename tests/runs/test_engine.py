@@ -224,7 +224,7 @@ def test_provider_failing_always_ends_failed_with_its_error(
     page = client.get(f"/runs/{run.pk}/").content.decode()
     assert f"{run.dataset.name}</a> <small" in page and "no version" in page
     listing = client.get("/runs/").content.decode()
-    assert f"{run.dataset.name} v1</a>" in listing and "no version" in listing
+    assert f"{run.dataset.name}</a> v1" in listing and "no version" in listing
     # The next run gets v2, and the failed run's page does not take it for its own.
     fake_openai.script(error_rate=0.0)
     again = drive(created_run(setup, 5))
