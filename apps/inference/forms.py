@@ -23,6 +23,19 @@ from .models import Verdict
 MAX_FILE_BYTES = 5 * 1024 * 1024  # under DATA_UPLOAD_MAX_MEMORY_SIZE (6 MB)
 MAX_REPORTED = 10
 UNREVIEWED = "unreviewed"
+# A call's task (the history filter's values) → the name pages show; labelling tasks are
+# named by their task type, as everywhere else.
+TASK_NAMES: dict[str, str] = {
+    "extract": "Extraction",
+    **{
+        task: f"Labelling · {TaskType(kind).label}" for kind, task in labelling.HISTORY_TASK.items()
+    },
+    "generate": "Generation",
+    "chat": "Chat completion (OpenAI)",
+    "completion": "Completion (OpenAI)",
+    "responses": "Response (OpenAI)",
+    "messages": "Message (Anthropic)",
+}
 FORMATS = ("txt", "jsonl", "csv")
 
 

@@ -17,11 +17,9 @@ from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import int_or_none, project_view, render_page
 from apps.datasets.rows import highlight_entities
-from apps.specs.models import TaskType
 
 from . import aliases, corrections, promote
-from .forms import UNREVIEWED, AliasForm, HistoryFilters
-from .labelling import HISTORY_TASK
+from .forms import TASK_NAMES, UNREVIEWED, AliasForm, HistoryFilters
 from .models import Inference, ModelAlias, Verdict
 from .registry import model_list
 from .selectors import inference_get, inference_list
@@ -30,17 +28,6 @@ from .services import inference_feedback
 HISTORY = "inference/history.html"
 NEEDS_ANSWER = "Marking a call incorrect needs the right answer: give it here and save."
 PAGE_SIZE = 50
-# The history's task ids (values of the filter) with the names the pages show; labelling
-# tasks are named by their task type, as everywhere else.
-TASKS: tuple[tuple[str, str], ...] = (
-    ("extract", "Extraction"),
-    *((task, f"Labelling · {TaskType(kind).label}") for kind, task in HISTORY_TASK.items()),
-    ("generate", "Generation"),
-    ("chat", "Chat completion (OpenAI)"),
-    ("completion", "Completion (OpenAI)"),
-    ("responses", "Response (OpenAI)"),
-    ("messages", "Message (Anthropic)"),
-)
 
 
 def _page_number(request: HttpRequest) -> int:
@@ -70,7 +57,7 @@ def _history_context(request: HttpRequest, membership: Membership) -> dict[str, 
         "newest_id": rows[0].pk if rows and page == 0 else 0,
         "page": page,
         "has_older": len(rows) > PAGE_SIZE,
-        "tasks": TASKS,
+        "tasks": TASK_NAMES.items(),
         "verdicts": [*Verdict.choices, (UNREVIEWED, "Unreviewed")],
         "model_ids": model_ids(membership.project),
     }

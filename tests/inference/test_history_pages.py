@@ -111,8 +111,12 @@ def test_history_lists_calls_and_filters(owner_client, owner):
     assert ids("verdict=unreviewed") == {a.pk, b.pk}
 
 
-def test_task_filter_offers_task_names_not_ids(owner_client):
+def test_tasks_are_named_in_the_filter_the_rows_and_the_call_page(owner_client, owner):
+    call = chat_call(owner.project)
     html = owner_client.get("/inference/").content.decode()
+    assert '<span class="task-type">Chat completion (OpenAI)</span>' in html  # the row
+    detail = owner_client.get(f"/inference/{call.pk}/").content.decode()
+    assert '<span class="task-type">Chat completion (OpenAI)</span>' in detail
     # Labelling tasks are named as task types are everywhere else (TaskType labels).
     assert '<option value="label_ner" >Labelling · Named-entity recognition</option>' in html
     assert '<option value="label_classification" >Labelling · Classification</option>' in html
