@@ -26,13 +26,21 @@ def start_run(celery_processes, fake_openai):
     version = SpecVersionFactory(spec__project=membership.project)
     fake_openai.responder = responders.classification(CLASS_LABELS)
 
-    def start(**params) -> Run:
-        return services.run_create(
+    def start(wait_for_samples: bool = False, **params) -> Run:
+        run = services.run_create(
             membership=membership,
             spec_version=version,
             provider=provider,
             **{"batch_size": 5, "concurrency": 4, **params},
         )
+        if wait_for_samples:
+            wait_for(
+                lambda: Sample.objects.filter(run=run).exists(),
+                60,
+                "first samples",
+                celery_processes,
+            )
+        return run
 
     start.membership = membership
     return start
@@ -55,10 +63,7 @@ def test_kill_9_worker_mid_run_resumes_and_finishes_exactly(
     fake_openai.script(latency=0.2)
     celery_processes.start_beat()
     celery_processes.start_worker("first")
-    run = start_run(num_samples=300)
-    wait_for(
-        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
-    )
+    run = start_run(num_samples=300, wait_for_samples=True)
     assert status(run) == RunStatus.RUNNING
     celery_processes.kill("first")  # SIGKILL to the whole worker process group
     killed_at = Sample.objects.filter(run=run).count()
@@ -78,10 +83,7 @@ def test_kill_9_worker_mid_run_resumes_and_finishes_exactly(
 def test_cancel_mid_run_stops_calls_and_keeps_samples(start_run, celery_processes, fake_openai):
     fake_openai.script(latency=0.5)
     celery_processes.start_worker()
-    run = start_run(num_samples=2000)
-    wait_for(
-        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
-    )
+    run = start_run(num_samples=2000, wait_for_samples=True)
     cancelled_at = time.time()
     services.run_cancel(membership=start_run.membership, run=run)
     wait_for(lambda: status(run) == RunStatus.CANCELLED, 30, "CANCELLED", celery_processes)
@@ -100,10 +102,7 @@ def test_cancel_mid_run_stops_calls_and_keeps_samples(start_run, celery_processe
 def test_cancel_does_not_wait_for_calls_in_flight(start_run, celery_processes, fake_openai):
     fake_openai.script(latency=0.2)
     celery_processes.start_worker()
-    run = start_run(num_samples=2000)
-    wait_for(
-        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
-    )
+    run = start_run(num_samples=2000, wait_for_samples=True)
     # From now on the provider holds every call without answering, as a slow model would
     # for up to the provider's 60 s timeout.
     fake_openai.script(stall=True)
@@ -120,10 +119,7 @@ def test_redis_restart_mid_run_completes(start_run, celery_processes, fake_opena
     fake_openai.script(latency=0.2)
     celery_processes.start_beat()
     celery_processes.start_worker()
-    run = start_run(num_samples=200)
-    wait_for(
-        lambda: Sample.objects.filter(run=run).count() > 0, 60, "first samples", celery_processes
-    )
+    run = start_run(num_samples=200, wait_for_samples=True)
     port = settings.REDIS_URL.rsplit(":", 1)[1].split("/", 1)[0]
     config = subprocess.run(
         ["redis-cli", "-p", port, "config", "get", "dir"], capture_output=True, text=True
