@@ -54,6 +54,14 @@ class DatasetVersion(models.Model):
     added_labels = models.JSONField(
         null=True, blank=True, help_text="Label counts of the samples this version added."
     )
+    # Kept up to date by every review and edit, open version or closed, so that the label
+    # chart can leave rejected samples out without reading them.
+    rejected_count = models.PositiveIntegerField(
+        default=0, help_text="Samples of this version that are rejected now."
+    )
+    rejected_labels = models.JSONField(
+        default=dict, blank=True, help_text="Label counts of those rejected samples."
+    )
     # jsonb keeps no key order, so a custom dataset's columns come from here: the run's
     # schema, or the fields of an imported file in the order it first had them.
     field_order = OrderedJSONField(

@@ -20,7 +20,7 @@ from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent, content_of
 
 from . import browsing
-from .models import Dataset, DatasetVersion, ExportJob, ReviewState, Sample
+from .models import Dataset, DatasetVersion, ExportJob, Sample
 
 MAX_PAGE = 500
 
@@ -243,30 +243,18 @@ def label_distribution_kept(
 ) -> tuple[list[tuple[str, int]], int]:
     """label_distribution without the rejected samples, and how many rejected it leaves out.
 
-    `labels` is label_distribution's answer if the caller has it. Reviews change no stored
-    count, so the rejected samples (few, and indexed by review state) are counted live and
-    taken off.
+    `labels` is label_distribution's answer if the caller has it. Reviews and edits keep
+    each version's rejected counts (`DatasetVersion.rejected_labels`), so nothing is read
+    but the versions the page has already loaded.
     """
     version = version or dataset.latest_version
     if labels is None:
         labels = label_distribution(dataset, version)
-    rejected = Sample.objects.filter(
-        dataset=dataset, review_state=ReviewState.REJECTED, version__lte=version
-    ).count()
-    if not rejected:
-        return labels, 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT l.label, count(*)
-            FROM datasets_sample s, jsonb_array_elements_text(s.labels) AS l(label)
-            WHERE s.dataset_id = %s AND s.review_state = %s AND s.version <= %s
-            GROUP BY 1
-            """,
-            [dataset.pk, ReviewState.REJECTED, version],
-        )
-        counts = Counter(dict(labels))
-        counts.subtract(dict(cursor.fetchall()))
+    counts, rejected = Counter(dict(labels)), 0
+    for row in version_rows(dataset):
+        if row.number <= version:
+            rejected += row.rejected_count
+            counts.subtract(row.rejected_labels)
     return _by_frequency(counts), rejected
 
 

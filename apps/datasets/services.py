@@ -189,6 +189,27 @@ def _adjust_label_counts(sample: Sample, old: list[str], new: list[str]) -> None
     version.save(update_fields=["added_labels"])
 
 
+def _adjust_rejected(
+    sample: Sample, old_state: str, new_state: str, old_labels: list[str], new_labels: list[str]
+) -> None:
+    """Keep the version's count of rejected samples and their labels right."""
+    was, now = old_state == ReviewState.REJECTED, new_state == ReviewState.REJECTED
+    if not was and not now:
+        return
+    version = DatasetVersion.objects.select_for_update().get(
+        dataset_id=sample.dataset_id, number=sample.version
+    )
+    counts = Counter(version.rejected_labels)
+    if was:
+        version.rejected_count -= 1
+        counts.subtract(old_labels)
+    if now:
+        version.rejected_count += 1
+        counts.update(new_labels)
+    version.rejected_labels = {label: n for label, n in counts.items() if n > 0}
+    version.save(update_fields=["rejected_count", "rejected_labels"])
+
+
 # --- review and edit -------------------------------------------------------------------
 
 REVIEWABLE = (ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.UNREVIEWED)
@@ -200,7 +221,12 @@ def sample_review(*, membership: Membership, sample: Sample, state: str) -> Samp
     if state not in REVIEWABLE:
         allowed = ", ".join(REVIEWABLE)
         raise ValidationError({"review_state": f"review_state must be one of {allowed}."})
-    Sample.objects.filter(pk=sample.pk).update(review_state=state)
+    with transaction.atomic():
+        current = (
+            Sample.objects.select_for_update().only("review_state", "labels").get(pk=sample.pk)
+        )
+        Sample.objects.filter(pk=sample.pk).update(review_state=state)
+        _adjust_rejected(sample, current.review_state, state, current.labels, current.labels)
     sample.review_state = state
     return sample
 
@@ -243,6 +269,9 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
                 review_state=ReviewState.EDITED,
             )
             _adjust_label_counts(sample, old_labels, checked.labels)
+            _adjust_rejected(
+                sample, sample.review_state, ReviewState.EDITED, old_labels, checked.labels
+            )
     except IntegrityError as exc:
         raise ValidationError(
             {"payload": "Another sample of this dataset already has this text."}

@@ -20,6 +20,11 @@ def test_fake_dataset_is_copied_in_versions_with_counts(owner):
     assert Sample.objects.filter(dataset=dataset).count() == 901
     labels = dict(selectors.label_distribution(dataset))
     assert sum(labels.values()) == 901 and labels["billing"] > labels["refund"]
+    # The rejected ones are counted as the reviews would count them.
+    rejected = Sample.objects.filter(dataset=dataset, review_state="rejected")
+    kept, left_out = selectors.label_distribution_kept(dataset)
+    assert left_out == rejected.count() > 0
+    assert sum(n for _, n in kept) == 901 - left_out
     sample = Sample.objects.filter(dataset=dataset).first()
     assert sample.text_hash == text_hash(sample.text)
     assert sample.payload == {"text": sample.text, "label": sample.labels[0]}

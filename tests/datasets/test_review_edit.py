@@ -235,3 +235,20 @@ def test_other_projects_samples_are_404(owner_client):
     sample.refresh_from_db()
     assert sample.review_state == "unreviewed"
     assert "secret" not in owner_client.get("/datasets/").content.decode()
+
+
+def test_a_rejected_sample_edited_is_no_longer_counted_as_rejected(owner):
+    from apps.datasets import selectors
+
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(3)])
+    sample = Sample.objects.order_by("id").first()
+    services.sample_review(membership=owner, sample=sample, state="rejected")
+    version.refresh_from_db()
+    assert (version.rejected_count, version.rejected_labels) == (1, {sample.labels[0]: 1})
+    new_label = next(label for label in ("billing", "shipping") if label != sample.labels[0])
+    services.sample_edit(
+        membership=owner, sample=sample, payload={"text": sample.text, "label": new_label}
+    )
+    version.refresh_from_db()
+    assert (version.rejected_count, version.rejected_labels) == (0, {})
+    assert selectors.label_distribution_kept(version.dataset)[1] == 0

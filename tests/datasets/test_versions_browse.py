@@ -261,8 +261,11 @@ def test_label_bars_leave_out_rejected_samples_and_say_how_many(owner, owner_cli
     url = f"/datasets/{version.dataset_id}/"
     samples = Sample.objects.order_by("id")
     # Two billing samples of v1 and the shipping one of the open v2.
-    rejected = [samples[0].pk, samples[3].pk, samples[7].pk]
-    Sample.objects.filter(pk__in=rejected).update(review_state=ReviewState.REJECTED)
+    for sample in (samples[0], samples[3], samples[7]):
+        services.sample_review(membership=owner, sample=sample, state=ReviewState.REJECTED)
+    # Accepting one again and rejecting it once more counts it once.
+    services.sample_review(membership=owner, sample=samples[0], state=ReviewState.ACCEPTED)
+    services.sample_review(membership=owner, sample=samples[0], state=ReviewState.REJECTED)
 
     latest = owner_client.get(url).content.decode()
     assert _bars(latest) == {"account": 3, "billing": 1, "shipping": 2}

@@ -75,12 +75,16 @@ class Command(BaseCommand):
         lineage = json.dumps({"source": "synthetic", "provider": "fake", "model": "templates"})
         now = timezone.now()
         labels: Counter[str] = Counter()
+        rejected: Counter[str] = Counter()
         connection.ensure_connection()
         raw = connection.connection
         assert raw is not None
         with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
             for text, label in tickets(size, seed=seed, start=start):
                 labels[label] += 1
+                state = rng.choices(states, (85, 10, 5))[0]
+                if state == ReviewState.REJECTED:
+                    rejected[label] += 1
                 copy.write_row(
                     (
                         version.dataset_id,
@@ -90,11 +94,14 @@ class Command(BaseCommand):
                         text_hash(text),
                         json.dumps([label]),
                         lineage,
-                        rng.choices(states, (85, 10, 5))[0],
+                        state,
                         now,
                     )
                 )
         # The counts are known here, so the version is closed without counting it again.
         DatasetVersion.objects.filter(pk=version.pk).update(
-            added_count=size, added_labels=dict(labels)
+            added_count=size,
+            added_labels=dict(labels),
+            rejected_count=rejected.total(),
+            rejected_labels=dict(rejected),
         )
