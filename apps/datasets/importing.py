@@ -40,6 +40,7 @@ METADATA_KEYS = frozenset(
 # detects the tabs).
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv"}
 FILE_TYPES = ", ".join(list(FORMATS)[:-1]) + f" or {list(FORMATS)[-1]}"  # for messages
+ACCEPT = ",".join(FORMATS)  # for a file input's accept attribute
 # CSV cells holding lists or objects, written as JSON by the CSV export.
 JSON_COLUMNS: dict[str, set[str]] = {
     TaskType.NER: {"entities"},

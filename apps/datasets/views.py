@@ -83,7 +83,7 @@ def _list_page(
         "chosen_file": _choose_again(request) if errors else "",
         "max_rows": importing.MAX_IMPORT_ROWS,
         "file_types": importing.FILE_TYPES,
-        "accept": ",".join(importing.FORMATS),
+        "accept": importing.ACCEPT,
     }
     return render(request, "datasets/dataset_list.html", context)
 
@@ -163,7 +163,7 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         streamable=current is not None and current.total <= services.STREAM_LIMIT,
         jobs=selectors.export_job_list(dataset, context["version"]),
         file_types=importing.FILE_TYPES,
-        accept=",".join(importing.FORMATS),
+        accept=importing.ACCEPT,
         formats=[
             (ExportFormat.JSONL, "JSONL"),
             (ExportFormat.CSV, "CSV"),

@@ -102,7 +102,6 @@ def run_params_validate(
     return total
 
 
-@transaction.atomic
 def run_create(
     *,
     membership: Membership,
@@ -147,43 +146,47 @@ def run_create(
     model = model or provider.default_model
     if not model:
         raise ValidationError({"model": "Name a model: the provider has no default model."})
-    version = dataset_version_create(
-        project=membership.project,
-        name=dataset_name,
-        task_type=spec_version.spec.task_type,
-        source=VersionSource.RUN,
-        user=user,
-        field_order=list(sample_schema(content_of(spec_version)).get("properties", {})),
-    )
-    if version.dataset.task_type != spec_version.spec.task_type:
-        raise ValidationError(
-            {"dataset_name": f"Dataset {dataset_name!r} holds {version.dataset.task_type} samples."}
+    # Only the writes are one transaction: the model check above may ask the provider.
+    with transaction.atomic():
+        version = dataset_version_create(
+            project=membership.project,
+            name=dataset_name,
+            task_type=spec_version.spec.task_type,
+            source=VersionSource.RUN,
+            user=user,
+            field_order=list(sample_schema(content_of(spec_version)).get("properties", {})),
         )
-    run = Run.objects.create(
-        project=membership.project,
-        spec_version=spec_version,
-        provider=provider,
-        model=model,
-        dataset=version.dataset,
-        dataset_version=version.number,
-        num_samples=total,
-        multiplier=multiplier,
-        exploration_mode=exploration_mode,
-        batch_size=batch_size,
-        num_shots=num_shots,
-        max_examples_in_prompt=max_examples_in_prompt,
-        seed_shuffling=seed_shuffling,
-        balance_labels=balance_labels,
-        concurrency=concurrency,
-        random_seed=random_seed,
-        call_budget=max(3, CALL_BUDGET_FACTOR * math.ceil(total / batch_size)),
-        heartbeat_at=timezone.now(),  # lets the reaper re-send a queue message that got lost
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    version.run = run
-    version.save(update_fields=["run"])
-    run_event(run=run, message=f"Queued: {total} samples into {dataset_name} v{version.number}.")
-    run_enqueue(run=run, chunk=0)
+        if version.dataset.task_type != spec_version.spec.task_type:
+            held = version.dataset.task_type
+            raise ValidationError(
+                {"dataset_name": f"Dataset {dataset_name!r} holds {held} samples."}
+            )
+        run = Run.objects.create(
+            project=membership.project,
+            spec_version=spec_version,
+            provider=provider,
+            model=model,
+            dataset=version.dataset,
+            dataset_version=version.number,
+            num_samples=total,
+            multiplier=multiplier,
+            exploration_mode=exploration_mode,
+            batch_size=batch_size,
+            num_shots=num_shots,
+            max_examples_in_prompt=max_examples_in_prompt,
+            seed_shuffling=seed_shuffling,
+            balance_labels=balance_labels,
+            concurrency=concurrency,
+            random_seed=random_seed,
+            call_budget=max(3, CALL_BUDGET_FACTOR * math.ceil(total / batch_size)),
+            heartbeat_at=timezone.now(),  # lets the reaper re-send a queue message that got lost
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        version.run = run
+        version.save(update_fields=["run"])
+        queued = f"Queued: {total} samples into {dataset_name} v{version.number}."
+        run_event(run=run, message=queued)
+        run_enqueue(run=run, chunk=0)
     return run
 
 
