@@ -1,10 +1,14 @@
-"""How drf-spectacular describes Seedbed's API: API-key authentication, grouping."""
+"""How drf-spectacular describes Seedbed's API: API-key authentication, grouping, and
+the error answers every endpoint can give."""
 
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 
 PIONEER_TAG = "pioneer-compatible"
 
@@ -35,6 +39,23 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         ]
 
 
+class ErrorOutput(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, for a person to read.")
+
+
+# What `apps.core.api.exception_handler` answers for bad input: each field named, with
+# its messages (limits included); errors of the request as a whole come under `detail`.
+FIELD_ERRORS = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {"num_samples": ["Ensure this value is less than or equal to 20000."]},
+}
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+RATE_LIMITED = OpenApiResponse(
+    ErrorOutput, "Over the generate rate limit; `Retry-After` says how many seconds to wait."
+)
+
+
 class SeedbedAutoSchema(AutoSchema):
     """Operations under /api/v1/ are grouped by resource (the first path segment, see
     SCHEMA_PATH_PREFIX); the Pioneer-compatible paths at the root form their own group,
@@ -49,6 +70,32 @@ class SeedbedAutoSchema(AutoSchema):
     def get_operation_id(self) -> str:
         operation_id = super().get_operation_id()
         return f"pioneer_{operation_id}" if self._is_pioneer() else operation_id
+
+    def _error_responses(self) -> dict[str, OpenApiResponse]:
+        """The DRF error answers this operation can give, described once for all views."""
+        errors: dict[str, OpenApiResponse] = {}
+        if self.method in WRITES - {"DELETE"} or self.get_override_parameters():
+            errors["400"] = OpenApiResponse(FIELD_ERRORS, "Bad input: each field named.")
+        if not any(issubclass(p, AllowAny) for p in getattr(self.view, "permission_classes", [])):
+            errors["401"] = OpenApiResponse(
+                ErrorOutput, "No API key, or an unknown or revoked one."
+            )
+        if self.method in WRITES:
+            errors["403"] = OpenApiResponse(
+                ErrorOutput, "A viewer of the project cannot change it."
+            )
+        if "{" in self.path:
+            errors["404"] = OpenApiResponse(ErrorOutput, "No such object in the key's project.")
+        return errors
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        bodies: dict[str, Any] = super()._get_response_bodies(direction)
+        if "401" in bodies:
+            return bodies  # the operation describes its own errors (the gateway's shapes)
+        for code, error in self._error_responses().items():
+            if code not in bodies:
+                bodies[code] = self._get_response_for_code(error, code, direction=direction)
+        return dict(sorted(bodies.items()))
 
     def get_description(self) -> str:  # type: ignore[override]
         # Only a view's own docstring describes it: one inherited from a base class (such

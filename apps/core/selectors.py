@@ -44,6 +44,16 @@ def provider_list(*, project: Project) -> QuerySet[Provider]:
     return Provider.objects.filter(project=project).order_by("name")
 
 
+def provider_for_model(*, project: Project, model_id: str) -> Provider | None:
+    """The provider a `provider/model` id names (as run pages and `/v1/models` show it),
+    else the project's embedded one. A part before the slash that names no provider of
+    the project belongs to the model's own name (`meta-llama/Llama-3.1-8B`)."""
+    providers = provider_list(project=project)
+    name, slash, _ = model_id.strip().partition("/")
+    named = providers.filter(name=name).first() if slash else None
+    return named or providers.filter(name="embedded").first()
+
+
 def provider_get(*, project: Project, provider_id: int) -> Provider:
     try:
         return provider_list(project=project).get(pk=provider_id)

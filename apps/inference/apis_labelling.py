@@ -21,13 +21,14 @@ entities, or a null label); when every call fails the answer is 502. Limits (400
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
 from apps.core.models import ApiKey
+from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
 from apps.runs.pioneer import throttle
 from apps.specs.models import TaskType
@@ -45,6 +46,65 @@ class LabelExistingInput(serializers.Serializer):
     threshold = serializers.FloatField(
         required=False, default=labelling.DEFAULT_THRESHOLD, min_value=0, max_value=1
     )
+
+
+class LabelUsage(serializers.Serializer):
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    calls = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class _LabelResult(serializers.Serializer):
+    text = serializers.CharField()
+    inference_id = serializers.IntegerField(
+        allow_null=True, help_text="Its history row: give feedback there."
+    )
+    error = serializers.CharField(required=False, help_text="Only when this text's call failed.")
+
+
+class Entity(serializers.Serializer):
+    text = serializers.CharField()
+    # Shadows Field.label (the field's title) on purpose: the answer's key is `label`.
+    label = serializers.CharField()  # type: ignore[assignment]
+    start = serializers.IntegerField(allow_null=True)
+    end = serializers.IntegerField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class NerResult(_LabelResult):
+    entities = Entity(many=True)
+
+
+class ClassResult(_LabelResult):
+    label = serializers.CharField(  # type: ignore[assignment]
+        required=False, allow_null=True, help_text="Without multi_label; null below threshold."
+    )
+    labels = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="With multi_label."
+    )
+    confidence = serializers.FloatField(allow_null=True)
+
+
+class _LabelOutput(serializers.Serializer):
+    model_id = serializers.CharField()
+    usage = LabelUsage()
+
+
+class NerLabelOutput(_LabelOutput):
+    results = NerResult(many=True)
+
+
+class ClassLabelOutput(_LabelOutput):
+    results = ClassResult(many=True)
+
+
+def _responses(output: type[_LabelOutput]) -> dict[int, Any]:
+    return {
+        200: output,
+        429: RATE_LIMITED,
+        502: OpenApiResponse(output, "Every call failed; `detail` names the first error."),
+    }
 
 
 class _LabelExistingApi(ProjectAPIView):
@@ -84,7 +144,7 @@ class NerLabelExistingApi(_LabelExistingApi):
 
     task = TaskType.NER
 
-    @extend_schema(request=LabelExistingInput, responses={200: dict})
+    @extend_schema(request=LabelExistingInput, responses=_responses(NerLabelOutput))
     def post(self, request: Request) -> Response:
         return super().post(request)
 
@@ -95,6 +155,6 @@ class ClassificationLabelExistingApi(_LabelExistingApi):
 
     task = TaskType.CLASSIFICATION
 
-    @extend_schema(request=LabelExistingInput, responses={200: dict})
+    @extend_schema(request=LabelExistingInput, responses=_responses(ClassLabelOutput))
     def post(self, request: Request) -> Response:
         return super().post(request)

@@ -71,8 +71,17 @@ class RunInput(serializers.Serializer):
     spec_version = serializers.IntegerField(
         required=False, help_text="Version number; default: the latest SUCCEEDED one."
     )
-    provider_id = serializers.IntegerField(required=False)
-    model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    provider_id = serializers.IntegerField(
+        required=False,
+        help_text="Default: the provider a `provider/model` id names, else `embedded`.",
+    )
+    model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="The provider's model name, or a `provider/model` id as `/v1/models` lists "
+        "it. Empty: the provider's default model.",
+    )
     dataset_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
     num_samples = serializers.IntegerField(required=False)
     multiplier = serializers.IntegerField(required=False)
@@ -139,7 +148,9 @@ class RunListApi(ProjectAPIView):
         provider = (
             core_selectors.provider_get(project=project, provider_id=provider_id)
             if provider_id
-            else project.providers.filter(name="embedded").first()
+            else core_selectors.provider_for_model(
+                project=project, model_id=params.get("model", "")
+            )
         )
         if provider is None:
             raise serializers.ValidationError({"provider_id": "Name a provider."})
@@ -161,7 +172,7 @@ class RunDetailApi(ProjectAPIView):
 
 
 class RunCancelApi(ProjectAPIView):
-    @extend_schema(request=None, responses=RunOutput)
+    @extend_schema(request=None, responses={202: RunOutput})
     def post(self, request: Request, run_id: int) -> Response:
         run = selectors.run_get(project=self.membership.project, run_id=run_id)
         run = services.run_cancel(membership=self.membership, run=run)

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
 from apps.core.ratelimit import rate_limit_hit
+from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
 from apps.datasets.models import Sample
 from apps.specs import services as spec_services
@@ -93,6 +94,36 @@ def _spec_version_for(
     return version
 
 
+class GenerateAccepted(serializers.Serializer):
+    job_id = serializers.CharField(help_text="Poll GET /generate/jobs/<job_id>.")
+    status = serializers.CharField(help_text="`queued`.")
+    dataset_name = serializers.CharField()
+
+
+class GenerateJobOutput(serializers.Serializer):
+    job_id = serializers.CharField()
+    status = serializers.ChoiceField(["queued", "running", "complete", "failed"])
+    dataset_name = serializers.CharField()
+    dataset_version = serializers.IntegerField(
+        allow_null=True, help_text="null when a failed job kept no sample."
+    )
+    num_examples = serializers.IntegerField(help_text="How many were asked for.")
+    examples_generated = serializers.IntegerField()
+    detailed_status = serializers.ListField(child=serializers.CharField())
+    error = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    examples = serializers.ListField(
+        child=serializers.DictField(), help_text="The first `limit` examples, in order."
+    )
+
+
+class GenerateJobInput(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False, default=100, min_value=0, max_value=1000, help_text="Examples to return."
+    )
+
+
 def throttle(request: Request) -> Response | None:
     """120 generate requests a minute per user, counted atomically in Redis."""
     wait = rate_limit_hit(key=f"generate:user:{request.user.pk}", limit=GENERATE_PER_MINUTE)
@@ -110,7 +141,7 @@ def throttle(request: Request) -> Response | None:
 
 
 class GenerateApi(ProjectAPIView):
-    @extend_schema(request=GenerateInput, responses={202: dict})
+    @extend_schema(request=GenerateInput, responses={202: GenerateAccepted, 429: RATE_LIMITED})
     def post(self, request: Request) -> Response:
         if limited := throttle(request):
             return limited
@@ -119,13 +150,14 @@ class GenerateApi(ProjectAPIView):
         data.is_valid(raise_exception=True)
         params = data.validated_data
         project = self.membership.project
+        model, named = params.get("model", ""), params.get("provider")
         provider = (
-            core_selectors.provider_list(project=project)
-            .filter(name=params.get("provider", "embedded"))
-            .first()
+            core_selectors.provider_list(project=project).filter(name=named).first()
+            if named
+            else core_selectors.provider_for_model(project=project, model_id=model)
         )
         if provider is None:
-            raise ValidationError({"provider": f"No provider {params.get('provider')!r}."})
+            raise ValidationError({"provider": f"No provider {named or 'embedded'!r}."})
         content = {
             "description": params["domain_description"],
             "instruction": params.get("prompt", ""),
@@ -141,7 +173,7 @@ class GenerateApi(ProjectAPIView):
                 membership=self.membership,
                 spec_version=version,
                 provider=provider,
-                model=params.get("model", ""),
+                model=model,
                 dataset_name=params["dataset_name"],
                 num_samples=params["num_examples"],
                 batch_size=params.get("batch_size", 5),
@@ -154,12 +186,17 @@ class GenerateApi(ProjectAPIView):
 
 
 class GenerateJobApi(ProjectAPIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses=GenerateJobOutput,
+        parameters=[OpenApiParameter("limit", int, description="0 to 1,000; default 100.")],
+    )
     def get(self, request: Request, job_id: str) -> Response:
         if not job_id.isdigit():
             return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
         run: Run = selectors.run_get(project=self.membership.project, run_id=int(job_id))
-        limit = min(int(request.query_params.get("limit", "100") or 100), 1000)
+        query = GenerateJobInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data["limit"]
         examples = list(
             Sample.objects.filter(run=run)
             .order_by("index")

@@ -100,7 +100,10 @@ def run_progress(run: Run) -> Progress:
     )
 
 
-def run_events(*, run: Run, limit: int = 30) -> list[RunEvent]:
+EVENTS_SHOWN = 30
+
+
+def run_events(*, run: Run, limit: int = EVENTS_SHOWN) -> list[RunEvent]:
     return list(RunEvent.objects.filter(run=run).order_by("-id")[:limit])
 
 

@@ -127,6 +127,7 @@ def run_create(
     if provider.project_id != membership.project_id:
         raise ValidationError({"provider": "No such provider in this project."})
     dataset_name = dataset_name or spec_version.spec.name
+    model = provider.own_model_name(model)
     total = run_params_validate(
         spec_version=spec_version,
         num_samples=num_samples,

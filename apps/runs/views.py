@@ -84,6 +84,7 @@ def _status_context(membership: Membership, run_id: int) -> dict:
         "run": run,
         "progress": selectors.run_progress(run),
         "events": selectors.run_events(run=run),
+        "events_shown": selectors.EVENTS_SHOWN,
         "newest": selectors.run_newest_samples(run=run),
         "rejects": selectors.run_rejects(run=run),
         "chart": selectors.run_throughput(run=run),

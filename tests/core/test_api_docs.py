@@ -32,3 +32,27 @@ def test_operations_are_grouped_by_resource_with_unique_ids(owner_client):
     ids = [operation["operationId"] for _, operation in operations]
     assert len(ids) == len(set(ids))
     assert not any(i.endswith("_2") for i in ids)
+
+
+def test_operations_document_the_errors_they_can_answer(owner_client):
+    schema = owner_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    def codes(path: str, method: str) -> list[str]:
+        return sorted(schema["paths"][path][method]["responses"])
+
+    assert codes("/api/v1/runs/", "post") == ["201", "400", "401", "403"]
+    assert codes("/api/v1/runs/{run_id}/", "get") == ["200", "401", "404"]
+    assert codes("/api/v1/runs/{run_id}/cancel/", "post") == ["202", "400", "401", "403", "404"]
+    assert codes("/api/v1/providers/", "get") == ["200", "401"]
+    assert codes("/generate", "post") == ["202", "400", "401", "403", "429"]
+    assert codes("/generate/ner/label-existing", "post")[-2:] == ["429", "502"]
+    # The gateway keeps its own error shapes: no DRF 403 is added to it.
+    assert "403" not in codes("/v1/chat/completions", "post")
+    bad_input = schema["paths"]["/api/v1/runs/"]["post"]["responses"]["400"]
+    field_errors = bad_input["content"]["application/json"]["schema"]
+    assert field_errors["additionalProperties"] == {"type": "array", "items": {"type": "string"}}
+    not_found = schema["paths"]["/api/v1/runs/{run_id}/"]["get"]["responses"]["404"]
+    ref = not_found["content"]["application/json"]["schema"]["$ref"]
+    assert schema["components"]["schemas"][ref.rsplit("/", 1)[1]]["required"] == ["detail"]
+    job = schema["paths"]["/generate"]["post"]["responses"]["202"]
+    assert job["content"]["application/json"]["schema"]["$ref"].endswith("/GenerateAccepted")

@@ -252,3 +252,57 @@ def test_any_model_is_accepted_when_the_provider_lists_none(api, fake_openai):
         "application/json",
     )
     assert response.status_code == 201, response.content
+
+
+def test_a_provider_model_id_as_run_pages_show_it_picks_that_provider(api, fake_openai):
+    project = api.membership.project
+    other = ProviderFactory(project=project, name="vllm", base_url=fake_openai.base_url)
+    version = SpecVersionFactory(spec__project=project)
+    body = {"spec_id": version.spec_id, "num_samples": 5}
+    named = api.post("/api/v1/runs/", {**body, "model": "vllm/fake-gpt-mini"}, "application/json")
+    assert named.status_code == 201, named.content
+    assert (named.json()["provider"], named.json()["model"]) == ("vllm", "fake-gpt-mini")
+    assert Run.objects.get(pk=named.json()["id"]).provider == other
+    # With the provider given, its own prefix is dropped; a slash that names no provider
+    # is part of the model's name, checked against what the provider lists.
+    chosen = api.post(
+        "/api/v1/runs/",
+        {**body, "provider_id": other.pk, "model": "vllm/fake-gpt"},
+        "application/json",
+    )
+    assert chosen.status_code == 201 and chosen.json()["model"] == "fake-gpt"
+    slashed = api.post("/api/v1/runs/", {**body, "model": "org/fake-gpt"}, "application/json")
+    assert slashed.status_code == 400
+    assert slashed.json()["model"] == [
+        "Provider embedded does not serve 'org/fake-gpt'; it lists: fake-gpt, fake-gpt-mini."
+    ]
+
+
+def test_generate_job_limit_out_of_range_is_400_naming_limit(api):
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    run = api.post(
+        "/api/v1/runs/", {"spec_id": version.spec_id, "num_samples": 5}, "application/json"
+    ).json()
+    for limit, message in (("abc", "A valid integer is required."), ("1001", "1000")):
+        response = api.get(f"/generate/jobs/{run['id']}?limit={limit}")
+        assert response.status_code == 400
+        assert message in response.json()["limit"][0]
+    assert api.get(f"/generate/jobs/{run['id']}?limit=0").json()["examples"] == []
+
+
+def test_generate_takes_a_provider_model_id(api, fake_openai):
+    ProviderFactory(project=api.membership.project, name="vllm", base_url=fake_openai.base_url)
+    response = api.post(
+        "/generate",
+        {
+            "task_type": "decoder",
+            "dataset_name": "answers",
+            "num_examples": 5,
+            "domain_description": "Short answers.",
+            "model": "vllm/fake-gpt-mini",
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 202, response.content
+    run = Run.objects.get(pk=response.json()["job_id"])
+    assert (run.provider.name, run.model) == ("vllm", "fake-gpt-mini")

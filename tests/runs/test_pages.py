@@ -12,7 +12,7 @@ from django.utils.html import escape
 from apps.core.models import Role
 from apps.datasets.models import Sample
 from apps.runs import services
-from apps.runs.models import RejectedSample, Run, RunStatus
+from apps.runs.models import RejectedSample, Run, RunEvent, RunStatus
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.queries import count_queries
 from tests.runs.factories import SpecVersionFactory, insert_samples
@@ -284,6 +284,22 @@ def test_rejected_examples_say_how_many_are_shown_and_are_not_cut_off(owner_clie
     assert '— 1,234 <small class="muted">(the newest 3 shown)</small>' in page
     assert page.count("END") == 3 and "<b>too long" not in page and "&lt;b&gt;too long" in page
     assert "the text is seed example 4" in page and "the text is seed example 1" not in page
+
+
+def test_event_log_says_it_shows_the_newest_first_and_how_many(owner_client, run):
+    url = reverse("run_detail", args=[run.pk])
+    page = owner_client.get(url).content.decode()
+    assert "newest first</small>" in page and "shown</small>" not in page
+    RunEvent.objects.bulk_create(
+        RunEvent(run=run, level="info", message=f"<i>event {i}</i>") for i in range(40)
+    )
+    page = owner_client.get(url).content.decode()
+    assert "newest first, the newest 30 shown</small>" in page
+    assert (
+        "&lt;i&gt;event 39&lt;/i&gt;" in page
+        and "&gt;event 9&lt;" not in page
+        and "&gt;event 10&lt;" in page
+    )
 
 
 def test_live_fragment_is_a_partial_and_stops_polling_when_finished(owner_client, run):
