@@ -178,3 +178,16 @@ def test_body_over_the_upload_limit_is_a_json_400(owner_key, settings):
     response = post(owner_key, SPECS, {**NEW_SPEC, "seeds": seeds})
     assert response.status_code == 400
     assert "limit of 0.1 MB" in response.json()["detail"]
+
+
+def test_paths_without_the_trailing_slash_are_served_not_redirected(owner_key):
+    response = post(owner_key, SPECS.rstrip("/"), NEW_SPEC)
+    assert response.status_code == 201, response.content
+    spec_id = response.json()["id"]
+    one = Client().get(f"{SPECS}{spec_id}", HTTP_X_API_KEY=owner_key)
+    assert one.status_code == 200 and one.json()["name"] == "Support intents"
+    versions = post(owner_key, f"{SPECS}{spec_id}/versions", {"instruction": "Be terse."})
+    assert versions.status_code == 201 and versions.json()["number"] == 2
+    missing = Client().get(f"{SPECS}999999", HTTP_X_API_KEY=owner_key)
+    assert missing.status_code == 404 and "detail" in missing.json()
+    assert Client().get("/api/v1/nothing", HTTP_X_API_KEY=owner_key).status_code == 404
