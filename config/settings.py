@@ -43,7 +43,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "apps.core.middleware.ApiTrailingSlashMiddleware",
+    "apps.core.api_paths.ApiTrailingSlashMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -132,8 +132,9 @@ STORAGES = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media"))
 MEDIA_URL = "media/"
 FORMS_URLFIELD_ASSUME_HTTPS = True
-# Seeds may be 5 MB as JSON in a form or API body; file uploads stream to disk anyway.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# The largest body the API's limits allow: 1,000 texts of 20,000 characters to label
+# (~20 MB as JSON). File uploads stream to disk and are not counted.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=24 * 1024 * 1024)
 
 # Provider API keys are encrypted at rest (django-fernet-encrypted-fields). Keys are
 # derived from SECRET_KEY and these salts; prepend a new salt to rotate.

@@ -12,6 +12,8 @@ from apps.runs.pioneer import GenerateApi, GenerateJobApi
 from apps.runs.urls import api_urlpatterns as runs_api
 from apps.specs.urls import api_urlpatterns as specs_api
 
+handler404 = "apps.core.api_paths.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

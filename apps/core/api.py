@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +17,15 @@ from .models import ApiKey, Membership
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Service-layer errors become the same 400/403 JSON shapes as DRF's own."""
+    """Service-layer errors become the same 400/403 JSON shapes as DRF's own, and a body
+    over the size limit a JSON 413 (Django's own answer is a bare HTML 400)."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) / 1024 / 1024
+        too_big = (
+            f"The request body is over the server's limit of {limit:.1f} MB "
+            "(DATA_UPLOAD_MAX_MEMORY_SIZE); send less per request."
+        )
+        return Response({"detail": too_big}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)

@@ -50,7 +50,8 @@ FIELD_ERRORS = {
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
     "example": {"num_samples": ["Ensure this value is less than or equal to 20000."]},
 }
-WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+BODIES = {"POST", "PUT", "PATCH"}
+WRITES = {*BODIES, "DELETE"}
 RATE_LIMITED = OpenApiResponse(
     ErrorOutput, "Over the generate rate limit; `Retry-After` says how many seconds to wait."
 )
@@ -74,8 +75,11 @@ class SeedbedAutoSchema(AutoSchema):
     def _error_responses(self) -> dict[str, OpenApiResponse]:
         """The DRF error answers this operation can give, described once for all views."""
         errors: dict[str, OpenApiResponse] = {}
-        if self.method in WRITES - {"DELETE"} or self.get_override_parameters():
+        body = self.method in BODIES and self.get_request_serializer() is not None
+        if body or self.get_override_parameters():
             errors["400"] = OpenApiResponse(FIELD_ERRORS, "Bad input: each field named.")
+        if body:
+            errors["413"] = OpenApiResponse(ErrorOutput, "The body is over the size limit.")
         if not any(issubclass(p, AllowAny) for p in getattr(self.view, "permission_classes", [])):
             errors["401"] = OpenApiResponse(
                 ErrorOutput, "No API key, or an unknown or revoked one."

@@ -40,12 +40,12 @@ def test_operations_document_the_errors_they_can_answer(owner_client):
     def codes(path: str, method: str) -> list[str]:
         return sorted(schema["paths"][path][method]["responses"])
 
-    assert codes("/api/v1/runs/", "post") == ["201", "400", "401", "403"]
+    assert codes("/api/v1/runs/", "post") == ["201", "400", "401", "403", "413"]
     assert codes("/api/v1/runs/{run_id}/", "get") == ["200", "401", "404"]
-    assert codes("/api/v1/runs/{run_id}/cancel/", "post") == ["202", "400", "401", "403", "404"]
+    assert codes("/api/v1/runs/{run_id}/cancel/", "post") == ["202", "401", "403", "404"]
     assert codes("/api/v1/providers/", "get") == ["200", "401"]
-    assert codes("/generate", "post") == ["202", "400", "401", "403", "429"]
-    assert codes("/generate/ner/label-existing", "post")[-2:] == ["429", "502"]
+    assert codes("/generate", "post") == ["202", "400", "401", "403", "413", "429"]
+    assert codes("/generate/ner/label-existing", "post")[-3:] == ["413", "429", "502"]
     # The gateway keeps its own error shapes: no DRF 403 is added to it.
     assert "403" not in codes("/v1/chat/completions", "post")
     bad_input = schema["paths"]["/api/v1/runs/"]["post"]["responses"]["400"]

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.test import Client
 
@@ -172,22 +174,23 @@ def test_openapi_schema_lists_spec_endpoints(owner_client):
     assert "SpecCreateInputRequest" in response.json()["components"]["schemas"]
 
 
-def test_body_over_the_upload_limit_is_a_json_400(owner_key, settings):
+def test_a_body_over_the_upload_limit_is_a_json_413_on_every_endpoint(owner_key, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
     seeds = [{"text": "x" * 1_000, "label": "billing"}] * 200
-    response = post(owner_key, SPECS, {**NEW_SPEC, "seeds": seeds})
-    assert response.status_code == 400
-    assert "limit of 0.1 MB" in response.json()["detail"]
+    texts = ["x" * 1_000] * 200
+    for url, body in (
+        (SPECS, {**NEW_SPEC, "seeds": seeds}),
+        ("/api/v1/runs/", {"spec_id": 1, "num_samples": 5, "model": "x" * 200_000}),
+        ("/generate", {"task_type": "ner", "domain_description": "x" * 200_000}),
+        ("/generate/ner/label-existing", {"labels": ["person"], "texts": texts}),
+    ):
+        response = post(owner_key, url, body)
+        assert response.status_code == 413, url
+        assert "limit of 0.1 MB" in response.json()["detail"]
+    assert not Spec.objects.exists()
 
 
-def test_paths_without_the_trailing_slash_are_served_not_redirected(owner_key):
-    response = post(owner_key, SPECS.rstrip("/"), NEW_SPEC)
-    assert response.status_code == 201, response.content
-    spec_id = response.json()["id"]
-    one = Client().get(f"{SPECS}{spec_id}", HTTP_X_API_KEY=owner_key)
-    assert one.status_code == 200 and one.json()["name"] == "Support intents"
-    versions = post(owner_key, f"{SPECS}{spec_id}/versions", {"instruction": "Be terse."})
-    assert versions.status_code == 201 and versions.json()["number"] == 2
-    missing = Client().get(f"{SPECS}999999", HTTP_X_API_KEY=owner_key)
-    assert missing.status_code == 404 and "detail" in missing.json()
-    assert Client().get("/api/v1/nothing", HTTP_X_API_KEY=owner_key).status_code == 404
+def test_the_label_existing_limit_fits_in_one_request(settings):
+    # 1,000 texts of 20,000 characters, as JSON, are under the default body limit.
+    body = json.dumps({"labels": ["person"], "texts": ["x" * 20_000] * 1_000})
+    assert len(body.encode()) < settings.DATA_UPLOAD_MAX_MEMORY_SIZE
