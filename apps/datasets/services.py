@@ -461,9 +461,12 @@ def export_job_create(
 def export_stream_check(*, dataset: Dataset, version: int | None, fmt: str) -> int:
     """The version to stream directly, or ValidationError saying to start a job instead."""
     if fmt not in (ExportFormat.JSONL, ExportFormat.CSV):
-        raise ValidationError(
-            {"format": "Only jsonl and csv stream directly; Parquet files are written by a job."}
+        why = (
+            "Parquet files are written by an export job (POST …/exports/)"
+            if fmt == ExportFormat.PARQUET
+            else f"there is no format {fmt!r}"
         )
+        raise ValidationError({"format": f"Streams are jsonl or csv; {why}."})
     number = export_version_check(dataset=dataset, version=version)
     size = selectors.version_size(dataset, number)
     if size > STREAM_LIMIT:

@@ -100,15 +100,19 @@ def _spec_version(project_id: int, spec_id: int, number: int | None) -> SpecVers
         spec_id=spec_id, spec__project_id=project_id
     )
     if not versions.exists():
-        raise serializers.ValidationError({"spec_id": f"No spec {spec_id} in this project."})
+        raise serializers.ValidationError({"spec_id": [f"No spec {spec_id} in this project."]})
     version = (
         versions.filter(number=number).first()
         if number is not None
         else versions.filter(status="SUCCEEDED").order_by("-number").first()
     )
     if version is None:
-        which = f"version {number}" if number is not None else "a SUCCEEDED version"
-        raise serializers.ValidationError({"spec_version": f"Spec {spec_id} has no {which}."})
+        which = (
+            f"has no version {number}"
+            if number is not None
+            else "has no version that passed its check (SUCCEEDED) yet"
+        )
+        raise serializers.ValidationError({"spec_version": [f"Spec {spec_id} {which}."]})
     return version
 
 

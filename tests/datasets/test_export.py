@@ -282,7 +282,12 @@ def test_export_api_stream_and_job(owner_key, tickets, media):
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 6 and json.loads(lines[0])["label"] == "billing"
 
-    assert client.get(f"/api/v1/datasets/{tickets.pk}/export", {"format": "xml"}).status_code == 400
+    for fmt, why in (
+        ("xml", "Streams are jsonl or csv; there is no format 'xml'."),
+        ("parquet", "Streams are jsonl or csv; Parquet files are written by an export job"),
+    ):
+        refused = client.get(f"/api/v1/datasets/{tickets.pk}/export", {"format": fmt})
+        assert refused.status_code == 400 and refused.json()["format"][0].startswith(why)
     assert client.get(f"/api/v1/datasets/{tickets.pk}/export", {"version": 9}).status_code == 400
 
     response = client.post(

@@ -116,6 +116,16 @@ def test_failed_spec_version_is_refused_by_name_and_status(api):
     )
     assert response.status_code == 400
     assert "version 1 is FAILED" in response.json()["spec_version"][0]
+    # Without a version number, the latest that passed its check; there is none.
+    body = {"spec_id": version.spec_id, "num_samples": 5}
+    latest = api.post("/api/v1/runs/", body, content_type="application/json")
+    assert latest.json() == {
+        "spec_version": [
+            f"Spec {version.spec_id} has no version that passed its check (SUCCEEDED) yet."
+        ]
+    }
+    unknown = api.post("/api/v1/runs/", {**body, "spec_id": 999999}, "application/json")
+    assert unknown.json() == {"spec_id": ["No spec 999999 in this project."]}
 
 
 def test_other_projects_run_is_404_and_viewer_cannot_start(api):
