@@ -215,6 +215,7 @@ def provider_test_connection(*, provider: Provider) -> list[str]:
 
 
 MODEL_LIST_SECONDS = 60  # how long a provider's model list is trusted
+LAST_LIST_SECONDS = 7 * 24 * 3600  # how long it stands in when the provider cannot answer
 SHOWN_MODELS = 10
 
 
@@ -231,8 +232,11 @@ def provider_model_ids(*, provider: Provider) -> list[str] | None:
         quick = replace(config, timeout_seconds=5.0, connect_timeout=3.0)
         try:
             known = {"ids": list_models_sync(quick)}
+            cache.set(f"{key}:last", known, LAST_LIST_SECONDS)
         except LLMError:
-            known = {"ids": None}
+            # Busy or down for now (llama.cpp answers nothing while it generates): the
+            # last list it gave still says which names are typos.
+            known = cache.get(f"{key}:last", {"ids": None})
         cache.set(key, known, MODEL_LIST_SECONDS)
     ids: list[str] | None = known["ids"]
     return ids

@@ -61,12 +61,32 @@ class GenerateInput(serializers.Serializer):
         return data
 
 
+# Pioneer's decoder examples say `input` and `output`; Seedbed's seeds say `instruction`
+# and `response`.
+DECODER_NAMES = {"input": "instruction", "output": "response"}
+# A spec check's message → the request field it is about (by its first word).
+CHECKED_FIELDS = {"Description": "domain_description", "Labels": "labels"}
+
+
 def _seed(task_type: str, example: dict[str, Any]) -> dict[str, Any]:
-    """Pioneer decoder examples say `output` where Seedbed says `response`."""
-    if task_type == TaskType.DECODER and "output" in example and "response" not in example:
-        example = {**example, "response": example["output"]}
-        example.pop("output")
-    return example
+    if task_type != TaskType.DECODER:
+        return example
+    renamed = {
+        ours: example[theirs]
+        for theirs, ours in DECODER_NAMES.items()
+        if theirs in example and ours not in example
+    }
+    kept = {key: value for key, value in example.items() if DECODER_NAMES.get(key) not in renamed}
+    return {**kept, **renamed}
+
+
+def _errors_by_field(problems: list[str]) -> dict[str, list[str]]:
+    """The spec check's messages under the fields of the request they are about."""
+    by_field: dict[str, list[str]] = {}
+    for problem in problems:
+        field = CHECKED_FIELDS.get(problem.split(" ", 1)[0].rstrip(":"), "examples")
+        by_field.setdefault(field, []).append(problem)
+    return by_field
 
 
 def _user(request: Request) -> User | None:
@@ -90,7 +110,7 @@ def _spec_version_for(
     if version.status == "PENDING":
         version = spec_services.spec_version_check(version=version)
     if version.errors:
-        raise ValidationError({"examples": version.errors})
+        raise ValidationError(_errors_by_field(version.errors))
     return version
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from apps.core import services as core_services
 from apps.core.models import Role
 from apps.runs import chunks
 from apps.runs.models import Run
@@ -264,6 +265,22 @@ def test_any_model_is_accepted_when_the_provider_lists_none(api, fake_openai):
     assert response.status_code == 201, response.content
 
 
+def test_a_provider_that_cannot_answer_now_is_held_to_its_last_model_list(
+    api, fake_openai, monkeypatch
+):
+    monkeypatch.setattr(core_services, "MODEL_LIST_SECONDS", 0)  # ask it every time
+    version = SpecVersionFactory(spec__project=api.membership.project)
+    body = {"spec_id": version.spec_id, "num_samples": 5}
+    listed = api.post("/api/v1/runs/", {**body, "model": "fake-gpt-mini"}, "application/json")
+    assert listed.status_code == 201
+    fake_openai.script(fail_status=503, error_rate=1.0)  # busy from now on
+    typo = api.post("/api/v1/runs/", {**body, "model": "fake-gtp"}, "application/json")
+    assert typo.status_code == 400
+    assert typo.json()["model"][0].endswith("it lists: fake-gpt, fake-gpt-mini.")
+    asked = [r for r in fake_openai.requests if r["path"].endswith("/models")]
+    assert len(asked) >= 2  # it was asked again, and failed
+
+
 def test_a_provider_model_id_as_run_pages_show_it_picks_that_provider(api, fake_openai):
     project = api.membership.project
     other = ProviderFactory(project=project, name="vllm", base_url=fake_openai.base_url)
@@ -316,3 +333,38 @@ def test_generate_takes_a_provider_model_id(api, fake_openai):
     assert response.status_code == 202, response.content
     run = Run.objects.get(pk=response.json()["job_id"])
     assert (run.provider.name, run.model) == ("vllm", "fake-gpt-mini")
+
+
+def test_generate_files_spec_problems_under_the_fields_they_are_about(api):
+    base = {"dataset_name": "d", "num_examples": 5, "domain_description": "Tickets."}
+    repeated = api.post(
+        "/generate",
+        {**base, "task_type": "classification", "labels": ["a", "a"]},
+        content_type="application/json",
+    )
+    assert repeated.status_code == 400
+    assert repeated.json() == {"labels": ["Labels: each label must be unique; repeated: a."]}
+    bad_seed = api.post(
+        "/generate",
+        {**base, "task_type": "classification", "labels": ["a", "b"], "examples": [{"x": 1}]},
+        content_type="application/json",
+    )
+    assert bad_seed.status_code == 400 and list(bad_seed.json()) == ["examples"]
+    assert Run.objects.count() == 0
+
+
+def test_generate_takes_decoder_examples_as_input_and_output(api):
+    response = api.post(
+        "/generate",
+        {
+            "task_type": "decoder",
+            "dataset_name": "qa",
+            "num_examples": 5,
+            "domain_description": "Short answers.",
+            "examples": [{"input": "What is 2+2?", "output": "4"}],
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 202, response.content
+    seeds = Run.objects.get(pk=response.json()["job_id"]).spec_version.seeds
+    assert seeds == [{"instruction": "What is 2+2?", "response": "4"}]
