@@ -175,3 +175,25 @@ def test_no_row_is_lost_on_normal_shutdown(transactional_db, fake_openai, other)
     rows = Inference.objects.filter(project=membership.project)
     assert rows.count() == 60
     assert sorted(f"chatcmpl-{pk}" for pk in rows.values_list("pk", flat=True)) == sorted(ids)
+
+
+def test_options_the_gateway_would_drop_are_refused_by_name(gw, fake_openai):
+    client = gw.openai()
+    refused = {
+        "echo": lambda: client.completions.create(model="fake/fake-gpt", prompt="Hi", echo=True),
+        "logprobs": lambda: client.chat.completions.create(
+            model="fake/fake-gpt", messages=CHAT, logprobs=True
+        ),
+        "previous_response_id": lambda: client.responses.create(
+            model="fake/fake-gpt", input="And then?", previous_response_id="resp_1"
+        ),
+    }
+    for name, call in refused.items():
+        with pytest.raises(openai.BadRequestError) as caught:
+            call()
+        assert caught.value.body["message"] == f"{name} is not supported by this gateway."
+        assert caught.value.body["param"] == name
+    assert not [r for r in fake_openai.requests if "completions" in r["path"]]
+    # Their "off" values are what the SDKs send by default: accepted.
+    answer = client.chat.completions.create(model="fake/fake-gpt", messages=CHAT, logprobs=False)
+    assert answer.choices[0].message.content

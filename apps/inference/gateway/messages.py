@@ -161,3 +161,11 @@ def flag(data: dict[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise bad_request(f"{name} must be true or false.", name)
     return value
+
+
+def refuse_unsupported(body: dict[str, Any], names: tuple[str, ...]) -> None:
+    """A 400 naming the first of these options the body sets: a caller must not lose one
+    silently (an echo it never gets, a conversation that is not continued)."""
+    for name in names:
+        if body.get(name) not in (None, False, 0, "", {}):
+            raise bad_request(f"{name} is not supported by this gateway.", name)

@@ -41,12 +41,19 @@ def usage_body(usage: Usage) -> dict[str, int]:
     }
 
 
+# Options a caller would silently lose: refused with a 400 naming them, not ignored.
+UNSUPPORTED = ("logprobs", "top_logprobs", "echo", "suffix", "logit_bias")
+
+
 def sampling(body: dict[str, Any]) -> dict[str, Any]:
     """The sampling options every OpenAI-style endpoint shares, checked."""
     if body.get("n") not in (None, 1):
         raise bad_request("n must be 1: one choice per request.", "n")
+    if body.get("best_of") not in (None, 1):
+        raise bad_request("best_of must be 1: one choice per request.", "best_of")
     if body.get("tools") or body.get("functions"):
         raise bad_request("tools are not supported by this gateway.", "tools")
+    m.refuse_unsupported(body, UNSUPPORTED)
     response_format = body.get("response_format")
     options: dict[str, Any] = {
         "temperature": m.number(body, "temperature", 0, 2),

@@ -134,6 +134,8 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
     }
     if body.get("tools"):
         raise bad_request("tools are not supported by this gateway.", "tools")
+    # Each call stands alone: the gateway keeps no conversation to continue.
+    m.refuse_unsupported(body, ("previous_response_id", "conversation", "background"))
     text = body.get("text")
     fmt = text.get("format") if isinstance(text, dict) else None
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
