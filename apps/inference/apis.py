@@ -29,6 +29,7 @@ from apps.core.schema import PageSchema
 from apps.core.services import require_editor
 
 from . import selectors, services
+from .forms import TASK_NAMES
 from .models import Inference, Verdict
 
 PENDING_WAIT = 2.0  # seconds a just-allocated id is waited for
@@ -78,14 +79,31 @@ class InferencePageOutput(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="Older rows follow (next offset).")
 
 
-class ListFilters(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+class HistoryFilterInput(serializers.Serializer):
+    """The history's filters, shared by the list and promotion (apis_promote.py)."""
+
     model_id = serializers.CharField(required=False, max_length=320)
-    task = serializers.CharField(required=False, max_length=30)
+    task = serializers.ChoiceField(list(TASK_NAMES), required=False)
     project_id = serializers.IntegerField(required=False)
     training_job_id = serializers.CharField(required=False, max_length=200)
     verdict = serializers.ChoiceField([*Verdict.values, "none"], required=False)
+
+
+def history_filters(data: dict[str, Any], *, project: Any) -> dict[str, Any]:
+    """Validated HistoryFilterInput data (other keys pass through) as `inference_list`
+    keywords. A `project_id` other than the caller's answers 404: not theirs to see."""
+    data = dict(data)
+    if data.pop("project_id", project.pk) != project.pk:
+        raise Http404("No such project.")
+    if "verdict" in data:
+        # "none" is "no feedback yet", which the selector spells verdict="".
+        data["verdict"] = "" if data["verdict"] == "none" else data["verdict"]
+    return data
+
+
+class ListFilters(HistoryFilterInput):
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+    offset = serializers.IntegerField(min_value=0, default=0)
     status = serializers.ChoiceField(["ok", "error"], required=False)
 
 
@@ -130,18 +148,10 @@ class InferenceListApi(ProjectAPIView):
     def get(self, request: Request) -> Response:
         filters = ListFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        data = dict(filters.validated_data)
-        project = self.membership.project
-        if data.pop("project_id", project.pk) != project.pk:
-            raise Http404("No such project.")
-        verdict = data.pop("verdict", None)
+        data = history_filters(filters.validated_data, project=self.membership.project)
         limit, offset = data.pop("limit"), data.pop("offset")
         rows = selectors.inference_list(
-            project=project,
-            verdict="" if verdict == "none" else verdict,
-            limit=limit + 1,
-            offset=offset,
-            **data,
+            project=self.membership.project, limit=limit + 1, offset=offset, **data
         )
         return Response(
             {

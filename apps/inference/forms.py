@@ -20,7 +20,7 @@ from . import labelling
 from .labelling_jobs import MAX_FILE_TEXTS
 from .models import Verdict
 
-MAX_FILE_BYTES = 5 * 1024 * 1024  # under DATA_UPLOAD_MAX_MEMORY_SIZE (6 MB)
+MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_REPORTED = 10
 UNREVIEWED = "unreviewed"
 # A call's task (the history filter's values) → the name pages show; labelling tasks are

@@ -6,7 +6,7 @@ Anthropic's clients expect these exact paths); `api_urlpatterns` under /api/v1/.
 
 from django.urls import path
 
-from . import apis
+from . import apis, apis_promote
 from .gateway import anthropic_api, native, openai_api, openapi, responses_api
 from .gateway.openapi import documented
 
@@ -40,6 +40,11 @@ root_urlpatterns = [
 
 api_urlpatterns = [
     path("inferences/", apis.InferenceListApi.as_view(), name="api_inference_list"),
+    path(
+        "inferences/promote/",
+        apis_promote.InferencePromoteApi.as_view(),
+        name="api_inference_promote",
+    ),
     path(
         "inferences/<int:inference_id>/",
         apis.InferenceDetailApi.as_view(),

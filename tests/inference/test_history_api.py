@@ -64,7 +64,9 @@ def test_list_filters_and_pagination(caller):
     assert set(row) >= {"id", "model_id", "task", "request", "output", "usage", "verdict"}
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=501", "offset=-1", "limit=x"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=501", "offset=-1", "limit=x", "task=bogus", "status=bogus"]
+)
 def test_bad_filters_are_400(caller, query):
     _, client = caller
     response = client.get(f"/inferences?{query}")
@@ -195,3 +197,105 @@ def test_viewers_cannot_give_feedback(owner):
     client = Client(HTTP_X_API_KEY=api_key_for(viewer))
     assert client.get(f"/inferences/{row.pk}").status_code == 200
     assert feedback(client, row, {"verdict": "correct"}).status_code == 403
+
+
+def ner_call(project: Any) -> Inference:
+    """A `POST /inference` call that asked for persons and cities."""
+    return record(project, request={"text": TEXT, "schema": {"entities": ["person", "city"]}})
+
+
+def test_a_correction_may_only_use_the_calls_own_labels(caller):
+    owner, client = caller
+    call = ner_call(owner.project)
+    classes = record(
+        owner.project,
+        task="label_classification",
+        request={
+            "text": TEXT,
+            "schema": {"classifications": [{"task": "label", "labels": ["billing", "bug"]}]},
+        },
+        output={"text": TEXT, "label": "bug", "confidence": 0.6},
+    )
+
+    animal = feedback(
+        client,
+        call,
+        {
+            "verdict": "incorrect",
+            "corrected_output": {
+                "entities": [{"text": "Ada", "label": "animal", "start": 0, "end": 3}]
+            },
+        },
+    )
+    feature = feedback(
+        client,
+        classes,
+        {"verdict": "incorrect", "corrected_output": {"classifications": [{"label": "feature"}]}},
+    )
+    billing = feedback(
+        client,
+        classes,
+        {"verdict": "incorrect", "corrected_output": {"classifications": [{"label": "billing"}]}},
+    )
+
+    assert animal.status_code == 400
+    assert animal.json() == {
+        "corrected_output.entities[0].label": [
+            "'animal' is not one of the call's labels: person, city."
+        ]
+    }
+    assert feature.status_code == 400
+    assert feature.json() == {
+        "corrected_output.classifications[0].label": [
+            "'feature' is not one of the call's labels: billing, bug."
+        ]
+    }
+    call.refresh_from_db()
+    assert (call.verdict, call.corrected_output) == ("", None)
+    assert billing.status_code == 201, billing.json()
+    classes.refresh_from_db()
+    assert classes.corrected_output == {"classifications": [{"task": "label", "label": "billing"}]}
+    assert Feedback.objects.count() == 1
+
+
+def test_entities_without_offsets_take_them_from_the_input_text(caller):
+    owner, client = caller
+    call = ner_call(owner.project)
+
+    missing = feedback(
+        client,
+        call,
+        {
+            "verdict": "incorrect",
+            "corrected_output": {"entities": [{"text": "Rome", "label": "city"}]},
+        },
+    )
+    located = feedback(
+        client,
+        call,
+        {
+            "verdict": "incorrect",
+            "corrected_output": {
+                "entities": [
+                    {"text": "Paris", "label": "city"},
+                    {"text": "Ada", "label": "person", "start": 0, "end": 3},
+                    {"text": "Grace", "label": "person"},
+                ]
+            },
+        },
+    )
+
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "corrected_output.entities[0].text": ["'Rome' is not in the call's input text."]
+    }
+    assert located.status_code == 201, located.json()
+    call.refresh_from_db()
+    assert call.corrected_output == {
+        "entities": [
+            {"text": "Ada", "label": "person", "start": 0, "end": 3},
+            {"text": "Grace", "label": "person", "start": 8, "end": 13},
+            {"text": "Paris", "label": "city", "start": 17, "end": 22},
+        ]
+    }
+    assert Feedback.objects.count() == 1
