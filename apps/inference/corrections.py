@@ -13,7 +13,7 @@ from django.http import QueryDict
 
 from apps.specs.models import TaskType
 
-from . import promote
+from . import outputs, promote
 from .forms import parse_entities
 from .models import Inference
 from .outputs import EXTRACTION_PARTS, generated_text
@@ -113,6 +113,8 @@ def editor_context(inference: Inference, post: QueryDict | None) -> dict[str, An
         context["multi"] = is_multi_label(inference)
         context["selected"] = post.getlist("classes") if post is not None else classes_of(current)
         context["new_class"] = post.get("new_class", "") if post is not None else ""
+        # A call that named its classes takes no others (outputs.py refuses them).
+        context["other_class"] = outputs.asked_spec(inference.request) is None
     else:
         context["text"] = (
             post.get("text", "")

@@ -1,9 +1,12 @@
 """The shape of an inference's output, checked when someone corrects it.
 
 Extraction outputs (`extract` and the label-existing tasks) are the native result parts:
-`entities` (each with `text`, `label`, `start`, `end` that must slice the original text
-exactly), `classifications`, `structures`, `relations`, plus the label-existing shorthand
-`label` / `labels` (and `text`, which must be the original text). Text outputs (generate,
+`entities` (each with `text`, `label` and, optionally, `start`, `end` that must slice the
+original text exactly; left out, they are found in the text as a sample edit finds them),
+`classifications`, `structures`, `relations`, plus the label-existing shorthand `label` /
+`labels` (and `text`, which must be the original text). When the call's request had a
+schema, entity labels, classes and relation types must be ones it asked for: a correction
+must not bring a label into a dataset that the call never offered. Text outputs (generate,
 chat, completions, responses, messages) are a string or `{"output": str}` (`{"text": str}`
 is accepted too), normalised to `{"output": str}`.
 """
@@ -14,6 +17,10 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from apps.specs.texts import locate_mentions
+
+from .gateway.schema import ClassTask, Spec, spec_parse
 
 EXTRACTION_TASKS = frozenset({"extract", "label_ner", "label_classification"})
 EXTRACTION_PARTS = ("entities", "classifications", "structures", "relations")
@@ -71,16 +78,53 @@ def _span(item: dict[str, Any], where: str, text: str) -> dict[str, Any]:
     return {"text": value, "start": start, "end": end}
 
 
-def _entities(value: Any, where: str, text: str) -> list[dict[str, Any]]:
+def asked_spec(request: Any) -> Spec | None:
+    """What a call's request asked for (its `schema`); None when it had none (chat,
+    generate) or one that no longer parses: such calls are not checked against labels."""
+    schema = request.get("schema") if isinstance(request, dict) else None
+    if schema is None:
+        return None
+    try:
+        return spec_parse(schema)
+    except ValidationError:
+        return None
+
+
+def _asked(value: str, allowed: list[str] | None, where: str, *, noun: str, part: str) -> str:
+    if allowed is None or value in allowed:
+        return value
+    if not allowed:
+        raise _Invalid(where, f"{value!r}: the call asked for no {part}.")
+    raise _Invalid(where, f"{value!r} is not one of the call's {noun}: {', '.join(allowed)}.")
+
+
+def _offsetless(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("start") is None and item.get("end") is None
+
+
+def _entities(value: Any, where: str, text: str, labels: list[str] | None) -> list[dict[str, Any]]:
+    items = _items(value, where)
+    # Entities given without offsets are found in the text exactly as a sample edit finds
+    # them (the k-th mention of a string is its k-th occurrence).
+    missing = [n for n, item in enumerate(items) if _offsetless(item)]
+    mentions = [_str(items[n].get("text"), f"{where}[{n}].text") for n in missing]
+    located = dict(zip(missing, locate_mentions(text, mentions), strict=True))
     clean = []
-    for n, item in enumerate(_items(value, where)):
+    for n, item in enumerate(items):
         at = f"{where}[{n}]"
         if not isinstance(item, dict):
-            raise _Invalid(at, "must be an object with text, label, start and end.")
-        entity = _span(item, at, text)
+            raise _Invalid(at, "must be an object with text and label (start and end optional).")
+        if n in located:
+            span = located[n]
+            if span is None:
+                raise _Invalid(f"{at}.text", f"{item['text']!r} is not in the call's input text.")
+            entity = {"text": item["text"], "start": span[0], "end": span[1]}
+        else:
+            entity = _span(item, at, text)
+        label = _str(item.get("label"), f"{at}.label", limit=MAX_LABEL)
         entity = {
             "text": entity["text"],
-            "label": _str(item.get("label"), f"{at}.label", limit=MAX_LABEL),
+            "label": _asked(label, labels, f"{at}.label", noun="labels", part="entities"),
             "start": entity["start"],
             "end": entity["end"],
         }
@@ -97,19 +141,46 @@ def _labels(value: Any, where: str) -> list[str]:
     ]
 
 
-def _classifications(value: Any, where: str) -> list[dict[str, Any]]:
+def _task_labels(
+    tasks: list[ClassTask] | None, name: str, where: str, *, named: bool
+) -> list[str] | None:
+    """The classes the call offered for task `name` (None: not checked). A correction that
+    names no task means the call's only one."""
+    if tasks is None:
+        return None
+    if not tasks:
+        raise _Invalid(where, "the call asked for no classifications.")
+    for task in tasks:
+        if task.task == name:
+            return list(task.labels)
+    if not named and len(tasks) == 1:
+        return list(tasks[0].labels)
+    names = ", ".join(task.task for task in tasks)
+    raise _Invalid(f"{where}.task", f"{name!r} is not one of the call's tasks: {names}.")
+
+
+def _classes(item: dict[str, Any], at: str, allowed: list[str] | None) -> dict[str, Any]:
+    """`{"labels": [...]}` or `{"label": ...}` of one answer, each one the call offered."""
+    if "labels" in item:
+        labels = _labels(item["labels"], f"{at}.labels")
+        for n, label in enumerate(labels):
+            _asked(label, allowed, f"{at}.labels[{n}]", noun="labels", part="classifications")
+        return {"labels": labels}
+    label = _str(item["label"], f"{at}.label", limit=MAX_LABEL)
+    return {"label": _asked(label, allowed, f"{at}.label", noun="labels", part="classifications")}
+
+
+def _classifications(value: Any, where: str, tasks: list[ClassTask] | None) -> list[dict[str, Any]]:
     clean = []
     for n, item in enumerate(_items(value, where)):
         at = f"{where}[{n}]"
         if not isinstance(item, dict):
             raise _Invalid(at, "must be an object with task and label (or labels).")
         found: dict[str, Any] = {"task": _str(item.get("task", "label"), f"{at}.task")}
-        if "labels" in item:
-            found["labels"] = _labels(item["labels"], f"{at}.labels")
-        elif "label" in item:
-            found["label"] = _str(item["label"], f"{at}.label", limit=MAX_LABEL)
-        else:
+        if "labels" not in item and "label" not in item:
             raise _Invalid(at, "needs a label (or labels for a multi-label task).")
+        allowed = _task_labels(tasks, found["task"], at, named="task" in item)
+        found.update(_classes(item, at, allowed))
         _confidence(item, at, found)
         clean.append(found)
     return clean
@@ -147,7 +218,7 @@ def _mention(value: Any, where: str, text: str) -> Any:
     return value
 
 
-def _relations(value: Any, where: str, text: str) -> list[dict[str, Any]]:
+def _relations(value: Any, where: str, text: str, types: list[str] | None) -> list[dict[str, Any]]:
     clean = []
     for n, item in enumerate(_items(value, where)):
         at = f"{where}[{n}]"
@@ -156,14 +227,20 @@ def _relations(value: Any, where: str, text: str) -> list[dict[str, Any]]:
         relation = {
             "head": _mention(item.get("head"), f"{at}.head", text),
             "tail": _mention(item.get("tail"), f"{at}.tail", text),
-            "type": _str(item.get("type"), f"{at}.type", limit=MAX_LABEL),
+            "type": _asked(
+                _str(item.get("type"), f"{at}.type", limit=MAX_LABEL),
+                types,
+                f"{at}.type",
+                noun="relation types",
+                part="relations",
+            ),
         }
         _confidence(item, at, relation)
         clean.append(relation)
     return clean
 
 
-def _extraction(output: Any, text: str, field: str) -> dict[str, Any]:
+def _extraction(output: Any, text: str, field: str, spec: Spec | None) -> dict[str, Any]:
     if not isinstance(output, dict):
         raise _Invalid(field, f"must be an object with any of {', '.join(EXTRACTION_PARTS)}.")
     unknown = sorted(set(output) - set(EXTRACTION_PARTS) - set(SHORTHAND))
@@ -180,18 +257,20 @@ def _extraction(output: Any, text: str, field: str) -> dict[str, Any]:
             raise _Invalid(f"{field}.text", "must be the original text, unchanged.")
         clean["text"] = text
     if "entities" in output:
-        clean["entities"] = _entities(output["entities"], f"{field}.entities", text)
+        labels = list(spec.entities) if spec is not None else None
+        clean["entities"] = _entities(output["entities"], f"{field}.entities", text, labels)
+    tasks = spec.classifications if spec is not None else None
     if "classifications" in output:
         where = f"{field}.classifications"
-        clean["classifications"] = _classifications(output["classifications"], where)
+        clean["classifications"] = _classifications(output["classifications"], where, tasks)
     if "structures" in output:
         clean["structures"] = _structures(output["structures"], f"{field}.structures")
     if "relations" in output:
-        clean["relations"] = _relations(output["relations"], f"{field}.relations", text)
-    if "labels" in output:
-        clean["labels"] = _labels(output["labels"], f"{field}.labels")
-    elif "label" in output:
-        clean["label"] = _str(output["label"], f"{field}.label", limit=MAX_LABEL)
+        types = [r.name for r in spec.relations] if spec is not None else None
+        clean["relations"] = _relations(output["relations"], f"{field}.relations", text, types)
+    if "labels" in output or "label" in output:
+        # The label-existing shorthand answers the call's one task (named "label").
+        clean.update(_classes(output, field, _task_labels(tasks, "label", field, named=False)))
     _confidence(output, field, clean)
     return clean
 
@@ -212,12 +291,20 @@ def _text_output(output: Any, field: str) -> dict[str, Any]:
 
 
 def output_validate(
-    task: str, output: Any, *, text: str, field: str = "corrected_output"
+    task: str,
+    output: Any,
+    *,
+    text: str,
+    field: str = "corrected_output",
+    spec: Spec | None = None,
 ) -> dict[str, Any]:
-    """The normalised output, or ValidationError({"<field>.<path>": message})."""
+    """The normalised output, or ValidationError({"<field>.<path>": message}).
+
+    `spec` is what the call asked for (`asked_spec`): its labels are the only ones an
+    extraction output may use. None checks no labels."""
     try:
         if task in EXTRACTION_TASKS:
-            return _extraction(output, text, field)
+            return _extraction(output, text, field, spec)
         return _text_output(output, field)
     except _Invalid as exc:
         raise ValidationError({exc.where: exc.message}) from None

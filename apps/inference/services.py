@@ -23,8 +23,9 @@ def inference_feedback(
 ) -> Feedback:
     """Record a verdict; the last one is copied onto the inference, earlier ones stay.
 
-    `incorrect` needs a `corrected_output` in the task's output shape (see outputs.py);
-    `correct` takes none. Raises ValidationError naming the field.
+    `incorrect` needs a `corrected_output` in the task's output shape (see outputs.py),
+    using only the labels the call's own schema asked for; `correct` takes none. Raises
+    ValidationError naming the field.
     """
     if inference.project_id != project.pk:
         raise ValidationError({"inference": "This inference belongs to another project."})
@@ -48,7 +49,12 @@ def inference_feedback(
             raise ValidationError(
                 {"corrected_output": "An 'incorrect' verdict needs the corrected_output."}
             )
-        clean = outputs.output_validate(inference.task, corrected_output, text=inference.input_text)
+        clean = outputs.output_validate(
+            inference.task,
+            corrected_output,
+            text=inference.input_text,
+            spec=outputs.asked_spec(inference.request),
+        )
     feedback = Feedback.objects.create(
         inference=inference,
         verdict=verdict,

@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+from django.test import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,3 +174,27 @@ def test_bad_input_is_400_naming_the_field(gw, body, field, words):
 def test_model_id_is_required(gw):
     response = post(gw, {"text": "x", "schema": {"entities": ["a"]}})
     assert response.status_code == 400 and response.json()["field"] == "model_id"
+
+
+def test_an_unreadable_extraction_answer_is_kept_on_the_failed_call(gw, fake_openai):
+    said = 'Sure! <script>alert("x")</script> Grace Hopper is a person.'
+    fake_openai.responder = lambda data: said
+    response = post(
+        gw, {"model_id": "fake/fake-gpt", "text": TEXT, "schema": {"entities": ["person"]}}
+    )
+    assert response.status_code == 502, response.text
+    assert response.json() == {
+        "detail": "The model's answer was not the JSON object the extraction schema asks for.",
+        "code": "upstream_error",
+    }
+    [row] = gw.rows(1)
+    assert (row.status, row.http_status, row.output_text) == ("error", 502, said)
+    assert row.input_tokens > 0 and row.output_tokens > 0
+
+    detail = httpx.get(f"{gw.url}/inferences/{row.pk}", headers=gw.headers(), timeout=30)
+    assert detail.json()["output_text"] == said
+    page_client = Client()
+    page_client.force_login(gw.membership.user)
+    page = page_client.get(f"/inference/{row.pk}/").content.decode()
+    assert "Sure! &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; Grace Hopper" in page
+    assert '<script>alert("x")' not in page

@@ -306,6 +306,12 @@ def test_class_and_text_corrections(owner_client, owner):
     cls = classification_call(owner.project)
     editor = owner_client.get(f"/inference/{cls.pk}/correct/", **HX).content.decode()
     assert 'type="radio" name="classes" value="billing"' in editor
+    # The call named its classes: the editor offers no other, and the service refuses one.
+    assert "Other class" not in editor
+    other = owner_client.post(f"/inference/{cls.pk}/correct/", {"new_class": "feature"}, **HX)
+    assert "&#x27;feature&#x27; is not one of the call&#x27;s labels: billing, bug." in (
+        other.content.decode()
+    )
     two = owner_client.post(f"/inference/{cls.pk}/correct/", {"classes": ["billing", "bug"]}, **HX)
     assert "Pick one class, not 2" in two.content.decode()
     owner_client.post(f"/inference/{cls.pk}/correct/", {"classes": ["billing"]}, **HX)

@@ -33,7 +33,8 @@ def _record(project, text: str, entities: list[tuple[str, str]]) -> Inference:
         model_id="fake/fake-gpt",
         protocol="native",
         task="extract",
-        request={"text": text, "schema": {"entities": ["person", "city"]}},
+        # A correction may use only the labels the call asked for.
+        request={"text": text, "schema": {"entities": ["person", "city", "thing"]}},
         input_text=text,
         output={"entities": found},
         status="ok",

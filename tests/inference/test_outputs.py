@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.inference.outputs import output_validate
+from apps.inference.outputs import asked_spec, output_validate
 
 TEXT = "Ada met Grace in Paris."
 
@@ -76,3 +76,49 @@ def test_text_outputs(task):
     for bad in ("", {"output": 3}, {"output": "a", "extra": 1}, ["Hello"], None):
         with pytest.raises(ValidationError):
             output_validate(task, bad, text="")
+
+
+ASKED = {
+    "entities": {"person": "a human"},
+    "classifications": [
+        {"task": "topic", "labels": ["news", "sport"]},
+        {"task": "tags", "labels": ["a", "b"], "multi_label": True},
+    ],
+    "relations": ["met"],
+}
+
+
+@pytest.mark.parametrize(
+    ("output", "where", "message"),
+    [
+        ({"entities": [{"text": "Paris", "label": "city"}]}, "corrected_output.entities[0].label",
+         "'city' is not one of the call's labels: person."),
+        ({"classifications": [{"task": "tags", "labels": ["a", "c"]}]},
+         "corrected_output.classifications[0].labels[1]",
+         "'c' is not one of the call's labels: a, b."),
+        ({"classifications": [{"label": "news"}]}, "corrected_output.classifications[0].task",
+         "'label' is not one of the call's tasks: topic, tags."),
+        ({"relations": [{"head": "Ada", "tail": "Grace", "type": "knows"}]},
+         "corrected_output.relations[0].type",
+         "'knows' is not one of the call's relation types: met."),
+        ({"label": "news"}, "corrected_output.task",
+         "'label' is not one of the call's tasks: topic, tags."),
+    ],
+)  # fmt: skip
+def test_labels_must_be_ones_the_call_asked_for(output, where, message):
+    with pytest.raises(ValidationError) as caught:
+        output_validate("extract", output, text=TEXT, spec=asked_spec({"schema": ASKED}))
+    assert caught.value.message_dict == {where: [message]}
+
+
+def test_labels_of_the_call_pass_and_calls_without_a_schema_are_not_checked():
+    output = {
+        "entities": [{"text": "Ada", "label": "person"}],
+        "classifications": [{"task": "topic", "label": "news"}],
+        "relations": [{"head": "Ada", "tail": "Grace", "type": "met"}],
+    }
+    clean = output_validate("extract", output, text=TEXT, spec=asked_spec({"schema": ASKED}))
+    assert clean["entities"] == [{"text": "Ada", "label": "person", "start": 0, "end": 3}]
+    assert asked_spec({"text": TEXT}) is None
+    assert asked_spec({"schema": {"bogus": 1}}) is None
+    assert output_validate("label_ner", {"entities": [{"text": "Ada", "label": "x"}]}, text=TEXT)

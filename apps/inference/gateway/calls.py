@@ -27,7 +27,14 @@ from apps.inference.recording import recorder
 from apps.inference.registry import ModelNotFound, Resolved, resolve
 
 from .auth import KeyInfo, authenticate
-from .errors import GatewayError, bad_request, error_response, from_llm, from_validation
+from .errors import (
+    GatewayError,
+    UnreadableAnswer,
+    bad_request,
+    error_response,
+    from_llm,
+    from_validation,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +174,10 @@ class Call:
         else:
             future.add_done_callback(functools.partial(_submit_with_id, queue, row))
 
-    async def fail(self, error: GatewayError) -> HttpResponseBase:
-        self.finish(status="error", http_status=error.status, error=error.message)
+    async def fail(self, error: GatewayError, **finished: Any) -> HttpResponseBase:
+        """The error in the protocol's shape; the row is queued first (`finished`: what
+        the model said and cost, when it answered)."""
+        self.finish(status="error", http_status=error.status, error=error.message, **finished)
         response = error_response(self.protocol, error)
         await self.stamp(response)
         return response
@@ -215,6 +224,13 @@ def gateway_view(protocol: str, task: str) -> Callable[[View], Callable[..., Any
                 return await call.fail(exc)
             except ValidationError as exc:
                 return await call.fail(from_validation(exc))
+            except UnreadableAnswer as exc:
+                return await call.fail(
+                    from_llm(exc),
+                    output_text=exc.content,
+                    input_tokens=exc.input_tokens,
+                    output_tokens=exc.output_tokens,
+                )
             except LLMError as exc:
                 return await call.fail(from_llm(exc))
             except Exception:

@@ -18,6 +18,7 @@ from apps.core.llm import (
     LimiterUnavailable,
     LLMError,
     ProviderAuthError,
+    ProviderBadResponse,
     ProviderHTTPError,
     ProviderRateLimited,
     ProviderRefused,
@@ -61,6 +62,19 @@ class GatewayError(Exception):
         self.param = param
         self.code = code
         self.retry_after = retry_after
+
+
+class UnreadableAnswer(ProviderBadResponse):
+    """The model answered, but not in the shape Seedbed asked for. `content` is what it
+    said: the call's history row keeps it, so that someone can see why the call failed."""
+
+    def __init__(
+        self, message: str, *, content: str, input_tokens: int = 0, output_tokens: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.content = content
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
 
 
 def bad_request(message: str, param: str | None = None) -> GatewayError:

@@ -23,6 +23,7 @@ from apps.core.llm import ChatResult, LLMClient, ProviderBadResponse
 from apps.inference.registry import client_for
 from apps.specs.texts import locate_mentions
 
+from .errors import UnreadableAnswer
 from .schema import Spec, instructions, json_schema, spec_parse, text_check, threshold_check
 
 _OBJECT = re.compile(r"\{.*\}", re.S)
@@ -224,7 +225,15 @@ async def extract_with(
         json_schema=json_schema(spec),
         schema_name="extraction",
     )
-    found = result_of(spec, result.content, text, threshold)
+    try:
+        found = result_of(spec, result.content, text, threshold)
+    except ProviderBadResponse as exc:
+        raise UnreadableAnswer(
+            exc.user_message,
+            content=result.content,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+        ) from exc
     found["usage"] = usage_of(result)
     return found, result
 
