@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from apps.specs.models import TaskType
+from apps.specs.texts import locate_mentions
 
 from . import outputs, promote
 from .forms import parse_entities
@@ -124,15 +125,31 @@ def editor_context(inference: Inference, post: QueryDict | None) -> dict[str, An
     return context
 
 
+def _has_offsets(entity: dict[str, Any]) -> bool:
+    start, end = entity.get("start"), entity.get("end")
+    return isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool)
+
+
 def _entity_spans(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Entities without offsets are found as everywhere else (the k-th mention of a string
+    # is its k-th occurrence).
+    missing = [n for n, entity in enumerate(entities) if not _has_offsets(entity)]
+    mentions = [str(entities[n].get("text") or "") for n in missing]
+    located = dict(zip(missing, locate_mentions(text, mentions), strict=True))
     spans: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
     for number, entity in enumerate(entities, start=1):
         value, label = entity.get("text"), str(entity.get("label", "")).strip()
         if len(label) > MAX_LABEL_CHARS:
             raise ValidationError(f"Entity {number}: the label is longer than {MAX_LABEL_CHARS}.")
-        start, end = entity.get("start"), entity.get("end")
-        if isinstance(start, int) and isinstance(end, int) and not isinstance(start, bool):
+        if number - 1 in located:
+            if not isinstance(value, str) or not value:
+                raise ValidationError(f"Entity {number}: give its text (or start and end).")
+            span = located[number - 1]
+            if span is None:
+                raise ValidationError(f"Entity {number}: {value!r} is not in the text.")
+            start, end = span
+        else:
+            start, end = entity["start"], entity["end"]
             if not 0 <= start < end <= len(text):
                 raise ValidationError(
                     f"Entity {number}: offsets {start}–{end} are outside the text (0–{len(text)})."
@@ -143,15 +160,6 @@ def _entity_spans(text: str, entities: list[dict[str, Any]]) -> list[dict[str, A
                     f"not {value!r}."
                 )
             value = text[start:end]
-        elif isinstance(value, str) and value:
-            # The k-th mention of the same string is its k-th occurrence in the text.
-            start = text.find(value, seen.get(value, 0))
-            if start < 0:
-                raise ValidationError(f"Entity {number}: {value!r} is not in the text.")
-            end = start + len(value)
-        else:
-            raise ValidationError(f"Entity {number}: give its text (or start and end).")
-        seen[value] = end
         spans.append({"text": value, "label": label, "start": start, "end": end})
     spans.sort(key=lambda s: (s["start"], s["end"]))
     for before, after in pairwise(spans):
