@@ -17,6 +17,11 @@ One result per text, in the order given. A text whose call failed has `"error"` 
 entities, or a null label); when every call fails the answer is 502. Limits (400 naming the field):
 1 to 1,000 texts of at most 20,000 characters, 1 to 200 labels. The generate rate limit
 (120 requests a minute per user) applies; 429 carries Retry-After.
+
+The request is held until every text is labelled (seconds per text with the embedded
+model). For many texts, start a labelling job instead: `POST /api/v1/labelling-jobs/`
+(apis_labelling_jobs.py) answers 202 at once, labels up to 10,000 texts in the background
+into a dataset version, and is polled at its `url`.
 """
 
 from typing import Any
@@ -140,7 +145,8 @@ class _LabelExistingApi(ProjectAPIView):
 
 class NerLabelExistingApi(_LabelExistingApi):
     """Entities for 1 to 1,000 texts: `{"results": [{"text", "entities": [{"text", "label",
-    "start", "end", "confidence"}]}], "model_id", "usage"}`, in the order given."""
+    "start", "end", "confidence"}]}], "model_id", "usage"}`, in the order given. The request
+    is held until all are labelled; for many texts use `POST /api/v1/labelling-jobs/`."""
 
     task = TaskType.NER
 
@@ -151,7 +157,8 @@ class NerLabelExistingApi(_LabelExistingApi):
 
 class ClassificationLabelExistingApi(_LabelExistingApi):
     """A class for each of 1 to 1,000 texts: `{"results": [{"text", "label", "confidence"}],
-    "model_id", "usage"}` (`labels` instead of `label` with `multi_label`)."""
+    "model_id", "usage"}` (`labels` instead of `label` with `multi_label`). The request is
+    held until all are labelled; for many texts use `POST /api/v1/labelling-jobs/`."""
 
     task = TaskType.CLASSIFICATION
 

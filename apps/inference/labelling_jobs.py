@@ -43,21 +43,26 @@ def labelling_job_create(
     task: str,
     labels: Any,
     texts: list[str],
-    lines: list[int],
     dataset_name: str,
+    lines: list[int] | None = None,
     model_id: str = "",
     multi_label: bool = False,
     threshold: float = labelling.DEFAULT_THRESHOLD,
     file_name: str = "",
     user: Any = None,
 ) -> LabellingJob:
-    """Check everything, open the dataset version, save the job and enqueue its first chunk."""
+    """Check everything, open the dataset version, save the job and enqueue its first chunk.
+
+    `lines` are the texts' lines in an uploaded file (errors name them); without them, as
+    from the API, errors name `texts[i]` and each sample's lineage `line` is its position.
+    """
     require_editor(membership)
     project = membership.project
     if task not in labelling.TASKS:
         raise ValidationError({"task": f"task must be one of {', '.join(labelling.TASKS)}."})
     labels = labelling.labels_check(labels)
     labelling.texts_check(texts, max_texts=MAX_FILE_TEXTS, where=lines)
+    lines = lines if lines is not None else list(range(1, len(texts) + 1))
     threshold = labelling.threshold_check(threshold)
     name = (dataset_name or "").strip()
     if not name or len(name) > MAX_DATASET_NAME:

@@ -6,9 +6,10 @@ from typing import Any
 
 from django.http import Http404
 
-from .models import Inference
+from .models import Inference, LabellingJob
 
 MAX_LIMIT = 500
+MAX_JOBS_PAGE = 100
 
 
 def inference_list(
@@ -47,3 +48,27 @@ def inference_get(*, project: Any, inference_id: int) -> Inference:
         )
     except (Inference.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
         raise Http404("No such inference.") from exc
+
+
+def _labelling_jobs(project: Any) -> Any:
+    # The texts stay in the database: a job holds up to 10,000 of them.
+    return LabellingJob.objects.filter(project=project).defer("texts", "lines")
+
+
+def labelling_job_list(
+    *, project: Any, before: int | None = None, limit: int = 20
+) -> list[LabellingJob]:
+    """The project's labelling jobs, newest first, older than job `before` if given."""
+    jobs = _labelling_jobs(project)
+    if before:
+        jobs = jobs.filter(pk__lt=before)
+    limit = max(1, min(int(limit), MAX_JOBS_PAGE))
+    return list(jobs.order_by("-id")[:limit])
+
+
+def labelling_job_get(*, project: Any, job_id: int) -> LabellingJob:
+    """One labelling job of the project; 404 for other projects' jobs and unknown ids."""
+    try:
+        return _labelling_jobs(project).get(pk=int(job_id))
+    except (LabellingJob.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+        raise Http404("No such labelling job.") from exc

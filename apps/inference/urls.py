@@ -6,7 +6,7 @@ Anthropic's clients expect these exact paths); `api_urlpatterns` under /api/v1/.
 
 from django.urls import path
 
-from . import apis, apis_promote
+from . import apis, apis_labelling_jobs, apis_promote
 from .gateway import anthropic_api, native, openai_api, openapi, responses_api
 from .gateway.openapi import documented
 
@@ -54,5 +54,20 @@ api_urlpatterns = [
         "inferences/<int:inference_id>/feedback/",
         apis.InferenceFeedbackApi.as_view(),
         name="api_inference_feedback",
+    ),
+    path(
+        "labelling-jobs/",
+        apis_labelling_jobs.LabellingJobListApi.as_view(),
+        name="api_labelling_job_list",
+    ),
+    path(
+        "labelling-jobs/<int:job_id>/",
+        apis_labelling_jobs.LabellingJobDetailApi.as_view(),
+        name="api_labelling_job_detail",
+    ),
+    path(
+        "labelling-jobs/<int:job_id>/cancel/",
+        apis_labelling_jobs.LabellingJobCancelApi.as_view(),
+        name="api_labelling_job_cancel",
     ),
 ]
