@@ -150,14 +150,19 @@ class RunListApi(ProjectAPIView):
         version = _spec_version(project.pk, params.pop("spec_id"), params.pop("spec_version", None))
         provider_id = params.pop("provider_id", None)
         provider = (
-            core_selectors.provider_get(project=project, provider_id=provider_id)
+            core_selectors.provider_list(project=project).filter(pk=provider_id).first()
             if provider_id
             else core_selectors.provider_for_model(
                 project=project, model_id=params.get("model", "")
             )
         )
         if provider is None:
-            raise serializers.ValidationError({"provider_id": "Name a provider."})
+            problem = (
+                f"No provider {provider_id} in this project."
+                if provider_id
+                else "Name a provider: this project has no embedded one."
+            )
+            raise serializers.ValidationError({"provider_id": [problem]})
         run = services.run_create(
             membership=self.membership,
             spec_version=version,

@@ -127,6 +127,16 @@ def test_failed_spec_version_is_refused_by_name_and_status(api):
     }
     unknown = api.post("/api/v1/runs/", {**body, "spec_id": 999999}, "application/json")
     assert unknown.json() == {"spec_id": ["No spec 999999 in this project."]}
+    ready = SpecVersionFactory(spec__project=api.membership.project)
+    theirs = ProviderFactory()  # another project's provider is no provider here
+    for provider_id in (999999, theirs.pk):
+        refused = api.post(
+            "/api/v1/runs/",
+            {"spec_id": ready.spec_id, "num_samples": 5, "provider_id": provider_id},
+            "application/json",
+        )
+        assert refused.status_code == 400
+        assert refused.json() == {"provider_id": [f"No provider {provider_id} in this project."]}
 
 
 def test_other_projects_run_is_404_and_viewer_cannot_start(api):
