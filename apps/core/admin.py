@@ -4,7 +4,22 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from .models import ApiKey, Membership, Project, Provider
-from .services import provider_ensure_embedded
+from .services import api_key_revoke, provider_ensure_embedded
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """For rows only the app's services write (samples, versions, runs, calls, jobs):
+    shown, never added, edited or deleted by hand, which would leave counters, hashes,
+    checks and lineage wrong. Whole datasets and projects can still be deleted."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class MembershipInline(admin.TabularInline):
@@ -37,12 +52,23 @@ class MembershipAdmin(admin.ModelAdmin):
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "user", "project", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["project"]
+    list_select_related = ["user", "project"]
     search_fields = ["name", "prefix", "user__username"]
-    # Keys are created where the secret can be shown once: the settings page or the CLI.
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    # Keys are created where the secret can be shown once (the settings page or the CLI)
+    # and only ever revoked: a key moved to another user or project, or un-revoked,
+    # would be a credential nobody issued.
+    fields = ["name", "prefix", "user", "project", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "user", "project", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for key in queryset:
+            api_key_revoke(key=key)
+        self.message_user(request, f"{len(queryset)} key(s) revoked.")
 
 
 @admin.register(Provider)

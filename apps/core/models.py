@@ -93,7 +93,10 @@ class Provider(models.Model):
     """An LLM endpoint of a project."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="providers")
-    name = models.SlugField(max_length=60, help_text="Used in model ids: <name>/<model>.")
+    name = models.SlugField(
+        max_length=60,
+        help_text="Used in model ids as name/model, e.g. embedded/smollm2-135m-instruct.",
+    )
     kind = models.CharField(max_length=12, choices=ProviderKind.choices)
     base_url = models.URLField(max_length=500)
     api_key = EncryptedCharField(max_length=500, blank=True, null=True)

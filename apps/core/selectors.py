@@ -5,7 +5,7 @@ as forbidden, so their existence does not leak.
 """
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from .models import ApiKey, Membership, Project, Provider
@@ -73,11 +73,14 @@ def api_key_get(*, project: Project, user: AnyUser, key_id: int) -> ApiKey:
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The active key whose hash matches, with its user and project."""
+    """The active key whose hash matches, with its user and project. A key is only as
+    good as its user's membership: removed from the project, the user's keys stop."""
     from .services import api_key_hash
 
+    member = Membership.objects.filter(project=OuterRef("project_id"), user=OuterRef("user_id"))
     return (
         ApiKey.objects.select_related("user", "project")
         .filter(key_hash=api_key_hash(raw_key), revoked_at__isnull=True, user__is_active=True)
+        .filter(Exists(member))
         .first()
     )

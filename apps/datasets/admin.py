@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from apps.core.admin import RecordAdmin
+
 from .models import Dataset, DatasetVersion, ExportJob, Sample
 
 
@@ -17,6 +19,7 @@ class DatasetVersionInline(admin.TabularInline):
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "project", "task_type", "latest_version", "created_at"]
+    list_select_related = ["project"]
     list_filter = ["task_type", "project"]
     search_fields = ["name"]
     raw_id_fields = ["project"]
@@ -25,8 +28,9 @@ class DatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
+class DatasetVersionAdmin(RecordAdmin):
     list_display = ["dataset", "number", "source", "run", "added_count", "created_at"]
+    list_select_related = ["dataset", "run"]
     list_filter = ["source"]
     search_fields = ["dataset__name", "note"]
     raw_id_fields = ["dataset", "run", "created_by"]
@@ -34,7 +38,7 @@ class DatasetVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sample)
-class SampleAdmin(admin.ModelAdmin):
+class SampleAdmin(RecordAdmin):
     list_display = ["id", "dataset", "version", "review_state", "short_text", "created_at"]
     list_filter = ["review_state", "dataset__task_type"]
     raw_id_fields = ["dataset", "run"]
@@ -44,6 +48,8 @@ class SampleAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     ordering = ["-id"]
+    sortable_by = ["id"]
+    list_select_related = ["dataset"]
 
     @admin.display(description="text")
     def short_text(self, sample: Sample) -> str:
@@ -51,8 +57,9 @@ class SampleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExportJob)
-class ExportJobAdmin(admin.ModelAdmin):
+class ExportJobAdmin(RecordAdmin):
     list_display = ["id", "dataset", "version", "format", "status", "rows", "created_at"]
+    list_select_related = ["dataset"]
     list_filter = ["status", "format"]
     raw_id_fields = ["project", "dataset", "created_by"]
     readonly_fields = ["started_at", "finished_at", "created_at"]

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from apps.core.admin import RecordAdmin
+
 from .models import Feedback, Inference, LabellingJob, ModelAlias
 
 
@@ -18,7 +20,7 @@ class FeedbackInline(admin.TabularInline):
 
 
 @admin.register(Inference)
-class InferenceAdmin(admin.ModelAdmin):
+class InferenceAdmin(RecordAdmin):
     list_display = [
         "id",
         "project",
@@ -34,17 +36,20 @@ class InferenceAdmin(admin.ModelAdmin):
     search_fields = ["model_id", "training_job_id"]
     raw_id_fields = ["api_key", "user", "provider"]
     show_full_result_count = False
+    list_select_related = ["project"]
     inlines = [FeedbackInline]
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(RecordAdmin):
     list_display = ["inference", "verdict", "user", "created_at"]
+    list_select_related = ["inference", "user"]
     list_filter = ["verdict"]
     raw_id_fields = ["inference", "user", "api_key"]
 
 
 @admin.register(LabellingJob)
-class LabellingJobAdmin(admin.ModelAdmin):
+class LabellingJobAdmin(RecordAdmin):
     list_display = ["id", "project", "task", "status", "done", "total", "created_at"]
+    list_select_related = ["project"]
     list_filter = ["status", "task", "project"]

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin import RecordAdmin
 from apps.core.models import Membership
 
 from . import services
@@ -21,8 +22,9 @@ class RunEventInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(RecordAdmin):
     list_display = ["id", "project", "status", "model", "accepted", "num_samples", "created_at"]
+    list_select_related = ["project"]
     list_filter = ["status", "project"]
     search_fields = ["id", "model", "dataset__name"]
     raw_id_fields = ["spec_version", "provider", "dataset", "created_by"]
@@ -57,14 +59,14 @@ class RunAdmin(admin.ModelAdmin):
 
 
 @admin.register(RunEvent)
-class RunEventAdmin(admin.ModelAdmin):
+class RunEventAdmin(RecordAdmin):
     list_display = ["run", "created_at", "level", "message"]
     list_filter = ["level"]
     raw_id_fields = ["run"]
 
 
 @admin.register(RejectedSample)
-class RejectedSampleAdmin(admin.ModelAdmin):
+class RejectedSampleAdmin(RecordAdmin):
     list_display = ["run", "reason", "detail", "created_at"]
     list_filter = ["reason"]
     raw_id_fields = ["run"]
@@ -72,6 +74,6 @@ class RejectedSampleAdmin(admin.ModelAdmin):
 
 
 @admin.register(ThroughputPoint)
-class ThroughputPointAdmin(admin.ModelAdmin):
+class ThroughputPointAdmin(RecordAdmin):
     list_display = ["run", "at", "accepted_total"]
     raw_id_fields = ["run"]

@@ -19,6 +19,7 @@ class SpecVersionInline(admin.TabularInline):
 @admin.register(Spec)
 class SpecAdmin(admin.ModelAdmin):
     list_display = ["name", "project", "task_type", "created_by", "updated_at"]
+    list_select_related = ["project", "created_by"]
     list_filter = ["task_type", "project"]
     search_fields = ["name", "project__name"]
     readonly_fields = ["created_by", "created_at", "updated_at"]

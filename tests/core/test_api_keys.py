@@ -74,3 +74,11 @@ def test_key_reaches_only_its_own_project(owner, owner_key):
     assert [p["id"] for p in listing] == [mine.pk]
     response = Client().get(f"{PROVIDERS}{foreign.pk}/", HTTP_X_API_KEY=owner_key)
     assert response.status_code == 404
+
+
+def test_a_key_stops_when_its_user_leaves_the_project(owner, owner_key):
+    assert Client().get(PROVIDERS, HTTP_X_API_KEY=owner_key).status_code == 200
+    owner.delete()  # the membership: the user and the key remain
+    response = Client().get(PROVIDERS, HTTP_X_API_KEY=owner_key)
+    assert response.status_code == 401
+    assert "Invalid or revoked" in response.json()["detail"]

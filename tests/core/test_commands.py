@@ -77,3 +77,34 @@ def test_a_project_added_in_the_admin_gets_the_embedded_provider(admin_client):
          "memberships-INITIAL_FORMS": "0"},
     )  # fmt: skip
     assert project.providers.count() == 1
+
+
+def test_records_are_shown_but_not_added_edited_or_deleted_in_the_admin(admin_client, owner):
+    from apps.datasets.models import Sample
+    from tests.datasets.helpers import add_version, classification
+
+    add_version(owner.project, "tickets", [classification(i) for i in range(2)])
+    sample = Sample.objects.first()
+    assert admin_client.get("/admin/datasets/sample/add/").status_code == 403
+    page = admin_client.get(f"/admin/datasets/sample/{sample.pk}/change/").content.decode()
+    assert sample.text in page and 'name="_save"' not in page
+    edit = admin_client.post(
+        f"/admin/datasets/sample/{sample.pk}/change/", {"text": "changed by hand"}
+    )
+    assert edit.status_code == 403
+    assert admin_client.post(f"/admin/datasets/sample/{sample.pk}/delete/").status_code == 403
+    sample.refresh_from_db()
+    assert sample.text != "changed by hand"
+
+
+def test_api_keys_are_only_revoked_in_the_admin(admin_client, owner, owner_key):
+    from apps.core.models import ApiKey
+
+    key = ApiKey.objects.get()
+    page = admin_client.get(f"/admin/core/apikey/{key.pk}/change/").content.decode()
+    for field in ("user", "project", "revoked_at", "key_hash"):
+        assert f'name="{field}"' not in page, field
+    assert key.key_hash not in page
+    admin_client.post("/admin/core/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None

@@ -197,3 +197,16 @@ def test_options_the_gateway_would_drop_are_refused_by_name(gw, fake_openai):
     # Their "off" values are what the SDKs send by default: accepted.
     answer = client.chat.completions.create(model="fake/fake-gpt", messages=CHAT, logprobs=False)
     assert answer.choices[0].message.content
+
+
+def test_a_key_of_a_user_removed_from_the_project_is_refused(gw):
+    from tests.factories import MembershipFactory, api_key_for
+
+    leaving = MembershipFactory(project=gw.membership.project, role="member")
+    key = api_key_for(leaving)
+    leaving.delete()
+    with pytest.raises(openai.AuthenticationError):
+        gw.openai(key=key).chat.completions.create(model="fake/fake-gpt", messages=CHAT)
+    with pytest.raises(openai.AuthenticationError):
+        gw.openai(key=key).models.list()
+    assert not Inference.objects.filter(project=gw.membership.project).exists()
