@@ -242,16 +242,31 @@ def inferences_promote(
     if not samples:
         raise ValidationError({"verdict": ["No promotable call passed the checks.", *problems[:5]]})
     with transaction.atomic():
-        note = f"{len(samples)} promoted inference{'s' if len(samples) != 1 else ''}"
         version = dataset_version_create(
             project=project,
             name=name,
             task_type=task_type,
             source=VersionSource.PROMOTION,
             user=user,
-            note=note + (f"; {len(problems)} skipped" if problems else ""),
         )
         samples_insert(
             dataset_id=version.dataset_id, version=version.number, run_id=None, samples=samples
         )
-        return dataset_version_close(dataset_id=version.dataset_id, number=version.number)
+        version = dataset_version_close(dataset_id=version.dataset_id, number=version.number)
+        added, known = version.added_count, len(samples) - version.added_count
+        if not added:
+            # Rolls the version back: promoting the same calls again adds nothing.
+            raise ValidationError(
+                {
+                    "dataset_name": f"Nothing new: {name} already holds "
+                    f"the {known} promotable call{'s' if known != 1 else ''} of this filter."
+                }
+            )
+        parts = [f"{added} promoted inference{'s' if added != 1 else ''}"]
+        if known:
+            parts.append(f"{known} already in the dataset")
+        if problems:
+            parts.append(f"{len(problems)} skipped")
+        version.note = "; ".join(parts)
+        version.save(update_fields=["note"])
+        return version

@@ -415,9 +415,12 @@ def test_promote_uses_correct_outputs_and_corrections_with_lineage(owner_client,
     page = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
     assert f'<a href="/inference/?call={fixed.pk}">call #{fixed.pk}</a> (corrected)' in page
     assert f'<a href="/inference/?call={right.pk}">call #{right.pk}</a><' in page
-    # Promoting again makes version 2 (its samples are already in the dataset).
-    client_post("/inference/promote/", {"dataset_name": "reviewed", "task": "extract"})
-    assert Dataset.objects.get(pk=dataset.pk).latest_version == 2
+    # Promoting the same calls again adds nothing: the page says so, and no version 2.
+    again = owner_client.post(
+        "/inference/promote/", {"dataset_name": "reviewed", "task": "extract"}, follow=True
+    )
+    assert "Nothing new: reviewed already holds the 2 promotable calls" in again.content.decode()
+    assert Dataset.objects.get(pk=dataset.pk).latest_version == 1
 
 
 def test_promote_refuses_mixed_tasks_and_empty_filters(owner_client, owner):

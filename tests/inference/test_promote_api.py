@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 PROMOTE = "/api/v1/inferences/promote/"
 GRACE = "Grace Hopper visited Paris."
 ADA = "Ada Lovelace met Charles Babbage in London."
+LOVELACE = "Ada wrote the first program."
 
 
 def entity(text: str, part: str, label: str) -> dict[str, Any]:
@@ -123,12 +124,25 @@ def test_feedback_then_promote_makes_a_version_with_lineage(owner: Membership, a
         (1, "promotion", 2)
     ]
 
-    # The same filters again, narrowed to the corrected call: version 2 of that dataset.
+    # The same calls again add nothing: a 400, and no empty version 2.
     again = post(
         api, PROMOTE, {"dataset_name": "reviewed", "task": "extract", "verdict": "incorrect"}
     )
-    assert again.status_code == 201, again.json()
-    assert again.json()["version"] == 2 and again.json()["dataset_id"] == dataset.pk
+    assert again.status_code == 400
+    assert again.json() == {
+        "dataset_name": [
+            "Nothing new: reviewed already holds the 1 promotable call of this filter."
+        ]
+    }
+    assert DatasetVersion.objects.filter(dataset=dataset).count() == 1
+    # One new reviewed call among them: version 2 adds it, and its note says so.
+    newer = ner_call(owner.project, LOVELACE, [entity(LOVELACE, "Ada", "person")])
+    feedback(api, newer, {"verdict": "correct"})
+    more = post(api, PROMOTE, {"dataset_name": "reviewed", "task": "extract"})
+    assert more.status_code == 201, more.json()
+    assert (more.json()["version"], more.json()["added"]) == (2, 1)
+    v2 = DatasetVersion.objects.get(dataset=dataset, number=2)
+    assert v2.note == "1 promoted inference; 2 already in the dataset"
 
 
 def test_nothing_to_promote_is_400_and_leaves_no_version(owner: Membership, api: Client):
