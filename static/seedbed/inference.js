@@ -11,6 +11,8 @@
 
   var advanceAfterSwap = false;
 
+  var showDetailAfterSwap = false;
+
   function rows() {
     return Array.prototype.slice.call(document.querySelectorAll("#history-rows .inference-row"));
   }
@@ -84,7 +86,10 @@
   document.addEventListener("click", function (event) {
     var row = event.target.closest && event.target.closest(".inference-row");
     if (row && row.closest("#history-rows")) {
-      if (event.isTrusted) advanceAfterSwap = false;
+      if (event.isTrusted) {
+        advanceAfterSwap = false;
+        showDetailAfterSwap = true; // tapped: on one column the detail is below the list
+      }
       rows().forEach(function (r) { r.classList.remove("selected"); });
       row.classList.add("selected");
     }
@@ -97,6 +102,12 @@
     if (target.id === "inference-detail" && advanceAfterSwap) {
       advanceAfterSwap = false;
       move(1);
+    }
+    if (target.id === "inference-detail" && showDetailAfterSwap) {
+      showDetailAfterSwap = false;
+      if (target.getBoundingClientRect().top > window.innerHeight / 2) {
+        target.scrollIntoView({ block: "start" });
+      }
     }
     if (target.id === "call-editor" || target.id === "inference-detail") {
       target.querySelectorAll(".entity-rows").forEach(setUpEntityRows);

@@ -192,3 +192,23 @@ def test_label_a_file_and_follow_the_job(live_server, page, tmp_path, monkeypatc
     assert page.locator(".sample").count() == 3
     assert page.locator(".sample mark[data-label=city]").count() == 2
     page.screenshot(path="/tmp/inference-label-dataset.png", full_page=True)
+
+
+def test_on_a_phone_a_tapped_call_is_scrolled_into_view(live_server, browser):
+    user = core_services.user_create(username="pia", password="pia-pw-123456")
+    project = core_services.project_create(name="Pia's lab", owner=user)
+    calls = [_record(project, f"Call {n} from Grace Hopper.", []) for n in range(12)]
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = phone.new_page()
+    _login(page, live_server, "pia", "pia-pw-123456")
+    page.goto(f"{live_server.url}/inference/")
+    assert "press" not in page.locator("#inference-detail").inner_text()  # no keyboard here
+    page.locator(f"#inference-row-{calls[0].pk}").click()
+    page.locator(f"#call-{calls[0].pk}").wait_for()
+    top = page.evaluate("document.querySelector('#inference-detail').getBoundingClientRect().top")
+    # Scrolled down to it (as far as the page goes): it starts on the screen.
+    assert page.evaluate("scrollY") > 0 and 0 <= top < 844 - 200, top
+    page.screenshot(path="/tmp/inference-phone-detail.png")
+    phone.close()
