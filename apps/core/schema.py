@@ -48,7 +48,7 @@ class ErrorOutput(serializers.Serializer):
 FIELD_ERRORS = {
     "type": "object",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    "example": {"num_samples": ["Ensure this value is less than or equal to 20000."]},
+    "example": {"field": ["What is wrong with it, with the limit it breaks."]},
 }
 BODIES = {"POST", "PUT", "PATCH"}
 WRITES = {*BODIES, "DELETE"}

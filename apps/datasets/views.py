@@ -151,10 +151,14 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
     current = next((v for v in versions if v.number == context["version"]), None)
     labels = selectors.label_distribution(dataset, context["version"])
     kept, rejected = selectors.label_distribution_kept(dataset, context["version"], labels)
+    kept_counts = dict(kept)
     context.update(
         versions=versions,
         current=current,
         labels=labels,
+        # The filter browses rejected samples too, so its counts include them (the bars
+        # leave them out): each option says how many of its samples are rejected.
+        label_options=[(label, n, n - kept_counts.get(label, 0)) for label, n in labels],
         kept_labels=kept,
         kept_max=max((n for _, n in kept), default=0),
         rejected=rejected,

@@ -26,7 +26,7 @@ into a dataset version, and is polled at its `url`.
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,11 +41,19 @@ from apps.specs.models import TaskType
 from . import labelling
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class Strings(serializers.JSONField):
+    """A list of strings, checked by the service (which names the bad item's index)."""
+
+
 class LabelExistingInput(serializers.Serializer):
     # Types only: the limits live in labelling.py, shared with the file form, and raise
     # errors naming the field (`texts`, `labels`) with the index of the bad item.
-    labels = serializers.JSONField()
-    texts = serializers.JSONField()
+    labels = Strings(help_text=f"1 to {labelling.MAX_LABELS} entity types or class names.")
+    texts = Strings(
+        help_text=f"1 to {labelling.MAX_TEXTS:,} texts of at most "
+        f"{labelling.MAX_TEXT_CHARS:,} characters."
+    )
     model_id = serializers.CharField(required=False, allow_blank=True, max_length=320)
     multi_label = serializers.BooleanField(required=False, default=False)
     threshold = serializers.FloatField(

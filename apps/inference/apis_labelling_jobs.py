@@ -30,7 +30,7 @@ from apps.core.api import ProjectAPIView
 from apps.core.services import require_editor
 
 from . import labelling, labelling_jobs, selectors
-from .apis_labelling import LabelExistingInput
+from .apis_labelling import LabelExistingInput, Strings
 from .models import LabellingJob
 
 
@@ -38,7 +38,7 @@ class LabellingJobInput(LabelExistingInput):
     # Types only, as for label-existing: labelling_job_create checks the limits and its
     # errors name the field (`texts`, `labels`, `task`, `dataset_name`, `model_id`).
     task = serializers.ChoiceField(choices=list(labelling.TASKS))
-    texts = serializers.JSONField(
+    texts = Strings(
         help_text=f"1 to {labelling_jobs.MAX_FILE_TEXTS:,} non-empty strings of at most "
         f"{labelling.MAX_TEXT_CHARS:,} characters (and the request body's size limit)."
     )

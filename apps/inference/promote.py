@@ -253,7 +253,8 @@ def inferences_promote(
             dataset_id=version.dataset_id, version=version.number, run_id=None, samples=samples
         )
         version = dataset_version_close(dataset_id=version.dataset_id, number=version.number)
-        added, known = version.added_count, len(samples) - version.added_count
+        added = version.added_count or 0  # set by the close
+        known = len(samples) - added
         if not added:
             # Rolls the version back: promoting the same calls again adds nothing.
             raise ValidationError(

@@ -110,6 +110,7 @@ def detail_context(inference: Inference, membership: Membership, **extra: Any) -
     }
     if kind == "ner":
         context["input_html"] = highlight_entities(inference.input_text, output.get("entities"))
+        context["entity_count"] = len(output.get("entities") or [])
         if isinstance(corrected, dict):
             entities = corrected.get("entities")
             context["corrected_html"] = highlight_entities(inference.input_text, entities)

@@ -273,5 +273,7 @@ def test_label_bars_leave_out_rejected_samples_and_say_how_many(owner, owner_cli
     first = owner_client.get(url, {"version": 1}).content.decode()
     assert _bars(first) == {"account": 2, "shipping": 2}  # v1 has no billing left
     assert "2 rejected samples left out" in first
-    # The label filter still offers every sample it can show, rejected ones too.
-    assert '<option value="billing" >billing (3)</option>' in latest
+    # The label filter still offers every sample it can show, rejected ones too, and
+    # says how many of them are rejected.
+    assert '<option value="billing" >billing (3, 2 rejected)</option>' in latest
+    assert '<option value="account" >account (3)</option>' in latest
