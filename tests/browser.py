@@ -4,6 +4,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -29,6 +30,9 @@ def browser() -> Iterator:
         )
         yield browser
         browser.close()
+        # The test's own queries ran while Playwright's loop was running, under their own
+        # connection: close it here, or it outlives the test database.
+        connections.close_all()
 
 
 @pytest.fixture
