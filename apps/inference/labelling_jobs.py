@@ -8,8 +8,9 @@ redoes lost work or changes nothing (samples are keyed by their text within the 
 """
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -33,8 +34,22 @@ from apps.specs.texts import text_hash
 from . import labelling
 from .models import LabellingJob, LabellingStatus
 
+T = TypeVar("T")
+
 CHUNK_TEXTS = 50
 MAX_FILE_TEXTS = 10_000
+
+
+def _checked(
+    errors: dict[str, list[str]], check: Callable[..., T], *args: Any, **kwargs: Any
+) -> T | None:
+    """`check(...)`'s answer, or None with its ValidationError's messages in `errors`."""
+    try:
+        return check(*args, **kwargs)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+        return None
 
 
 def labelling_job_create(
@@ -58,25 +73,30 @@ def labelling_job_create(
     """
     require_editor(membership)
     project = membership.project
+    # Every problem at once, each under its field: a caller fixes them in one go.
+    errors: dict[str, list[str]] = {}
     if task not in labelling.TASKS:
-        raise ValidationError({"task": f"task must be one of {', '.join(labelling.TASKS)}."})
-    labels = labelling.labels_check(labels)
-    labelling.texts_check(texts, max_texts=MAX_FILE_TEXTS, where=lines)
-    lines = lines if lines is not None else list(range(1, len(texts) + 1))
-    threshold = labelling.threshold_check(threshold)
+        errors["task"] = [f"task must be one of {', '.join(labelling.TASKS)}."]
+    labels = _checked(errors, labelling.labels_check, labels)
+    _checked(errors, labelling.texts_check, texts, max_texts=MAX_FILE_TEXTS, where=lines)
+    checked_threshold = _checked(errors, labelling.threshold_check, threshold)
     name = (dataset_name or "").strip()
+    existing = Dataset.objects.filter(project=project, name=name).first() if name else None
     if not name or len(name) > MAX_DATASET_NAME:
-        raise ValidationError({"dataset_name": "dataset_name must be 1 to 120 characters."})
-    existing = Dataset.objects.filter(project=project, name=name).first()
-    if existing is not None and existing.task_type != task:
-        raise ValidationError(
-            {"dataset_name": f"Dataset {name!r} holds {existing.task_type} samples, not {task}."}
-        )
+        errors["dataset_name"] = ["dataset_name must be 1 to 120 characters."]
+    elif existing is not None and existing.task_type != task:
+        held = existing.task_type
+        errors["dataset_name"] = [f"Dataset {name!r} holds {held} samples, not {task}."]
     model_id = model_id or labelling.default_model_id()
     try:
         labelling.resolve(project, model_id)
-    except Http404 as exc:
-        raise ValidationError({"model_id": f"No model {model_id!r} in this project."}) from exc
+    except Http404:
+        errors["model_id"] = [f"No model {model_id!r} in this project."]
+    if errors:
+        raise ValidationError(errors)
+    assert labels is not None and checked_threshold is not None
+    threshold = checked_threshold
+    lines = lines if lines is not None else list(range(1, len(texts) + 1))
     with transaction.atomic():
         version = dataset_version_create(
             project=project,

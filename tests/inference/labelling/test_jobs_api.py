@@ -228,3 +228,11 @@ def test_the_endpoints_are_documented(owner_client):
     assert schema["paths"][URL]["post"]["tags"] == ["labelling-jobs"]
     job = schema["components"]["schemas"]["LabellingJobOutput"]["properties"]
     assert {"status", "done", "total", "dataset_version", "url", "samples_url"} <= set(job)
+
+
+def test_every_problem_of_a_request_is_named_at_once(api, provider, fake_extract, sent):
+    bad = {"labels": [], "texts": [], "dataset_name": " ", "model_id": "nowhere/none"}
+    response = post_json(api, URL, {**BODY, **bad})
+    assert response.status_code == 400
+    assert set(response.json()) == {"labels", "texts", "dataset_name", "model_id"}
+    assert not LabellingJob.objects.exists() and sent == []
