@@ -448,3 +448,14 @@ def test_throughput_chart_of_a_long_run_draws_at_most_300_points(owner_client, r
     assert "accepted samples over 3600 s" in body
     assert points[0] == "0.0,120.0"
     assert points[-1] == "600.0,0.0"  # the newest: all 3,600 samples after an hour
+
+
+def test_staff_can_cancel_runs_from_the_view_only_admin_list(admin_client, run):
+    page = admin_client.get("/admin/runs/run/").content.decode()
+    assert "Cancel the selected runs" in page
+    response = admin_client.post(
+        "/admin/runs/run/", {"action": "cancel_runs", "_selected_action": [run.pk]}
+    )
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.cancel_requested or run.status == RunStatus.CANCELLED
