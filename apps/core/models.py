@@ -131,6 +131,4 @@ class Provider(models.Model):
     def own_model_name(self, model_id: str) -> str:
         """The name this provider knows a model by, given as `model` or as the
         `<provider>/model` id that run pages and `/v1/models` show."""
-        model_id = model_id.strip()
-        prefix = f"{self.name}/"
-        return model_id.removeprefix(prefix)
+        return model_id.strip().removeprefix(f"{self.name}/")
