@@ -4,6 +4,7 @@ Development defaults are safe for a laptop; `DEBUG=false` with real secrets pass
 `manage.py check --deploy`. Bad values fail loudly at start-up.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -228,6 +229,51 @@ PROVIDER_HOST_ALLOWLIST = env.list(
 # History rows are written in batches this often (a busy gateway writes one COPY per
 # batch instead of one INSERT per call); queued rows are written at shutdown.
 INFERENCE_HISTORY_FLUSH_SECONDS = env.float("INFERENCE_HISTORY_FLUSH_SECONDS", default=0.05)
+
+# --- Login lockout, request bodies, Content-Security-Policy ----------------------------
+# These extend the lists above; AxesMiddleware goes last, as django-axes requires.
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+# django-axes checks the lockout before any other backend sees the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures are counted per (username, address) pair, so a stranger guessing someone's
+# password cannot lock that person out everywhere. The database handler keeps counts
+# through a Redis restart, shows them in the admin, and `axes_reset` clears them all
+# (the cache handler cannot).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The address is REMOTE_ADDR, which uvicorn takes from X-Forwarded-For only when the
+# proxy's address is in its FORWARDED_ALLOW_IPS (loopback by default).
+
+# The largest body of any request outside the gateway, file uploads included (dataset
+# imports go up to 50 MB); see apps/core/bodylimit.py.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=64 * 1024 * 1024)
+
+# Scripts and styles only from this site's own files: no inline script, no eval (htmx runs
+# with allowEval off). Inline style *attributes* stay allowed for the label bars' widths
+# and hues; they cannot run code. The API docs page relaxes style-src (apps/core/docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,10 @@ authenticate with API keys), so requests under GATEWAY_PREFIXES go to a handler 
 middleware and no thread hops; they are still ordinary Django async views resolved by
 the root URLconf. Everything else, and the ASGI lifespan, goes to Django as before.
 
+The gateway checks the caller's key from the headers before it reads a byte of the
+body, then reads the body with the size limit enforced while it streams in: an anonymous
+or oversized request costs a header parse, never a buffered body.
+
 The lifespan shutdown writes the history rows still queued (see recording.py).
 """
 
@@ -28,7 +32,11 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpResponse
 from django.urls import URLPattern, set_script_prefix
 
+from apps.inference.models import Protocol
 from apps.inference.recording import flush_all
+
+from .auth import authenticate
+from .errors import GatewayError, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +52,16 @@ GATEWAY_PATHS = frozenset({"/inference"})
 
 def is_gateway_path(path: str) -> bool:
     return path in GATEWAY_PATHS or path.startswith(GATEWAY_PREFIXES)
+
+
+def protocol_of(request: Any) -> str:
+    """The error shape a caller understands, before any view has run (the Anthropic SDK
+    sends `anthropic-version` on every request, /v1/models included)."""
+    if request.path_info in GATEWAY_PATHS:
+        return Protocol.NATIVE
+    if request.path_info == "/v1/messages" or "HTTP_ANTHROPIC_VERSION" in request.META:
+        return Protocol.ANTHROPIC
+    return Protocol.OPENAI
 
 
 class GatewayHandler(ASGIHandler):
@@ -92,31 +110,72 @@ class GatewayHandler(ASGIHandler):
             self._hosts[raw] = verdict
         return verdict
 
-    async def read_body(self, receive: Receive) -> Any:
+    async def read_limited(self, request: Any, receive: Receive) -> bool:
+        """Read the body into the request's (empty) stream; False, having stopped
+        reading, when it is over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if limit is not None and declared > limit:
+            return False
         # JSON bodies: memory, not the spooled temporary file Django opens per request.
-        chunks = []
+        stream = request._stream
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise RequestAborted()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                return False  # chunked: stop at the limit, whatever is still coming
+            stream.write(chunk)
             if not message.get("more_body", False):
-                return io.BytesIO(b"".join(chunks))
+                stream.seek(0)
+                return True
+
+    async def send_response(self, response: Any, send: Send) -> None:
+        # SecurityMiddleware sets this on Django's responses; the gateway has none.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        await super().send_response(response, send)
+
+    async def _refuse(self, request: Any, error: GatewayError, send: Send) -> None:
+        await self.send_response(error_response(protocol_of(request), error), send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
         if scope.get("root_path") or settings.FORCE_SCRIPT_NAME:
             set_script_prefix(get_script_prefix(scope))
-        request, error_response = self.create_request(scope, body_file)
+        request, refused = self.create_request(scope, io.BytesIO())
         if request is None:
-            assert error_response is not None
-            await self.send_response(error_response, send)
+            assert refused is not None
+            await self.send_response(refused, send)
             return
         if not self._host_allowed(request):
             await self.send_response(HttpResponse("Bad Request", status=400), send)
+            return
+        try:
+            request.gateway_key = await authenticate(request)  # type: ignore[attr-defined]
+        except GatewayError as exc:
+            await self._refuse(request, exc, send)
+            return
+        except Exception:
+            logger.exception("gateway authentication failed")
+            await self._refuse(request, GatewayError(500, "Internal error in Seedbed."), send)
+            return
+        try:
+            complete = await self.read_limited(request, receive)
+        except RequestAborted:
+            return
+        if not complete:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+            too_big = GatewayError(
+                413,
+                f"The request body is over {limit / 1024 / 1024:g} MB "
+                "(DATA_UPLOAD_MAX_MEMORY_SIZE); send less per request.",
+            )
+            await self._refuse(request, too_big, send)
             return
         view = self.routes().get(request.path_info) or self.run_get_response
         await self._serve(view, request, receive, send)

@@ -78,6 +78,9 @@ def _raw_key(meta: dict[str, Any]) -> str | None:
 
 async def authenticate(request: HttpRequest) -> KeyInfo:
     """The caller's key (X-API-Key or Authorization: Bearer), or GatewayError(401)."""
+    checked = getattr(request, "gateway_key", None)
+    if checked is not None:
+        return checked  # the ASGI handler checked it before reading the body
     raw = _raw_key(request.META)
     if raw is None:
         raise GatewayError(
