@@ -106,7 +106,7 @@ class ProviderTestApi(ProjectAPIView):
     def post(self, request: Request, provider_id: int) -> Response:
         provider = selectors.provider_get(project=self.membership.project, provider_id=provider_id)
         try:
-            models = services.provider_test_connection(provider=provider)
+            models = services.provider_test(membership=self.membership, provider=provider)
         except LLMError as exc:
             return Response({"ok": False, "error": exc.user_message})
         return Response({"ok": True, "models": models})

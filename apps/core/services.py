@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -42,6 +43,11 @@ def user_create(
     users = get_user_model()
     if users.objects.filter(username=username).exists():
         raise ValidationError({"username": f"A user named {username!r} already exists."})
+    try:
+        # AUTH_PASSWORD_VALIDATORS, as the admin and `changepassword` apply them.
+        validate_password(password, user=users(username=username, email=email))
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
     if is_superuser:
         return users.objects.create_superuser(username=username, email=email, password=password)
     return users.objects.create_user(username=username, email=email, password=password)
@@ -205,6 +211,13 @@ def provider_config(*, provider: Provider) -> ProviderConfig:
         max_concurrency=provider.max_concurrency,
         timeout_seconds=provider.timeout_seconds,
     )
+
+
+def provider_test(*, membership: Membership, provider: Provider) -> list[str]:
+    """Test connection, for editors only: it calls out with the provider's secret, to a
+    base URL only editors can change."""
+    require_editor(membership)
+    return provider_test_connection(provider=provider)
 
 
 def provider_test_connection(*, provider: Provider) -> list[str]:

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -28,7 +29,14 @@ def project_switch(request: HttpRequest) -> HttpResponse:
         user=request.user, project_id=int(request.POST.get("project_id", 0))
     )
     request.session[SESSION_PROJECT] = membership.project_id
-    return redirect(request.POST.get("next") or "home")
+    target = request.POST.get("next", "")
+    # Only back to a page of this site: an off-site `next` would make the switcher an
+    # open redirect.
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "home"
+    return redirect(target)
 
 
 @login_required
@@ -110,7 +118,7 @@ def provider_test(request: HttpRequest, membership: Membership, provider_id: int
     provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
     context: dict = {"provider": provider}
     try:
-        context["models"] = services.provider_test_connection(provider=provider)
+        context["models"] = services.provider_test(membership=membership, provider=provider)
     except LLMError as exc:
         context["error"] = exc.user_message
     return render(request, "core/providers.html#test-result", context)
