@@ -9,7 +9,6 @@ payload's fields (`text`, `entities`, `label`/`labels`, `instruction`/`input`/`r
 file has one schema and `pandas` and `datasets` load it without guessing.
 """
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 from django.db import connection
 from django.utils.text import slugify
 
+from apps.core.csvsafe import csv_writer
 from apps.specs.models import TaskType
 
 from . import selectors
@@ -226,7 +226,7 @@ def jsonl_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Itera
 
 def csv_chunks(columns: list[Column], rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)  # cells that would be formulas are neutralised
     writer.writerow([c.name for c in columns])
     for n, record in enumerate(records(columns, rows), start=1):
         writer.writerow("" if (v := _flat(record[c.name], c.kind)) is None else v for c in columns)

@@ -1,3 +1,4 @@
+import csv
 import io
 import json
 from pathlib import Path
@@ -86,6 +87,24 @@ def test_csv_loads_back_equal_with_pandas(owner_client, tickets):
     labels = [json.loads(v) if v else None for v in frame["labels"]]
     assert labels == [s.payload.get("labels") for s in expected]
     assert frame["sample_id"].tolist() == [s.pk for s in expected]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(owner, owner_client):
+    """OWASP's CSV injection advice: a cell starting with = + - @ tab or CR gets a leading
+    ', and a separator inside a value cannot start a new cell (the cell is quoted)."""
+    texts = ["=HYPERLINK(\"http://x.example\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tx",
+             "\rz", "fine", "a,=1+1", "b;=1+1", "'=already"]  # fmt: skip
+    add_version(owner.project, "formulas", [{"text": t, "label": "bug"} for t in texts])
+    dataset = Dataset.objects.get(name="formulas")
+    body = _stream(owner_client, f"/datasets/{dataset.pk}/export/", format="csv").decode()
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert [r["text"] for r in rows] == [
+        "'=HYPERLINK(\"http://x.example\",\"y\")", "'+1+1", "'-2+3", "'@SUM(A1)", "'\tx",
+        "'\rz", "fine", "a,=1+1", "b;=1+1", "'=already",
+    ]  # fmt: skip
+    assert '"b;=1+1"' in body  # quoted: a spreadsheet splitting on ; keeps it one cell
+    assert [int(r["sample_id"]) for r in rows] == [s.pk for s in _expected(dataset)]
+    assert f',{rows[0]["sample_id"]},1,"' in body  # sample_id and version stay numbers
 
 
 def test_parquet_job_loads_back_equal_with_pandas(owner, owner_client, ner_dataset, media):
@@ -190,7 +209,7 @@ def test_an_imported_custom_file_exports_its_columns_in_the_file_order(owner, ow
 
     csv_file = b"".join(owner_client.get(url, {"format": "csv"}).streaming_content)
 
-    header = csv_file.decode().splitlines()[0].split(",")
+    header = next(csv.reader(io.StringIO(csv_file.decode())))
     assert header[:5] == ["question", "answer", "tags", "ok", "hint"]  # not jsonb's ok, hint…
 
 
