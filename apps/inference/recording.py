@@ -5,9 +5,10 @@ uses the event loop's `Recorder`: a call takes its row's id from the table's seq
 when it starts (from a small pool fetched ahead, so usually without waiting; the caller
 gets it in the response), and the finished row joins a queue written with one COPY every
 INFERENCE_HISTORY_FLUSH_SECONDS (a setting) on a writer thread (gateway/writer.py). Rows
-carry their ids, so a retried write cannot duplicate them. The queue is flushed at the
-ASGI lifespan shutdown and when the loop shuts down; what is left at interpreter exit is
-written synchronously.
+carry their ids, so a retried write cannot duplicate them. Only an unreachable database
+is retried; a row PostgreSQL refuses is logged and dropped without holding up the others.
+The queue is flushed at the ASGI lifespan shutdown (retrying for at most ~9 s) and when
+the loop shuts down; what is left at interpreter exit is written synchronously, once.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from apps.core.llm.transport import loop_state
 
-from .gateway.writer import allocate_ids, close_connection, write_rows
+from .gateway.writer import Refused, allocate_ids, close_connection, write_rows
 from .models import Inference
 
 logger = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class Recorder:
         self._flush_task: asyncio.Task[None] | None = None
         self._flush_delay = settings.INFERENCE_HISTORY_FLUSH_SECONDS
         self._closed = False
+        self.dropped = 0  # rows PostgreSQL refused (logged one by one)
         # Ids: a small pool fetched ahead (sized to the recent request rate) and thrown
         # away after ID_TTL, so that ids stay in the order calls started, across
         # processes, to within ID_TTL.
@@ -186,16 +189,17 @@ class Recorder:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every queued row, retrying while the database is unreachable."""
+        """Write every queued row. While the database is unreachable, rows wait and are
+        retried with backoff (a bounded number of times once the recorder is closing);
+        a row PostgreSQL refuses is logged, counted and dropped, never retried."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while self._rows:
             rows, self._rows = self._rows, []
             try:
                 write = functools.partial(write_rows, rows, retry=attempt > 0)
-                await loop.run_in_executor(self._write_thread, write)
-                attempt = 0
-            except Exception:
+                refused = await loop.run_in_executor(self._write_thread, write)
+            except (OperationalError, InterfaceError):
                 self._rows[:0] = rows
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 logger.warning("writing %d history rows failed; retrying", len(rows), exc_info=True)
@@ -203,6 +207,28 @@ class Recorder:
                 if self._closed and attempt > len(RETRY_DELAYS):
                     raise
                 await asyncio.sleep(delay)
+                continue
+            except Exception as exc:  # a bug, not the data or the database: don't loop
+                logger.exception("writing %d history rows failed", len(rows))
+                refused = [(row, exc) for row in rows]
+            attempt = 0
+            self._drop(refused)
+
+    def _drop(self, refused: Refused) -> None:
+        for row, exc in refused:
+            self.dropped += 1
+            logger.error(
+                "history row %s dropped, PostgreSQL refused it (%s: %s): project %s, "
+                "model %r, protocol %s, HTTP status %s; %d rows dropped by this process",
+                row.get("id"),
+                type(exc).__name__,
+                str(exc).splitlines()[0][:300] if str(exc) else "",
+                row.get("project_id"),
+                row.get("model_id"),
+                row.get("protocol"),
+                row.get("http_status"),
+                self.dropped,
+            )
 
     def pending(self) -> int:
         return len(self._rows)
@@ -226,7 +252,7 @@ class Recorder:
         """Write what is left from a thread with no running loop (interpreter exit)."""
         rows, self._rows = self._rows, []
         if rows:
-            write_rows(rows, retry=True)
+            self._drop(write_rows(rows, retry=True))
 
 
 def recorder() -> Recorder:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: install what is missing, start local PostgreSQL and Redis (unless
 # DATABASE_URL / REDIS_URL point elsewhere), migrate, create the demo user and project,
-# then run web, worker, beat and the embedded model together (Ctrl-C stops them all).
+# then run the Procfile's processes under config/supervise.py, which restarts one that
+# exits while the others keep serving (Ctrl-C stops them all).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash config/scripts/bootstrap.sh
@@ -22,6 +23,12 @@ fi
 if [[ -z "${REDIS_URL:-}" ]]; then
     redis_start "$ROOT/.local/redis" 63799
 fi
+# Production settings unless DEBUG=true is set (here or in .local/env); plain HTTP on
+# loopback, so no HTTPS redirect or secure-only cookies unless HTTPS=true is set.
+setting() { [[ -n "${!1:-}" ]] || grep -q "^$1=" .local/env; }
+setting DEBUG || export DEBUG=false
+setting HTTPS || export HTTPS=false
+python manage.py collectstatic --no-input -v 0
 python manage.py migrate --no-input -v 0
 python manage.py seed_demo
-exec honcho start -f Procfile
+exec python -m config.supervise Procfile

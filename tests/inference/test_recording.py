@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from apps.inference.gateway.writer import allocate_ids, write_rows
 from apps.inference.models import Inference
 from apps.inference.recording import Recorder, inference_record
 from tests.factories import MembershipFactory
@@ -79,3 +80,45 @@ def test_inference_record_writes_at_once(owner):
         output={"text": "x", "entities": []},
     )
     assert Inference.objects.get(pk=inference.pk).task == "label_ner"
+
+
+POISON = {
+    "NUL in text": {"output_text": "a\x00b"},
+    "NUL in JSON": {"request": {"messages": [{"role": "user", "content": "a\x00b"}]}},
+    "NaN in JSON": {"output": {"score": float("nan")}},
+    "lone surrogate": {"input_text": "a\ud800b"},
+}
+
+
+def test_rows_postgresql_refuses_are_handed_back_and_the_others_written():
+    project = MembershipFactory().project
+    ids = allocate_ids(100)
+    rows = [row(project.pk, id=i, output={"n": n}) for n, i in enumerate(ids)]
+    for position, fields in zip((3, 40, 41, 99), POISON.values(), strict=True):
+        rows[position].update(fields)
+    refused = write_rows(rows)
+    assert sorted(r["id"] for r, _ in refused) == [ids[3], ids[40], ids[41], ids[99]]
+    written = Inference.objects.filter(project=project)
+    assert written.count() == 96
+    assert set(written.values_list("pk", flat=True)) == set(ids) - {r["id"] for r, _ in refused}
+
+
+def test_a_refused_row_never_holds_up_the_queue(caplog):
+    project = MembershipFactory().project
+
+    async def calls() -> Recorder:
+        recorder = Recorder()
+        for n in range(101):
+            fields = POISON["NUL in JSON"] if n == 50 else {"output": {"n": n}}
+            recorder.submit(row(project.pk, id=await recorder.reserve_id(), **fields))
+        await recorder.flush()
+        for n in range(101, 111):  # later rows are written too
+            recorder.submit(row(project.pk, id=await recorder.reserve_id(), output={"n": n}))
+        await recorder.aclose()
+        return recorder
+
+    recorder = asyncio.run(calls())
+    assert recorder.dropped == 1 and recorder.pending() == 0
+    numbers = Inference.objects.filter(project=project).values_list("output__n", flat=True)
+    assert sorted(numbers) == [n for n in range(111) if n != 50]
+    assert "dropped, PostgreSQL refused it (DataError" in caplog.text

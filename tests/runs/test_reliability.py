@@ -115,43 +115,47 @@ def test_cancel_does_not_wait_for_calls_in_flight(start_run, celery_processes, f
     assert run.events.filter(message="Cancelled: Cancelled by a user.").exists()
 
 
-def test_redis_restart_mid_run_completes(start_run, celery_processes, fake_openai):
-    fake_openai.script(latency=0.2)
-    celery_processes.start_beat()
-    celery_processes.start_worker()
-    run = start_run(num_samples=200, wait_for_samples=True)
+def redis_restart(down_seconds: float) -> None:
+    """Stop the test Redis the way an outage does (no save), start it again later."""
     port = settings.REDIS_URL.rsplit(":", 1)[1].split("/", 1)[0]
-    config = subprocess.run(
+    directory = subprocess.run(
         ["redis-cli", "-p", port, "config", "get", "dir"], capture_output=True, text=True
     ).stdout.split()[1]
     subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], check=False)
-    time.sleep(2)
+    time.sleep(down_seconds)
     subprocess.run(
         [
-            "redis-server",
-            "--port",
-            port,
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            config,
-            "--daemonize",
-            "yes",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *("redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", directory),
+            *("--daemonize", "yes", "--save", "", "--appendonly", "no"),
         ],
         check=True,
     )
+
+
+@pytest.mark.parametrize("down_seconds", [5, 30])
+def test_redis_outage_mid_run_keeps_the_worker_and_loses_nothing(
+    start_run, celery_processes, fake_openai, down_seconds
+):
+    """The worker of `make run` (the Procfile's command) outlives a broker outage:
+    same pid afterwards, and the run that spanned it ends with exactly its samples."""
+    fake_openai.script(latency=0.3)
+    celery_processes.start_beat()
+    celery_processes.start_worker(as_make_run=True)
+    worker_pid = celery_processes.procs["worker"].pid
+    run = start_run(num_samples=2000, wait_for_samples=True)
+    redis_restart(down_seconds)
     wait_for(
         lambda: status(run) in (RunStatus.SUCCEEDED, RunStatus.FAILED),
-        120,
+        240,
         "the run to finish",
         celery_processes,
     )
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert_exact_samples(run)
+    worker = celery_processes.procs["worker"]
+    assert worker.poll() is None, celery_processes.logs()
+    assert worker.pid == worker_pid
+    assert "Unrecoverable error" not in (celery_processes.log_dir / "worker.log").read_text()
 
 
 @pytest.mark.parametrize("failure", ["500", "malformed"])

@@ -5,6 +5,7 @@ data (`django_db(transaction=True)`).
 """
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,6 +19,19 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 STALE_SECONDS = 6
+
+
+def procfile_celery_args(name: str) -> list[str]:
+    """The arguments after `celery -A config` of a Procfile process, so that fault tests
+    run the worker exactly as `make run` does."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        key, _, command = line.partition(":")
+        if key.strip() == name:
+            words = shlex.split(command)
+            start = words.index("celery")
+            assert words[start + 1 : start + 3] == ["-A", "config"], command
+            return words[start + 3 :]
+    raise LookupError(f"no {name!r} process in the Procfile")
 
 
 class Processes:
@@ -39,19 +53,15 @@ class Processes:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker") -> None:
-        self.start(
-            name,
-            "worker",
-            "--queues",
-            "default,runs",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"{name}-{time.time_ns()}@test",
-        )
+    def start_worker(self, name: str = "worker", *, as_make_run: bool = False) -> None:
+        """One worker process; `as_make_run` starts it with the Procfile's own arguments
+        (prefork pool of 2), the others with a pool of 1 for cheaper tests."""
+        if as_make_run:
+            args = procfile_celery_args("worker")
+        else:
+            args = ["worker", "--queues", "default,runs", "--concurrency", "1"]
+            args += ["--loglevel", "INFO"]
+        self.start(name, *args, "--hostname", f"{name}-{time.time_ns()}@test")
 
     def start_beat(self) -> None:
         schedule = self.log_dir / "beat-schedule"

@@ -4,8 +4,10 @@ Rows are written with COPY on the thread's own long-lived connection in autocomm
 mode: one round trip per batch and a fraction of `bulk_create`'s CPU per row, which
 matters because these threads share the GIL with the event loop serving calls. A batch
 that COPY cannot take (a row whose key, user or provider was deleted meanwhile; a retry
-after a lost connection, whose rows may already be in) goes the careful way:
-`bulk_create(ignore_conflicts=True)`, then row by row.
+after a lost connection, whose rows may already be in; a value PostgreSQL refuses) goes
+the careful way: `bulk_create(ignore_conflicts=True)`, split in halves while it fails, so
+that one row PostgreSQL refuses (a NUL character, NaN in JSON, a lone surrogate) costs a
+few more statements and is handed back, never blocking the rows around it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -23,6 +25,11 @@ from apps.inference.models import Inference
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Refused = list[tuple[dict[str, Any], Exception]]
+
+# What a retry cannot fix: the rows themselves (psycopg raises UnicodeEncodeError, a
+# ValueError, for a lone surrogate before anything reaches the server).
+ROW_ERRORS: tuple[type[Exception], ...] = (IntegrityError, DataError, ValueError)
 
 _FIELDS = list(Inference._meta.concrete_fields)
 _JSON = frozenset(f.attname for f in _FIELDS if f.get_internal_type() == "JSONField")
@@ -78,36 +85,46 @@ def _copy(rows: list[dict[str, Any]]) -> None:
     _raw(copy_in)
 
 
-def _insert_one(row: dict[str, Any]) -> None:
+def _insert_one(row: dict[str, Any]) -> Refused:
     try:
         Inference.objects.bulk_create([Inference(**row)], ignore_conflicts=True)
+        return []
     except IntegrityError:
         # The key, user or provider was deleted meanwhile: keep the row without them.
         loose = {**row, "api_key_id": None, "user_id": None, "provider_id": None}
         try:
             Inference.objects.bulk_create([Inference(**loose)], ignore_conflicts=True)
-        except IntegrityError:
-            logger.warning("history row %s dropped: its project is gone", row.get("id"))
+            return []
+        except ROW_ERRORS as exc:
+            return [(row, exc)]
+    except (DataError, ValueError) as exc:
+        return [(row, exc)]
 
 
-def _write_safely(rows: list[dict[str, Any]]) -> None:
+def _write_safely(rows: list[dict[str, Any]]) -> Refused:
     try:
         Inference.objects.bulk_create([Inference(**r) for r in rows], ignore_conflicts=True)
-    except IntegrityError:
-        for row in rows:
-            _insert_one(row)
+        return []
+    except ROW_ERRORS:
+        if len(rows) == 1:
+            return _insert_one(rows[0])
+        half = len(rows) // 2
+        return _write_safely(rows[:half]) + _write_safely(rows[half:])
 
 
-def write_rows(rows: list[dict[str, Any]], *, retry: bool = False) -> None:
-    """Write rows (dicts of Inference attnames, with or without `id`), exactly once."""
+def write_rows(rows: list[dict[str, Any]], *, retry: bool = False) -> Refused:
+    """Write rows (dicts of Inference attnames, with or without `id`), exactly once.
+
+    Returns the rows PostgreSQL refused, with why (retrying cannot help them); raises
+    only what may pass (the database is unreachable), for the caller to retry."""
     if retry or any(row.get("id") is None for row in rows):
         _raw(lambda raw: None)  # a fresh connection if the last one broke
-        _write_safely(rows)
-        return
+        return _write_safely(rows)
     try:
         _copy(rows)
-    except IntegrityError:
-        _write_safely(rows)
+        return []
+    except ROW_ERRORS:
+        return _write_safely(rows)
 
 
 def close_connection() -> None:
