@@ -13,7 +13,12 @@ from django.test import Client
 from apps.core.embedded import server_command
 from tests.factories import MembershipFactory, api_key_for
 
-pytest_plugins = ["tests.fakes.pytest_plugin", "tests.browser", "tests.runs.workers"]
+pytest_plugins = [
+    "tests.fakes.pytest_plugin",
+    "tests.browser",
+    "tests.live_server",
+    "tests.runs.workers",
+]
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made by
 # tests and the live server around it are still synchronous and safe.
