@@ -1,10 +1,18 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .models import ApiKey, Membership, Project, Provider
-from .services import api_key_revoke, provider_ensure_embedded
+from .models import AllowedPrivateHost, ApiKey, Membership, Project, Provider
+from .services import (
+    allowed_private_host_clean,
+    allowed_private_host_delete,
+    allowed_private_host_save,
+    api_key_revoke,
+    provider_ensure_embedded,
+)
 
 
 class RecordAdmin(admin.ModelAdmin):
@@ -77,3 +85,54 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ["kind", "project"]
     search_fields = ["name", "base_url"]
     exclude = ["api_key"]  # never shown; set it on the Providers page or through the API
+
+
+class AllowedPrivateHostForm(forms.ModelForm):
+    class Meta:
+        model = AllowedPrivateHost
+        fields = ["host", "note"]
+
+    def clean_host(self) -> str:
+        try:
+            return allowed_private_host_clean(entry=self.cleaned_data["host"])
+        except ValidationError as exc:  # the service names the field; the form knows it
+            raise ValidationError(exc.message_dict["host"]) from exc
+
+
+@admin.register(AllowedPrivateHost)
+class AllowedPrivateHostAdmin(admin.ModelAdmin):
+    """Superusers only, whatever permissions staff are given: an entry lets every
+    project's providers reach that host's private addresses with Seedbed's servers."""
+
+    form = AllowedPrivateHostForm
+    list_display = ["host", "note", "created_by", "created_at"]
+    search_fields = ["host", "note"]
+
+    def _superuser(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._superuser(request)
+
+    def save_model(
+        self, request: HttpRequest, obj: AllowedPrivateHost, form: Any, change: bool
+    ) -> None:
+        allowed_private_host_save(row=obj, user=request.user)  # type: ignore[arg-type]
+
+    def delete_model(self, request: HttpRequest, obj: AllowedPrivateHost) -> None:
+        allowed_private_host_delete(rows=[obj], user=request.user)  # type: ignore[arg-type]
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        allowed_private_host_delete(rows=list(queryset), user=request.user)  # type: ignore[arg-type]

@@ -7,4 +7,8 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from django.core import checks
+
+        from . import allowlist, schema  # noqa: F401 - schema registers the OpenAPI auth extension
+
+        checks.register(allowlist.check_env_entries)

@@ -132,3 +132,32 @@ class Provider(models.Model):
         """The name this provider knows a model by, given as `model` or as the
         `<provider>/model` id that run pages and `/v1/models` show."""
         return model_id.strip().removeprefix(f"{self.name}/")
+
+
+class AllowedPrivateHost(models.Model):
+    """A host whose private addresses providers may use, e.g. a team's own vLLM on the LAN.
+
+    Superusers edit these in the admin; `PROVIDER_HOST_ALLOWLIST` adds its entries to
+    them (apps/core/allowlist.py). Metadata addresses stay refused whatever is listed.
+    """
+
+    host = models.CharField(
+        max_length=300,
+        unique=True,
+        help_text=(
+            "host or host:port, e.g. 10.0.0.7:8000 or vllm.lan (every port); "
+            "IPv6 as [fd12::7]:8000."
+        ),
+    )
+    note = models.CharField(max_length=300, blank=True, help_text="Whose server this is.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, editable=False, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+        verbose_name = "allowed private host"
+
+    def __str__(self) -> str:
+        return self.host

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -15,9 +16,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .allowlist import allowlist_changed, entry_text, parse_entry
 from .llm.config import ProviderConfig
-from .models import ApiKey, Membership, Project, Provider, ProviderKind, Role, StructuredOutput
-from .urlguard import UnsafeURLError, check_provider_url
+from .llm.guard import clear_guard_cache
+from .models import (
+    AllowedPrivateHost,
+    ApiKey,
+    Membership,
+    Project,
+    Provider,
+    ProviderKind,
+    Role,
+    StructuredOutput,
+)
+from .urlguard import Reach, UnsafeURLError, check_provider_url, classify, parse_ip
 
 API_KEY_PREFIX = "sb_"
 EMBEDDED_PROVIDER_NAME = "embedded"
@@ -267,3 +279,49 @@ def provider_require_model(*, provider: Provider, model: str) -> None:
     raise ValidationError(
         {"model": f"Provider {provider.name} does not serve {model!r}; it lists: {shown}."}
     )
+
+
+# --- private hosts providers may use (superusers, in the admin) -----------------------
+
+
+def allowed_private_host_clean(*, entry: str) -> str:
+    """`entry` in its stored form; a malformed entry or a metadata address is refused."""
+    try:
+        host, port = parse_entry(entry)
+    except ValueError as exc:
+        raise ValidationError({"host": str(exc)}) from exc
+    try:
+        reach = classify(parse_ip(host))
+    except ValueError:
+        reach = None  # a host name: what it resolves to is checked at every connection
+    if reach is Reach.METADATA:
+        raise ValidationError(
+            {"host": f"{host} is a link-local or cloud metadata address: never allowed."}
+        )
+    return entry_text(host, port)
+
+
+def allowed_private_host_save(*, row: AllowedPrivateHost, user: User) -> AllowedPrivateHost:
+    if not user.is_superuser:
+        raise PermissionDenied("Only superusers manage the allowed private hosts.")
+    row.host = allowed_private_host_clean(entry=row.host)
+    if row.pk is None:
+        row.created_by = user
+    row.save()
+    _allowlist_changed()
+    return row
+
+
+def allowed_private_host_delete(*, rows: Iterable[AllowedPrivateHost], user: User) -> None:
+    if not user.is_superuser:
+        raise PermissionDenied("Only superusers manage the allowed private hosts.")
+    AllowedPrivateHost.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    _allowlist_changed()
+
+
+def _allowlist_changed() -> None:
+    # Now for this process, and again at commit: another process could otherwise cache
+    # the old rows between this moment and the commit.
+    allowlist_changed()
+    transaction.on_commit(allowlist_changed)
+    clear_guard_cache()

@@ -250,6 +250,7 @@ def test_connection_refused_is_unreachable(fake_openai: FakeOpenAI) -> None:
     assert caught.value.attempts == 2 and caught.value.retryable
 
 
+@pytest.mark.django_db  # a refused private address consults the admin's allow-list
 def test_guard_refuses_loopback_that_is_not_allowlisted(
     fake_openai: FakeOpenAI, settings: Any
 ) -> None:

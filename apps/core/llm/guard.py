@@ -1,24 +1,48 @@
-"""SSRF guard in front of every outbound call, with a short-lived verdict cache.
+"""SSRF guard in front of every outbound call, and in the connection pool under it.
 
-`check_provider_url` resolves the host (blocking DNS), so it runs in a thread and its
-verdict is cached per (scheme, host, port, allow-list) for `GUARD_TTL` seconds: the hot
-path then costs one dict lookup. The allow-list is part of the key so that editing it
-takes effect at once.
+`ensure_allowed` checks a base URL before a call (clear errors, literal IP addresses);
+it resolves the host (blocking DNS) in a thread and caches its verdict per (scheme,
+host, port, env allow-list) for `GUARD_TTL` seconds, so the hot path costs one dict
+lookup. A refusal is kept only `REFUSAL_TTL` seconds: a host a superuser has just
+allowed in the admin (another process) is not refused for long.
+
+A checked name can answer differently when it is resolved again to connect (DNS
+rebinding). `GuardedResolver` is therefore the resolver of the shared aiohttp
+connection pool: aiohttp connects only to the addresses it returns, and it returns them
+only after checking them, so the address connected to is always an address that was
+checked. Host header and TLS SNI still come from the URL. aiohttp keeps the answer for
+its DNS cache TTL (10 s) and connections are reused, so this costs one lookup per new
+connection to a host at most, none per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from urllib.parse import urlsplit
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
-from apps.core.urlguard import UnsafeURLError, check_provider_url
+from apps.core import allowlist
+from apps.core.urlguard import (
+    Reach,
+    UnsafeURLError,
+    check_addresses,
+    check_provider_url,
+    classify,
+    parse_ip,
+)
 
 from .errors import ProviderRefused
 
 GUARD_TTL = 60.0
+REFUSAL_TTL = 5.0
+REFUSED = "Seedbed refused to call this provider: "
 
 # key -> (expires_at monotonic, refusal message or None when allowed)
 _verdicts: dict[tuple[str, ...], tuple[float, str | None]] = {}
@@ -35,6 +59,9 @@ def _verdict(url: str) -> str | None:
         check_provider_url(url)
     except UnsafeURLError as exc:
         return str(exc)
+    finally:
+        # A worker thread never sees request signals: do not keep a connection it opened.
+        connection.close()
     return None
 
 
@@ -47,11 +74,47 @@ async def ensure_allowed(url: str) -> float:
         refusal = cached[1]
     else:
         refusal = await asyncio.to_thread(_verdict, url)
-        _verdicts[key] = (now + GUARD_TTL, refusal)
+        _verdicts[key] = (now + (GUARD_TTL if refusal is None else REFUSAL_TTL), refusal)
     if refusal is not None:
-        raise ProviderRefused(f"Seedbed refused to call this provider: {refusal}")
+        raise ProviderRefused(REFUSED + refusal)
     return now + GUARD_TTL
 
 
 def clear_guard_cache() -> None:
     _verdicts.clear()
+
+
+def _db_allows(host: str, port: int) -> bool:
+    try:
+        return allowlist.allows(host, port)
+    finally:
+        connection.close()  # see _verdict
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's default resolver, answering only addresses the SSRF guard accepts."""
+
+    def __init__(self) -> None:
+        self._resolver = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._resolver.resolve(host, port, family)
+        addresses = [parse_ip(answer["host"]) for answer in answers]
+        private = any(classify(address) is Reach.PRIVATE for address in addresses)
+        allowed = (
+            not private
+            or allowlist.env_allows(host, port)
+            or await sync_to_async(_db_allows, thread_sensitive=False)(host, port)
+        )
+        try:
+            check_addresses(host, port, addresses, lambda: allowed)
+        except UnsafeURLError as exc:
+            # Not an OSError: aiohttp would wrap that as a DNS failure and the client
+            # would retry it; a refusal is final and says why.
+            raise ProviderRefused(REFUSED + str(exc)) from None
+        return answers
+
+    async def close(self) -> None:
+        await self._resolver.close()

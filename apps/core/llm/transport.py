@@ -30,6 +30,8 @@ from asgiref.sync import async_to_sync
 from httpx_aiohttp import AiohttpTransport
 from httpx_aiohttp.transport import map_aiohttp_exceptions
 
+from .guard import GuardedResolver
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -184,10 +186,13 @@ class EagerAiohttpTransport(AiohttpTransport):
     def get_client(self) -> aiohttp.ClientSession:
         # No cookie jar: one session serves every provider and project of the process,
         # and a cookie that one call's upstream sets must not ride along on the next.
+        # The resolver checks every address before a connection is made to it (SSRF
+        # guard against DNS rebinding, see guard.py).
         connector = aiohttp.TCPConnector(
             limit=POOL_LIMITS.max_connections or 0,
             keepalive_timeout=POOL_LIMITS.keepalive_expiry,
             ssl=self.ssl_context,
+            resolver=GuardedResolver(),
         )
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
