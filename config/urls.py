@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from apps.core.docs import api_docs
 from apps.core.urls import api_urlpatterns as core_api
 from apps.datasets.urls import api_urlpatterns as datasets_api
 from apps.inference.apis_labelling import ClassificationLabelExistingApi, NerLabelExistingApi
@@ -20,7 +21,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(core_api + specs_api + runs_api + datasets_api + inference_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", api_docs, name="api_docs"),
     # Pioneer-compatible paths, at the root as Pioneer's clients expect them.
     path("generate", GenerateApi.as_view(), name="pioneer_generate"),
     path("generate/jobs/<str:job_id>", GenerateJobApi.as_view(), name="pioneer_job"),
