@@ -71,13 +71,15 @@ async def ensure_allowed(url: str) -> float:
     now = time.monotonic()
     cached = _verdicts.get(key)
     if cached is not None and cached[0] > now:
-        refusal = cached[1]
+        expires, refusal = cached
     else:
         refusal = await asyncio.to_thread(_verdict, url)
-        _verdicts[key] = (now + (GUARD_TTL if refusal is None else REFUSAL_TTL), refusal)
+        expires = now + (GUARD_TTL if refusal is None else REFUSAL_TTL)
+        _verdicts[key] = (expires, refusal)
     if refusal is not None:
         raise ProviderRefused(REFUSED + refusal)
-    return now + GUARD_TTL
+    # The cached verdict's own expiry: a client must not stretch it by another TTL.
+    return expires
 
 
 def clear_guard_cache() -> None:
