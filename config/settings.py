@@ -219,6 +219,9 @@ CELERY_TASK_ROUTES = {"apps.runs.tasks.run_chunk_task": {"queue": "runs"}}
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
 # A chunk starts calls for this long, then commits; shorter means livelier pages.
 RUN_CHUNK_SECONDS = env.float("RUN_CHUNK_SECONDS", default=5.0)
+# A provider's Retry-After up to this many seconds is waited out inside the call; a longer
+# one makes the run wait between chunks (no worker held, no call before that time).
+RUN_RETRY_AFTER_IN_CALL_MAX = env.float("RUN_RETRY_AFTER_IN_CALL_MAX", default=5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "run-reaper": {
         "task": "apps.runs.tasks.run_reaper_task",

@@ -8,12 +8,14 @@ A redelivered or duplicated chunk therefore either redoes lost work or changes n
 
 import time
 from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -35,15 +37,21 @@ THROUGHPUT_POINT_SECONDS = 1.0
 
 
 def chunk_claim(*, run_id: int, chunk: int) -> Run | None:
-    """Mark the run RUNNING if chunk `chunk` is the next one; None if there is nothing to do."""
-    claimed = Run.objects.filter(
-        pk=run_id,
-        status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
-        chunks_done=chunk,
-    ).update(
-        status=RunStatus.RUNNING,
-        heartbeat_at=Now(),
-        started_at=Coalesce(F("started_at"), Now()),
+    """Mark the run RUNNING if chunk `chunk` is the next one and the run is not waiting for
+    its provider; None if there is nothing to do now."""
+    claimed = (
+        Run.objects.filter(
+            pk=run_id,
+            status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
+            chunks_done=chunk,
+        )
+        .filter(Q(wait_until__isnull=True) | Q(wait_until__lte=Now()))
+        .update(
+            status=RunStatus.RUNNING,
+            heartbeat_at=Now(),
+            started_at=Coalesce(F("started_at"), Now()),
+            wait_until=None,
+        )
     )
     if not claimed:
         return None
@@ -55,7 +63,10 @@ def chunk_input(run: Run) -> ChunkInput:
     content = content_of(version)
     assert run.provider is not None  # checked by chunk_execute
     return ChunkInput(
-        provider=provider_config(provider=run.provider),
+        provider=replace(
+            provider_config(provider=run.provider),
+            max_retry_after=settings.RUN_RETRY_AFTER_IN_CALL_MAX,
+        ),
         model=run.model,
         prompt=PromptSettings(
             description=version.description,
@@ -86,7 +97,14 @@ def chunk_execute(*, run_id: int, chunk: int) -> int | None:
     """Run chunk `chunk` of a run; the number of the chunk to run next, or None."""
     run = chunk_claim(run_id=run_id, chunk=chunk)
     if run is None:
-        return None
+        # Arrived before the time its provider named (a redelivery): send it again then.
+        waiting = Run.objects.filter(
+            pk=run_id,
+            status__in=[RunStatus.QUEUED, RunStatus.RUNNING],
+            chunks_done=chunk,
+            wait_until__gt=Now(),
+        )
+        return chunk if waiting.exists() else None
     if chunk == 0:
         run_event(run=run, message=f"Started on {run.model}: {run.num_samples} samples wanted.")
     if run.cancel_requested:
@@ -219,6 +237,8 @@ def _apply(
     run.label_counts = dict(Counter(run.label_counts) + labels)
     run.chunks_done += 1
     run.heartbeat_at = timezone.now()
+    if output.wait_seconds:
+        run.wait_until = run.heartbeat_at + timedelta(seconds=output.wait_seconds)
     run.save()
     _store_rejects(run, rejects)
     if point:
@@ -249,6 +269,17 @@ def _decide(run: Run, output: ChunkOutput) -> bool:
     if run.cancel_requested or output.stopped:
         run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled by a user.")
         return False
+    if output.wait_seconds and run.wait_until is not None:
+        provider = run.provider.name if run.provider else "the provider"
+        run_event(
+            run=run,
+            level="warning",
+            message=(
+                f"{provider} asked to wait {output.wait_seconds:.0f} s (Retry-After): "
+                f"waiting until {run.wait_until:%H:%M:%S} UTC, then continuing."
+            ),
+        )
+        return True
     if run.calls + run.failed_calls >= run.call_budget:
         common = Counter(run.rejected_by_reason).most_common(1)
         why = ""

@@ -61,6 +61,9 @@ class ChunkOutput:
     fatal_error: str = ""
     stopped: bool = False
     stale: bool = False  # another delivery of this chunk committed first
+    # The provider asked to wait longer than a call may sleep (Retry-After): the run
+    # waits this many seconds between chunks instead of holding a worker.
+    wait_seconds: float = 0.0
 
     def has_results(self) -> bool:
         return bool(self.calls or self.failed_calls or self.accepted or self.rejected)
@@ -140,6 +143,7 @@ async def run_chunk(
             out.fatal_error
             or out.stopped
             or out.stale
+            or out.wait_seconds
             or time.monotonic() - started >= job.time_budget
             or next_call >= job.call_budget
             or wanted <= 0
@@ -189,6 +193,10 @@ async def run_chunk(
                 top_p=sampling["top_p"],
             )
         except LLMError as exc:
+            if exc.retryable and (exc.retry_after or 0) > job.provider.max_retry_after:
+                # Not a failure: the provider named a time, and no call goes before it.
+                out.wait_seconds = max(out.wait_seconds, exc.retry_after or 0)
+                return
             state.calls_failed += 1
             out.failed_calls += 1
             out.retries += max(0, exc.attempts - 1)

@@ -70,6 +70,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set while the run waits for its provider (a long Retry-After): no chunk runs, and
+    # no call is sent, before this time.
+    wait_until = models.DateTimeField(null=True, blank=True)
 
     # Progress counters and the checkpoint, committed together with each chunk's samples.
     chunks_done = models.PositiveIntegerField(default=0)

@@ -91,6 +91,9 @@ def run_progress(run: Run) -> Progress:
         lines.append("Waiting for a worker.")
     elif run.cancel_requested and not run.is_finished:
         lines.append("Cancelling: waiting for the calls in flight.")
+    elif not run.is_finished and run.wait_until and run.wait_until > timezone.now():
+        provider = run.provider.name if run.provider else "the provider"
+        lines.append(f"Waiting for {provider} until {run.wait_until:%H:%M:%S} UTC (Retry-After).")
     elif run.status == RunStatus.RUNNING and not (run.calls or run.failed_calls):
         lines.append("Calls are out; waiting for the provider's first answers.")
     if run.error:

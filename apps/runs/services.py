@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -191,12 +192,24 @@ def run_create(
     return run
 
 
+# A chunk due later is sent with an ETA at most this far ahead, and sent again from there:
+# the broker redelivers a message held longer than its visibility timeout (an hour).
+MAX_ETA = timedelta(minutes=15)
+
+
 def run_enqueue(*, run: Run, chunk: int) -> None:
-    """Send chunk `chunk` to the workers once the current transaction commits."""
+    """Send chunk `chunk` to the workers once the current transaction commits, to start
+    when the run's wait for its provider (if any) is over."""
     from .tasks import run_chunk_task
 
     run_id = run.pk
-    transaction.on_commit(lambda: run_chunk_task.delay(run_id, chunk))
+
+    def send() -> None:
+        wait_until = Run.objects.filter(pk=run_id).values_list("wait_until", flat=True).first()
+        eta = min(wait_until, timezone.now() + MAX_ETA) if wait_until else None
+        run_chunk_task.apply_async((run_id, chunk), eta=eta)
+
+    transaction.on_commit(send)
 
 
 def run_cancel(*, membership: Membership, run: Run) -> Run:
@@ -212,6 +225,12 @@ def run_cancel(*, membership: Membership, run: Run) -> Run:
         run_event(run=run, message="Cancel requested.")
         if run.status == RunStatus.QUEUED:
             run_finish(run_id=run.pk, status=RunStatus.CANCELLED, message="Cancelled before start.")
+        elif run.wait_until and run.wait_until > timezone.now():  # no chunk is running
+            run_finish(
+                run_id=run.pk,
+                status=RunStatus.CANCELLED,
+                message="Cancelled while waiting for the provider.",
+            )
     run.refresh_from_db()
     return run
 
@@ -258,6 +277,8 @@ def run_requeue_stale(*, stale_after_seconds: float) -> list[int]:
         stale = (
             Run.objects.select_for_update(skip_locked=True)
             .filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING], heartbeat_at__lt=cutoff)
+            # A run waiting for its provider is not stale until its wait is long over.
+            .filter(Q(wait_until__isnull=True) | Q(wait_until__lt=cutoff))
             .only("pk", "chunks_done")
         )
         for run in stale:

@@ -8,7 +8,7 @@ import pytest
 
 from apps.datasets import export
 from apps.datasets.models import Sample
-from apps.runs import chunks, services
+from apps.runs import chunks, selectors, services
 from apps.runs.models import Run, RunStatus
 from apps.specs.models import TaskType
 from tests.factories import MembershipFactory, ProviderFactory
@@ -268,3 +268,36 @@ def test_a_call_budget_spent_on_failures_names_the_failure(setup, fake_openai, m
     assert run.status == RunStatus.FAILED
     assert run.error.startswith(f"Call budget of {run.call_budget} calls used up with 0 of 5")
     assert "; every call failed, the last with: " in run.error and "404" in run.error
+
+
+def test_a_long_retry_after_makes_the_run_wait_without_failing_a_call(setup, fake_openai):
+    fake_openai.responder = responders.classification(CLASS_LABELS)
+    fake_openai.enqueue({"status": 429, "retry_after": 30})
+    run = created_run(setup, 10, concurrency=1)
+    assert chunks.chunk_execute(run_id=run.pk, chunk=0) == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.failed_calls == 0 and run.calls == 0
+    assert 29 <= (run.wait_until - run.heartbeat_at).total_seconds() <= 31
+    assert run.events.filter(message__contains="asked to wait 30 s (Retry-After)").exists()
+    line = f"Waiting for {run.provider.name} until {run.wait_until:%H:%M:%S} UTC (Retry-After)."
+    assert line in selectors.run_progress(run).lines
+    # A chunk delivered early does nothing but ask to be sent again.
+    assert chunks.chunk_execute(run_id=run.pk, chunk=1) == 1
+    assert len(fake_openai.requests) == 1
+    # The reaper leaves a waiting run alone.
+    assert services.run_requeue_stale(stale_after_seconds=0) == []
+    Run.objects.filter(pk=run.pk).update(wait_until=None)  # the time has come
+    chunk: int | None = 1
+    while chunk is not None:
+        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED and run.failed_calls == 0 and run.wait_until is None
+
+
+def test_cancelling_a_waiting_run_ends_it_at_once(setup, fake_openai):
+    fake_openai.enqueue({"status": 429, "retry_after": 120})
+    run = created_run(setup, 10, concurrency=1)
+    assert chunks.chunk_execute(run_id=run.pk, chunk=0) == 1
+    run = services.run_cancel(membership=setup[0], run=run)
+    assert run.status == RunStatus.CANCELLED
+    assert run.events.filter(message__contains="while waiting for the provider").exists()

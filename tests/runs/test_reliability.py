@@ -179,3 +179,34 @@ def test_failing_provider_ends_failed_never_running(
     if failure == "500":
         assert "500" in run.error
     assert run.events.filter(level="error").exists()
+
+
+def test_a_run_told_to_wait_30_s_frees_the_worker_and_sends_nothing_before(
+    start_run, celery_processes, fake_openai
+):
+    fake_openai.script(latency=0.05)
+    fake_openai.enqueue({"status": 429, "retry_after": 30})
+    celery_processes.start_worker()  # a pool of one: a waiting run must not hold it
+    waiting = start_run(num_samples=40)
+    wait_for(
+        lambda: waiting.events.filter(message__contains="Retry-After").exists(),
+        30,
+        "the run to wait",
+        celery_processes,
+    )
+    told = next(r for r in fake_openai.requests if r["status"] == 429)
+    # Meanwhile the worker serves another run (another model, to tell calls apart).
+    other = start_run(num_samples=20, model="fake-gpt-mini")
+    wait_for(lambda: status(other) == RunStatus.SUCCEEDED, 25, "the other run", celery_processes)
+    assert status(waiting) == RunStatus.RUNNING
+    wait_for(lambda: status(waiting) == RunStatus.SUCCEEDED, 90, "the run", celery_processes)
+    assert_exact_samples(waiting)
+    assert waiting.failed_calls == 0
+    # The calls sent together with the one told to wait were already out; after them,
+    # none of this run's calls came before the time named.
+    own_after = [
+        r["wall"] - told["wall"]
+        for r in fake_openai.requests
+        if r["json"].get("model") == waiting.model and r["wall"] - told["wall"] > 0.2
+    ]
+    assert own_after and min(own_after) >= 30.0
