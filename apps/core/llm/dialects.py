@@ -8,6 +8,7 @@ from typing import Any
 
 from .config import ChatChunk, ProviderConfig, Usage
 from .errors import LLMError, ProviderBadResponse, ProviderHTTPError
+from .grammar_safety import grammar_safe
 from .sse import SSEEvent
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -100,7 +101,9 @@ class OpenAIDialect:
                 "json_schema": {"name": schema_name, "schema": json_schema, "strict": True},
             }
         elif json_schema is not None and mode == "json_object_schema":
-            body["response_format"] = {"type": "json_object", "schema": json_schema}
+            # llama.cpp compiles the schema into a grammar, and one it cannot parse takes
+            # the whole server down: only a checked, re-encoded schema goes there.
+            body["response_format"] = {"type": "json_object", "schema": grammar_safe(json_schema)}
         if temperature is not None:
             body["temperature"] = temperature
         if top_p is not None:

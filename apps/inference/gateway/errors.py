@@ -24,6 +24,7 @@ from apps.core.llm import (
     ProviderRefused,
     ProviderTimeout,
 )
+from apps.core.llm.grammar_safety import SchemaRefused
 from apps.inference.models import Protocol
 
 OPENAI_TYPES = {
@@ -98,6 +99,9 @@ def from_llm(exc: LLMError) -> GatewayError:
         return GatewayError(504, message, code="upstream_timeout")
     if isinstance(exc, LimiterUnavailable):
         return GatewayError(503, message, code="unavailable")
+    if isinstance(exc, SchemaRefused):
+        # A schema the gateway built (extraction): the caller's names are in the reason.
+        return GatewayError(400, f"schema: {exc.reason}", param="schema", code="unsupported_schema")
     if isinstance(exc, ProviderAuthError | ProviderRefused):
         return GatewayError(502, message, code="upstream_configuration")
     if isinstance(exc, ProviderHTTPError) and exc.status_code == 404:

@@ -23,6 +23,7 @@ from .auth import authenticate
 from .calls import Call, dumps, gateway_view
 from .errors import GatewayError, bad_request, error_response
 from .extraction import extract_with
+from .grammar import check_schema
 from .schema import spec_parse, text_check, threshold_check
 from .streams import open_stream, sse, stream_response
 
@@ -40,6 +41,8 @@ def usage_body(usage: Usage) -> dict[str, int]:
         "total_tokens": usage.total_tokens,
     }
 
+
+SCHEMA_FIELD = "response_format.json_schema.schema"
 
 # Options a caller would silently lose: refused with a 400 naming them, not ignored.
 UNSUPPORTED = ("logprobs", "top_logprobs", "echo", "suffix", "logit_bias")
@@ -178,6 +181,7 @@ async def chat_completions(call: Call) -> HttpResponseBase:
     options = sampling(body)
     stream = m.flag(body, "stream")
     resolved = await call.resolve(m.check_model(body.get("model")))
+    check_schema(resolved, options, SCHEMA_FIELD)
     options["model"] = resolved.upstream_model
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
@@ -215,6 +219,7 @@ async def completions(call: Call) -> HttpResponseBase:
     options = sampling(body)
     stream = m.flag(body, "stream")
     resolved = await call.resolve(m.check_model(body.get("model")))
+    check_schema(resolved, options, SCHEMA_FIELD)
     options["model"] = resolved.upstream_model
     ident = await call.public_id("cmpl-")
     if stream:

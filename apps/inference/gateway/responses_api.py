@@ -16,6 +16,7 @@ from apps.inference.models import Protocol
 from . import messages as m
 from .calls import Call, dumps, gateway_view
 from .errors import GatewayError, bad_request
+from .grammar import check_schema
 from .streams import open_stream, sse, stream_response
 
 
@@ -153,6 +154,7 @@ async def responses(call: Call) -> HttpResponseBase:
     options = _options(body)
     stream = m.flag(body, "stream")
     resolved = await call.resolve(m.check_model(body.get("model")))
+    check_schema(resolved, options, "text.format.schema")
     options["model"] = resolved.upstream_model
     if stream:
         first, chunks = await open_stream(resolved.client, chat, **options)
