@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import selectors
+from .inputs import InputError
 from .models import ApiKey, Membership
 
 
@@ -26,7 +27,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "(DATA_UPLOAD_MAX_MEMORY_SIZE); send less per request."
         )
         return Response({"detail": too_big}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, InputError):
+        exc = exceptions.ValidationError(detail=exc.as_dict())
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
     elif isinstance(exc, DjangoPermissionDenied):

@@ -45,8 +45,13 @@ class ProviderInput(serializers.Serializer):
     api_key = serializers.CharField(max_length=500, required=False, allow_blank=True)
     default_model = serializers.CharField(max_length=200, required=False, allow_blank=True)
     structured_output = serializers.ChoiceField(choices=StructuredOutput.choices, required=False)
-    requests_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    tokens_per_minute = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    # PositiveIntegerField columns (int4).
+    requests_per_minute = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, required=False, allow_null=True
+    )
+    tokens_per_minute = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, required=False, allow_null=True
+    )
     max_concurrency = serializers.IntegerField(min_value=1, max_value=1024, required=False)
     timeout_seconds = serializers.FloatField(min_value=0.1, max_value=3600, required=False)
 

@@ -44,10 +44,19 @@ class ErrorOutput(serializers.Serializer):
 
 
 # What `apps.core.api.exception_handler` answers for bad input: each field named, with
-# its messages (limits included); errors of the request as a whole come under `detail`.
+# its messages (limits included); a list's or an object's field holds its items' errors
+# by index or key (`{"seeds": {"2": ["…"]}}`); errors of the request as a whole come
+# under `detail` (a message or a list of them).
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
 FIELD_ERRORS = {
     "type": "object",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "properties": {"detail": {"anyOf": [{"type": "string"}, _MESSAGES]}},
+    "additionalProperties": {
+        "anyOf": [
+            _MESSAGES,
+            {"type": "object", "description": "Errors of items or fields, by index or key."},
+        ]
+    },
     "example": {"field": ["What is wrong with it, with the limit it breaks."]},
 }
 BODIES = {"POST", "PUT", "PATCH"}

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .forms import ApiKeyForm, ProjectForm, ProviderForm
+from .inputs import query_int
 from .llm.errors import LLMError
 from .models import Membership
 from .web import SESSION_PROJECT, project_view, render_page
@@ -26,7 +27,7 @@ def home(request: HttpRequest, membership: Membership) -> HttpResponse:
 @require_POST
 def project_switch(request: HttpRequest) -> HttpResponse:
     membership = selectors.membership_get(
-        user=request.user, project_id=int(request.POST.get("project_id", 0))
+        user=request.user, project_id=query_int(request.POST, "project_id", 0, minimum=1) or 0
     )
     request.session[SESSION_PROJECT] = membership.project_id
     target = request.POST.get("next", "")

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from . import selectors
+from .inputs import is_id
 from .models import Membership
 
 SESSION_PROJECT = "project_id"
@@ -84,8 +85,4 @@ def render_page(
 
 def int_or_none(value: str | None) -> int | None:
     """A positive id or number from a query string; None when absent or not one."""
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if number > 0 else None
+    return int(value) if value and is_id(value) else None

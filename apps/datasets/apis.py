@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.inputs import MAX_BIGINT, InputError, query_int
+from apps.core.parsers import JSONField
 from apps.specs.models import TaskType
 
 from . import importing, selectors, services
@@ -124,10 +126,10 @@ class SampleListApi(ProjectAPIView):
     class Input(serializers.Serializer):
         version = serializers.IntegerField(min_value=1, required=False)
         label = serializers.CharField(max_length=200, required=False)  # type: ignore[assignment]
-        run = serializers.IntegerField(min_value=1, required=False)
+        run = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
         review_state = serializers.ChoiceField(choices=ReviewState.choices, required=False)
         q = serializers.CharField(max_length=200, required=False)
-        cursor = serializers.IntegerField(min_value=1, required=False)
+        cursor = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
         limit = serializers.IntegerField(
             min_value=1, max_value=selectors.MAX_PAGE, required=False, default=50
         )
@@ -168,7 +170,7 @@ class SampleDetailApi(ProjectAPIView):
     @extend_schema_serializer(component_name="SamplePatchInput")
     class Input(serializers.Serializer):
         review_state = serializers.ChoiceField(choices=services.REVIEWABLE, required=False)
-        payload = serializers.JSONField(required=False)
+        payload = JSONField(required=False)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if ("review_state" in attrs) == ("payload" in attrs):
@@ -335,13 +337,12 @@ class DatasetExportStreamApi(ProjectAPIView):
     def get(self, request: Request, dataset_id: int) -> HttpResponseBase:
         dataset = selectors.dataset_get(self.membership.project, dataset_id)
         fmt = request.query_params.get("format", ExportFormat.JSONL)
-        version = request.query_params.get("version") or None
-        if version is not None and not version.isdigit():
-            return Response({"version": ["version must be a positive integer."]}, status=400)
+        try:
+            version = query_int(request.query_params, "version", minimum=1)
+        except InputError as exc:
+            return Response(exc.as_dict(), status=400)
         skip = request.query_params.get("skip_rejected", "false").lower()
         if skip not in ("true", "false", "1", "0"):
             return Response({"skip_rejected": ["skip_rejected must be true or false."]}, status=400)
-        number = services.export_stream_check(
-            dataset=dataset, version=int(version) if version else None, fmt=fmt
-        )
+        number = services.export_stream_check(dataset=dataset, version=version, fmt=fmt)
         return export_response(request, dataset, number, fmt, skip_rejected=skip in ("true", "1"))

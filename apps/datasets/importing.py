@@ -6,7 +6,6 @@ as generated samples. Rows are parsed lazily so a 50 MB file never becomes a lis
 """
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -14,6 +13,7 @@ from pathlib import PurePath
 from typing import Any
 
 from apps.core import csvtext
+from apps.core.inputs import InputError, check_payload, parse_json
 from apps.specs.models import TaskType
 from apps.specs.task_types import REASON_LABELS, Checked, SpecContent, check_sample
 
@@ -100,17 +100,24 @@ def iter_jsonl(text: str) -> Iterator[Row]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Row(
-                number, error=f"line {number}: not valid JSON ({exc.msg}, column {exc.colno})"
-            )
+            obj = parse_json(line, f"line {number}")
+        except InputError as exc:
+            yield Row(number, error=exc.message)
             continue
         if not isinstance(obj, dict):
             yield Row(number, error=f"line {number}: expected a JSON object")
             continue
-        payload, extra = _split(obj)
-        yield Row(number, payload, extra)
+        yield _row(number, obj)
+
+
+def _row(number: int, obj: dict[str, Any]) -> Row:
+    """A parsed row, or its error when it could not be stored (apps/core/inputs.py)."""
+    try:
+        check_payload(obj, f"line {number}")
+    except InputError as exc:
+        return Row(number, error=exc.message)
+    payload, extra = _split(obj)
+    return Row(number, payload, extra)
 
 
 def iter_csv(text: str, task_type: str) -> Iterator[Row]:
@@ -139,17 +146,16 @@ def iter_csv(text: str, task_type: str) -> Iterator[Row]:
             )
             if wants_json:
                 try:
-                    obj[name] = json.loads(cell)
-                except json.JSONDecodeError:
-                    error = f"line {line}: column {name!r} is not valid JSON"
+                    obj[name] = parse_json(cell, f"line {line}: column {name!r}")
+                except InputError as exc:
+                    error = exc.message
                     break
             else:
                 obj[name] = cell
         if error:
             yield Row(line, error=error)
             continue
-        payload, extra = _split(obj)
-        yield Row(line, payload, extra)
+        yield _row(line, obj)
 
 
 def iter_rows(fmt: str, text: str, task_type: str) -> Iterator[Row]:
@@ -164,8 +170,8 @@ def lineage_of(row: Row, file_name: str) -> dict[str, Any]:
             lineage[key] = extra[key]
     original = extra.get("original")
     if isinstance(original, str):
-        with contextlib.suppress(json.JSONDecodeError):
-            original = json.loads(original)
+        with contextlib.suppress(InputError):
+            original = parse_json(original)
     if original not in (None, ""):
         lineage["original"] = original
     return lineage

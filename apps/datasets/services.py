@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.inputs import InputError, check_payload
 from apps.core.models import Membership, Project
 from apps.core.services import require_editor
 from apps.runs.models import FINISHED
@@ -237,6 +238,10 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
     An invalid payload raises ValidationError naming the problem and changes nothing.
     """
     require_editor(membership)
+    try:
+        check_payload(payload, "payload")
+    except InputError as exc:
+        raise ValidationError({"payload": exc.message}) from None
     content = selectors.edit_content(sample, payload)
     checked = check_sample(payload, content)
     if not checked.ok:

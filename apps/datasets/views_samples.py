@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.inputs import InputError, parse_json
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view
@@ -100,14 +101,9 @@ def sample_edit(request: HttpRequest, membership: Membership, sample_id: int) ->
         return _editor(request, sample, text)
     text = request.POST.get("payload", "")
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return _editor(
-            request,
-            sample,
-            text,
-            f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
-        )
+        payload = parse_json(text, "payload")
+    except InputError as exc:
+        return _editor(request, sample, text, exc.message)
     try:
         sample = services.sample_edit(membership=membership, sample=sample, payload=payload)
     except ValidationError as exc:

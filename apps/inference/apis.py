@@ -24,7 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.inputs import MAX_BIGINT
 from apps.core.models import ApiKey
+from apps.core.parsers import JSONField
 from apps.core.schema import PageSchema
 from apps.core.services import require_editor
 
@@ -84,7 +86,7 @@ class HistoryFilterInput(serializers.Serializer):
 
     model_id = serializers.CharField(required=False, max_length=320)
     task = serializers.ChoiceField(list(TASK_NAMES), required=False)
-    project_id = serializers.IntegerField(required=False)
+    project_id = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
     training_job_id = serializers.CharField(required=False, max_length=200)
     verdict = serializers.ChoiceField([*Verdict.values, "none"], required=False)
 
@@ -103,13 +105,13 @@ def history_filters(data: dict[str, Any], *, project: Any) -> dict[str, Any]:
 
 class ListFilters(HistoryFilterInput):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_BIGINT, default=0)
     status = serializers.ChoiceField(["ok", "error"], required=False)
 
 
 class FeedbackInput(serializers.Serializer):
     verdict = serializers.ChoiceField(Verdict.values)
-    corrected_output = serializers.JSONField(required=False, allow_null=True)
+    corrected_output = JSONField(required=False, allow_null=True)
 
 
 def _maybe_pending(inference_id: int) -> bool:

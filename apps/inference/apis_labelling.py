@@ -33,6 +33,7 @@ from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
 from apps.core.models import ApiKey
+from apps.core.parsers import JSONField
 from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
 from apps.runs.pioneer import throttle
@@ -42,7 +43,7 @@ from . import labelling
 
 
 @extend_schema_field({"type": "array", "items": {"type": "string"}})
-class Strings(serializers.JSONField):
+class Strings(JSONField):
     """A list of strings, checked by the service (which names the bad item's index)."""
 
 

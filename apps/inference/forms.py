@@ -3,7 +3,6 @@ promotion and aliases. Parsing and limits only; the writes are services."""
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -13,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from apps.core.inputs import InputError, parse_json
 from apps.core.models import Provider
 from apps.specs.models import TaskType
 
@@ -60,9 +60,9 @@ def _jsonl(text: str, problems: list[str]) -> list[tuple[int, str]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"Line {number}: not valid JSON ({exc.msg}, column {exc.colno}).")
+            row = parse_json(line)
+        except InputError as exc:
+            problems.append(f"Line {number}: {exc.reason}")
             continue
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             problems.append(f'Line {number}: expected an object with a "text" string.')
@@ -220,11 +220,9 @@ class AliasForm(forms.Form):
 def parse_entities(raw: str) -> list[dict[str, Any]]:
     """The entity list typed in the correction editor; ValidationError naming the entry."""
     try:
-        value = json.loads(raw or "[]")
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"Entities are not valid JSON: {exc.msg} (column {exc.colno})."
-        ) from None
+        value = parse_json(raw or "[]")
+    except InputError as exc:
+        raise ValidationError(f"Entities are {exc.reason}") from None
     if isinstance(value, dict) and isinstance(value.get("entities"), list):
         value = value["entities"]
     if not isinstance(value, list):

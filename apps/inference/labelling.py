@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.core.inputs import storable
 from apps.core.lanes import map_in_lanes
 from apps.core.services import EMBEDDED_PROVIDER_NAME
 from apps.specs.models import TaskType
@@ -241,9 +242,10 @@ def outcomes_record(
             task=HISTORY_TASK[task],
             request=request,
             input_text=outcome.text,
-            output=None if outcome.error else outcome.annotation,
+            # Model text PostgreSQL cannot store becomes U+FFFD (apps/core/inputs.py).
+            output=None if outcome.error else storable(outcome.annotation),
             status="error" if outcome.error else "ok",
-            error=outcome.error,
+            error=storable(outcome.error),
             http_status=502 if outcome.error else 200,
             latency_ms=outcome.latency_ms,
             input_tokens=outcome.input_tokens,

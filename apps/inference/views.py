@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from apps.core.inputs import MAX_BIGINT, query_int
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import int_or_none, project_view, render_page
@@ -31,10 +32,8 @@ PAGE_SIZE = 50
 
 
 def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(0, int(request.GET.get("page", "0")))
-    except ValueError:
-        return 0
+    # The page's offset must fit PostgreSQL's bigint.
+    return query_int(request.GET, "page", 0, maximum=MAX_BIGINT // PAGE_SIZE) or 0
 
 
 def model_ids(project: Any) -> list[str]:
@@ -77,10 +76,7 @@ def history(request: HttpRequest, membership: Membership) -> HttpResponse:
 def history_new(request: HttpRequest, membership: Membership) -> HttpResponse:
     """Calls newer than `after`: prepended to the list, with a new poller (204: none)."""
     filters = HistoryFilters.from_query(request.GET)
-    try:
-        after = int(request.GET.get("after", "0"))
-    except ValueError:
-        after = 0
+    after = query_int(request.GET, "after", 0) or 0
     rows = inference_list(
         project=membership.project, **filters.selector_kwargs(), limit=PAGE_SIZE, offset=0
     )

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
+from apps.core.inputs import is_id
 from apps.core.ratelimit import rate_limit_hit
 from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
@@ -211,7 +212,7 @@ class GenerateJobApi(ProjectAPIView):
         parameters=[OpenApiParameter("limit", int, description="0 to 1,000; default 100.")],
     )
     def get(self, request: Request, job_id: str) -> Response:
-        if not job_id.isdigit():
+        if not is_id(job_id):
             return Response({"detail": "No such job."}, status=status.HTTP_404_NOT_FOUND)
         run: Run = selectors.run_get(project=self.membership.project, run_id=int(job_id))
         query = GenerateJobInput(data=request.query_params)

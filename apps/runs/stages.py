@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from rapidfuzz import fuzz, process
 
+from apps.core.inputs import storable
 from apps.specs.task_types import (
     REASON_DUPLICATE,
     REASON_ECHO,
@@ -165,8 +166,19 @@ STAGES: list[Stage] = [validate_stage, echo_stage, dedupe_stage]
 
 def parse_answer(content: str, call_index: int, original: dict[str, Any] | None) -> list[Candidate]:
     """Split a model answer into candidates; an unreadable answer is one rejected candidate."""
+    # What the model wrote is kept, but for what PostgreSQL cannot store (apps/core/inputs.py).
+    content = storable(content)
     try:
-        data = json.loads(content)
+        data = storable(json.loads(content))
+    except RecursionError:
+        return [
+            Candidate(
+                payload=content[:2000],
+                call_index=call_index,
+                reason=REASON_UNPARSEABLE,
+                detail="JSON nested too deep to read",
+            )
+        ]
     except json.JSONDecodeError as exc:
         return [
             Candidate(

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.core.inputs import query_int
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
@@ -58,10 +59,10 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
     initial = {}
     if request.GET.get("spec_version"):
         initial["spec_version"] = request.GET["spec_version"]
-    again = request.GET.get("again", "")
+    again = query_int(request.GET, "again", minimum=1)
     earlier = None
-    if again.isdigit():
-        earlier = selectors.run_get(project=membership.project, run_id=int(again))
+    if again is not None:
+        earlier = selectors.run_get(project=membership.project, run_id=again)
         initial = RunForm.initial_from(earlier)
     form = RunForm(request.POST or None, project=membership.project, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.parsers import JSONField
 from apps.core.services import require_editor
 
 from . import display, selectors, services
@@ -114,10 +115,10 @@ class SpecContentInput(serializers.Serializer):
     labels = serializers.ListField(child=serializers.CharField(), required=False)
     multi_label = serializers.BooleanField(required=False)
     requirements = serializers.ListField(child=serializers.CharField(), required=False)
-    seeds = serializers.ListField(child=serializers.JSONField(), required=False)
+    seeds = serializers.ListField(child=JSONField(), required=False)
     seeds_jsonl = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     seeds_csv = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    custom_schema = serializers.JSONField(required=False, allow_null=True)
+    custom_schema = JSONField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = [name for name in ("seeds", *SEED_TEXT_FIELDS) if name in attrs]

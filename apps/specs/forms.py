@@ -7,6 +7,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 
+from apps.core.inputs import InputError, parse_json
+
 from . import seeds as seed_io
 from .models import SpecVersion, TaskType
 from .services import MAX_NAME_CHARS
@@ -109,11 +111,9 @@ class SpecForm(forms.Form):
         if not text:
             return None
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from exc
+            value = parse_json(text, "custom_schema")
+        except InputError as exc:
+            raise ValidationError(exc.message) from None
         if not isinstance(value, dict):
             raise ValidationError("Must be a JSON object (a JSON Schema).")
         return value

@@ -13,6 +13,7 @@ from typing import Any, NotRequired, TypedDict
 from django.core.exceptions import ValidationError
 
 from apps.core import csvtext
+from apps.core.inputs import InputError, parse_json
 
 from .models import TaskType
 from .task_types import (
@@ -112,11 +113,9 @@ def parse_jsonl(text: str) -> ParsedSeeds:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.problems.append(
-                {"line": number, "message": f"not valid JSON ({exc.msg} at column {exc.colno})."}
-            )
+            row = parse_json(line)
+        except InputError as exc:
+            parsed.problems.append({"line": number, "message": exc.reason})
             continue
         if not isinstance(row, dict):
             hint = " Put each object on its own line." if isinstance(row, list) else ""
@@ -180,9 +179,11 @@ def _csv_row(
     for name, cell in zip(names, cells, strict=True):
         if name in json_columns:
             try:
-                row[name] = json.loads(cell)
-            except json.JSONDecodeError as exc:
-                return None, f"column {name!r} must hold JSON ({exc.msg} at column {exc.colno})."
+                row[name] = parse_json(cell)
+            except InputError as exc:
+                return None, f"column {name!r} must hold JSON: {exc.reason}"
+        elif "\x00" in cell:
+            return None, f"column {name!r} contains a NUL character."
         else:
             row[name] = cell
     if task_type == TaskType.CLASSIFICATION and multi_label:

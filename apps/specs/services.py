@@ -11,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.inputs import InputError, check_payload, check_storable
 from apps.core.models import Membership
 from apps.core.services import require_editor
 
@@ -104,6 +105,21 @@ def _clean_content(
             add("custom_schema", "Must be a JSON object (a JSON Schema).")
         elif len(json.dumps(custom_schema).encode()) > MAX_SCHEMA_BYTES:
             add("custom_schema", f"At most {MAX_SCHEMA_BYTES // 1000} kB of JSON.")
+    if not errors:
+        # Nothing PostgreSQL cannot store, however the content came (API, form, file).
+        fields = {"description": description, "instruction": instruction, "labels": labels}
+        fields.update(requirements=requirements, custom_schema=custom_schema)
+        for field, value in fields.items():
+            try:
+                check_storable(value, field)
+            except InputError as exc:
+                add(field, exc.message)
+        for number, seed in enumerate(seeds, 1):
+            try:
+                check_payload(seed, f"Seed {number}")
+            except InputError as exc:
+                add("seeds", exc.message)
+                break
     if errors:
         return {}, errors
     clean = {

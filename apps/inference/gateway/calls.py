@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.core.inputs import InputError, parse_json, storable
 from apps.core.llm import LLMError
 from apps.inference.recording import recorder
 from apps.inference.registry import ModelNotFound, Resolved, resolve
@@ -43,7 +44,10 @@ CLIENT_GONE = "The client closed the connection before the answer was complete."
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate in the model's answer is not UTF-8
+        return json.dumps(storable(data), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Call:
@@ -75,10 +79,11 @@ class Call:
         except RequestDataTooBig:
             raise GatewayError(413, "The request body is too large.") from None
         try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            self.body = {"_invalid_json": raw[:1000].decode("utf-8", "replace")}
-            raise bad_request("The request body is not valid JSON.") from None
+            body = parse_json(raw or b"null")
+        except InputError as exc:
+            # Kept for the history row, made storable: it is what the caller sent.
+            self.body = {"_invalid_json": storable(raw[:1000].decode("utf-8", "replace"))}
+            raise bad_request(exc.message, exc.field) from None
         if not isinstance(body, dict):
             raise bad_request("The request body must be a JSON object.")
         self.body = body
@@ -154,11 +159,13 @@ class Call:
             "task": self.task,
             "request": self.body,
             "input_text": self.input_text,
-            "output": output,
-            "output_text": output_text,
+            # The model's answer is stored as it came, but for what PostgreSQL cannot
+            # hold (a NUL, a lone surrogate): those become U+FFFD (apps/core/inputs.py).
+            "output": storable(output),
+            "output_text": storable(output_text),
+            "error": storable(error),
             "streamed": self.streamed,
             "status": status,
-            "error": error,
             "http_status": http_status,
             "latency_ms": round(self.elapsed_ms(), 3),
             "input_tokens": input_tokens,
@@ -224,6 +231,8 @@ def gateway_view(protocol: str, task: str) -> Callable[[View], Callable[..., Any
                 return await call.fail(exc)
             except ValidationError as exc:
                 return await call.fail(from_validation(exc))
+            except InputError as exc:
+                return await call.fail(bad_request(exc.message, exc.field))
             except UnreadableAnswer as exc:
                 return await call.fail(
                     from_llm(exc),

@@ -39,12 +39,12 @@ def _confidence(value: Any) -> float:
 def _answer(content: str) -> dict[str, Any]:
     try:
         data = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         # Providers without constrained decoding may wrap the JSON in prose or fences.
         match = _OBJECT.search(content)
         try:
             data = json.loads(match.group(0)) if match else None
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
     if not isinstance(data, dict):
         raise ProviderBadResponse(

@@ -53,7 +53,8 @@ def _list(value: Any, where: str) -> list[Any]:
 def _openai_message(message: Any, at: str) -> dict[str, str]:
     if not isinstance(message, dict):
         raise bad_request(f"{at} must be an object with role and content.", at)
-    role = OPENAI_ROLES.get(message.get("role", ""))
+    named = message.get("role")
+    role = OPENAI_ROLES.get(named) if isinstance(named, str) else None
     if role is None:
         raise bad_request(
             f"{at}.role must be one of system, developer, user, assistant.", f"{at}.role"
