@@ -111,7 +111,7 @@ def parse_json(raw: bytes | str, field: str = "") -> Any:
     except RecursionError:
         raise InputError(_too_deep(field), field or None) from None
     except json.JSONDecodeError as exc:
-        reason = f"not valid JSON ({exc.msg}, column {exc.colno})."
+        reason = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         raise _not_json(field, reason) from None
     except _NotFinite as exc:
         raise _not_json(field, f"not valid JSON: {exc}.") from None

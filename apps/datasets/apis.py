@@ -338,7 +338,8 @@ class DatasetExportStreamApi(ProjectAPIView):
         dataset = selectors.dataset_get(self.membership.project, dataset_id)
         fmt = request.query_params.get("format", ExportFormat.JSONL)
         try:
-            version = query_int(request.query_params, "version", minimum=1)
+            # 0 is a number: the service says which versions there are.
+            version = query_int(request.query_params, "version")
         except InputError as exc:
             return Response(exc.as_dict(), status=400)
         skip = request.query_params.get("skip_rejected", "false").lower()

@@ -103,7 +103,11 @@ def sample_edit(request: HttpRequest, membership: Membership, sample_id: int) ->
     try:
         payload = parse_json(text, "payload")
     except InputError as exc:
-        return _editor(request, sample, text, exc.message)
+        # A syntax error reads "Not valid JSON: …", where the editor's line and column are.
+        syntax = exc.reason != exc.message
+        return _editor(
+            request, sample, text, exc.reason[0].upper() + exc.reason[1:] if syntax else exc.message
+        )
     try:
         sample = services.sample_edit(membership=membership, sample=sample, payload=payload)
     except ValidationError as exc:
