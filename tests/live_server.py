@@ -26,7 +26,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     production.enable()
     call_command("collectstatic", interactive=False, verbosity=0)
     server = LiveServer(os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS", "localhost"), start=False)
-    server.thread.static_handler = lambda handler: handler  # WhiteNoise serves them
+    server.thread.static_handler = lambda handler: handler  # type: ignore[assignment]  # WhiteNoise serves them
     server.start()
     yield server
     server.stop()

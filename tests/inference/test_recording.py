@@ -82,7 +82,7 @@ def test_inference_record_writes_at_once(owner):
     assert Inference.objects.get(pk=inference.pk).task == "label_ner"
 
 
-POISON = {
+POISON: dict[str, dict[str, object]] = {
     "NUL in text": {"output_text": "a\x00b"},
     "NUL in JSON": {"request": {"messages": [{"role": "user", "content": "a\x00b"}]}},
     "NaN in JSON": {"output": {"score": float("nan")}},
