@@ -38,7 +38,7 @@ PENDING_WAIT = 2.0  # seconds a just-allocated id is waited for
 
 
 class InferenceOutput(serializers.ModelSerializer):
-    provider = serializers.CharField(source="provider.name", default=None)
+    provider = serializers.CharField(source="provider.name", default=None, allow_null=True)
     usage = serializers.SerializerMethodField()
 
     class Meta:

@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from apps.inference.recording import inference_record
+from tests.datasets.helpers import add_version, ner
 from tests.inference.server import GatewayServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,8 +49,21 @@ def api_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Gateway
 
 
 @pytest.fixture
-def api_key(owner_key: str) -> str:
-    """The key of a project's owner (tests/conftest.py), committed for the server."""
+def api_key(owner: Any, owner_key: str) -> str:
+    """The key of a project's owner (tests/conftest.py), committed for the server, and
+    rows for the list operations to answer with (their shapes are checked too): a call
+    that failed before any provider was chosen, and a dataset with samples."""
+    inference_record(
+        project=owner.project,
+        model_id="nobody/none",
+        protocol="openai",
+        task="chat",
+        request={"model": "nobody/none"},
+        status="error",
+        error="The model does not exist.",
+        http_status=404,
+    )
+    add_version(owner.project, "people", [ner(0), ner(1)], task_type="ner")
     return owner_key
 
 
