@@ -246,6 +246,9 @@ PROVIDER_HOST_ALLOWLIST = env.list(
 # History rows are written in batches this often (a busy gateway writes one COPY per
 # batch instead of one INSERT per call); queued rows are written at shutdown.
 INFERENCE_HISTORY_FLUSH_SECONDS = env.float("INFERENCE_HISTORY_FLUSH_SECONDS", default=0.05)
+# A history id the gateway handed out but has not written yet (a client asking for the
+# row right after its call) is waited for this long before the answer is a 404.
+INFERENCE_PENDING_WAIT_SECONDS = env.float("INFERENCE_PENDING_WAIT_SECONDS", default=2.0)
 
 # --- Login lockout, request bodies, Content-Security-Policy ----------------------------
 # These extend the lists above; AxesMiddleware goes last, as django-axes requires.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -33,8 +34,6 @@ from apps.core.services import require_editor
 from . import selectors, services
 from .forms import TASK_NAMES
 from .models import Inference, Verdict
-
-PENDING_WAIT = 2.0  # seconds a just-allocated id is waited for
 
 
 class InferenceOutput(serializers.ModelSerializer):
@@ -129,7 +128,7 @@ def _maybe_pending(inference_id: int) -> bool:
 
 
 def inference_visible(*, project: Any, inference_id: int) -> Inference:
-    deadline = time.monotonic() + PENDING_WAIT
+    deadline = time.monotonic() + settings.INFERENCE_PENDING_WAIT_SECONDS
     while True:
         try:
             return selectors.inference_get(project=project, inference_id=inference_id)

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from apps.inference.recording import inference_record
 from tests.datasets.helpers import add_version, ner
-from tests.inference.server import GatewayServer
+from tests.inference.server import GatewayServer, server_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,10 @@ statuses: Counter[int] = Counter()
 @pytest.fixture(scope="module")
 def api_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[GatewayServer]:
     with django_db_blocker.unblock():
-        server = GatewayServer().wait_ready()
+        # An unknown history id is a 404 after a short wait for a row still being
+        # written; the fuzzer asks for hundreds of them.
+        server = GatewayServer(env=server_env(INFERENCE_PENDING_WAIT_SECONDS="0.1"))
+        server.wait_ready()
     yield server
     server.stop()
 
