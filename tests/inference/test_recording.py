@@ -122,3 +122,35 @@ def test_a_refused_row_never_holds_up_the_queue(caplog):
     numbers = Inference.objects.filter(project=project).values_list("output__n", flat=True)
     assert sorted(numbers) == [n for n in range(111) if n != 50]
     assert "dropped, PostgreSQL refused it (DataError" in caplog.text
+
+
+def test_closing_while_the_database_is_down_gives_up_after_a_bounded_number_of_tries(
+    monkeypatch,
+):
+    """Shutdown cannot hang on an unreachable database: a few retries, then the rows are
+    left for the last synchronous attempt at exit, and the error is raised."""
+    from django.db import OperationalError
+
+    from apps.inference import recording
+
+    tries = []
+
+    def unreachable(rows, *, retry=False):
+        tries.append(len(rows))
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(recording, "write_rows", unreachable)
+    monkeypatch.setattr(recording, "RETRY_DELAYS", (0.0, 0.0, 0.0))
+    project = MembershipFactory().project
+
+    async def close() -> Recorder:
+        recorder = Recorder()
+        recorder.submit(row(project.pk, id=1))
+        with pytest.raises(OperationalError):
+            await recorder.aclose()
+        return recorder
+
+    recorder = asyncio.run(close())
+    assert tries == [1, 1, 1, 1]  # the first write and three retries
+    assert recorder.pending() == 1  # kept for the write at interpreter exit
+    recorder._rows.clear()  # that exit write is not this test's
