@@ -78,8 +78,13 @@ def supervised(tmp_path) -> Iterator:
     yield start
     for sup in started:
         if sup.proc.poll() is None:
-            os.killpg(sup.proc.pid, signal.SIGKILL)
-            sup.proc.wait()
+            # Its own Ctrl-C first: its children live in sessions of their own, which a
+            # SIGKILL of the supervisor would leave running.
+            try:
+                sup.stop()
+            except subprocess.TimeoutExpired:
+                os.killpg(sup.proc.pid, signal.SIGKILL)
+                sup.proc.wait()
 
 
 def test_a_killed_process_is_restarted_and_the_others_keep_running(supervised):
