@@ -59,8 +59,12 @@ class RunOutput(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "wait_until",
             "detailed_status",
         ]
+        extra_kwargs = {
+            "wait_until": {"help_text": "Set while the run waits for its provider's Retry-After."}
+        }
 
     def get_detailed_status(self, run: Run) -> list[str]:
         return selectors.run_progress(run).lines

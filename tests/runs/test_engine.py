@@ -9,6 +9,7 @@ import pytest
 from apps.datasets import export
 from apps.datasets.models import Sample
 from apps.runs import chunks, selectors, services
+from apps.runs.apis import RunOutput
 from apps.runs.models import Run, RunStatus
 from apps.specs.models import TaskType
 from tests.factories import MembershipFactory, ProviderFactory
@@ -281,6 +282,8 @@ def test_a_long_retry_after_makes_the_run_wait_without_failing_a_call(setup, fak
     assert run.events.filter(message__contains="asked to wait 30 s (Retry-After)").exists()
     line = f"Waiting for {run.provider.name} until {run.wait_until:%H:%M:%S} UTC (Retry-After)."
     assert line in selectors.run_progress(run).lines
+    shown = RunOutput(run).data  # what GET /api/v1/runs/<id>/ answers
+    assert shown["wait_until"] is not None and line in shown["detailed_status"]
     # A chunk delivered early does nothing but ask to be sent again.
     assert chunks.chunk_execute(run_id=run.pk, chunk=1) == 1
     assert len(fake_openai.requests) == 1
