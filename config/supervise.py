@@ -86,6 +86,7 @@ class Supervisor:
         self.events: queue.Queue[Message] = queue.Queue()
         self.printer = Printer(output, width=max(len(SYSTEM), *map(len, processes)))
         self.signals = ProcessManager()
+        self.signalled = 0  # SIGINT/SIGTERM received, to act on in the loop
         self.stopping_since: float | None = None
         self.killed = False
         self.returncode = 0
@@ -104,11 +105,15 @@ class Supervisor:
         return self.returncode
 
     def _on_signal(self, signum: int, _frame: object) -> None:
-        if self.stopping_since is None:
-            self.stopping_since = time.monotonic()
-            self.returncode = 128 + signum
-            self._say(f"{signal.Signals(signum).name} received: stopping every process")
-            self._signal_all(self.signals.terminate)
+        # Only noted here: printing from a signal handler while the loop prints would be
+        # a reentrant write. The loop acts on it within 0.2 s.
+        self.signalled = self.signalled or signum
+
+    def _stop(self, signum: int) -> None:
+        self.stopping_since = time.monotonic()
+        self.returncode = 128 + signum
+        self._say(f"{signal.Signals(signum).name} received: stopping every process")
+        self._signal_all(self.signals.terminate)
 
     def _finished(self) -> bool:
         return self.stopping_since is not None and not any(
@@ -158,6 +163,8 @@ class Supervisor:
         child.delay = min(child.delay * 2, MAX_DELAY)
 
     def _tick(self) -> None:
+        if self.signalled and self.stopping_since is None:
+            self._stop(self.signalled)
         now = time.monotonic()
         for child in self.children.values():
             if child.running and child.pid is not None and exited(child.pid):
