@@ -13,14 +13,20 @@ from . import selectors, services
 from .models import ApiKey
 
 
-def raw_key_from_headers(request: HttpRequest) -> str | None:
-    key = request.headers.get("X-API-Key")
+def raw_api_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The key of an `X-API-Key` header, else of `Authorization: Bearer <key>`; None when
+    neither carries one. Callers pass the two header values however they read them."""
+    key = (x_api_key or "").strip()
     if key:
-        return key.strip()
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return key
+    scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
+
+
+def raw_key_from_headers(request: HttpRequest) -> str | None:
+    return raw_api_key(request.headers.get("X-API-Key"), request.headers.get("Authorization"))
 
 
 def api_key_resolve(request: HttpRequest) -> ApiKey | None:

@@ -24,6 +24,7 @@ from django.db import connection
 from django.http.cookie import parse_cookie
 
 from . import selectors
+from .authentication import raw_api_key
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
@@ -53,12 +54,12 @@ def _credentials_valid(raw_key: str | None, session_key: str | None) -> bool:
 
 def _credentials(headers: dict[bytes, bytes]) -> tuple[str | None, str | None]:
     """The API key (as apps.core.authentication reads it) and the session cookie."""
-    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
-    if not key and scheme.lower() == "bearer":
-        key = token.strip()
+    key = raw_api_key(
+        headers.get(b"x-api-key", b"").decode("latin-1"),
+        headers.get(b"authorization", b"").decode("latin-1"),
+    )
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
-    return key or None, cookies.get(settings.SESSION_COOKIE_NAME)
+    return key, cookies.get(settings.SESSION_COOKIE_NAME)
 
 
 class LimitedBody:

@@ -19,6 +19,7 @@ later walk over them), and one stored payload (a sample, a seed, a correction) a
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -64,16 +65,13 @@ def check_storable(value: Any, field: str = "", *, max_depth: int = MAX_JSON_DEP
             if _UNSTORABLE.search(item):
                 raise InputError(f"{path or 'The value'} {_NOT_STORABLE_WHY}.", path or None)
         elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
+            if not math.isfinite(item):
                 raise InputError(f"{path or 'The value'} must be a finite number.", path or None)
         elif isinstance(item, list | tuple | dict):
             if depth > max_depth:
                 # Named by where it starts: the full path would be max_depth steps long.
                 top = _top(path, field)
-                raise InputError(
-                    f"{top or 'The value'} is nested more than {max_depth} levels deep.",
-                    top or None,
-                )
+                raise InputError(_too_deep(top, max_depth), top or None)
             if isinstance(item, dict):
                 for key, child in item.items():
                     where = _join(path, str(key))
@@ -129,8 +127,8 @@ def _not_json(field: str, reason: str) -> InputError:
     return InputError(message, field or None, reason=reason)
 
 
-def _too_deep(field: str) -> str:
-    return f"{field or 'The value'} is nested more than {MAX_JSON_DEPTH} levels deep."
+def _too_deep(field: str, max_depth: int = MAX_JSON_DEPTH) -> str:
+    return f"{field or 'The value'} is nested more than {max_depth} levels deep."
 
 
 def check_payload(value: Any, field: str) -> None:
@@ -150,7 +148,7 @@ def storable(value: Any) -> Any:
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
+        return value if math.isfinite(value) else None
     if isinstance(value, list | tuple):
         return [storable(item) for item in value]
     if isinstance(value, dict):

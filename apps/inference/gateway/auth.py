@@ -18,6 +18,7 @@ from django.http import HttpRequest
 
 from apps.core import selectors as core_selectors
 from apps.core import services as core_services
+from apps.core.authentication import raw_api_key
 from apps.core.llm.transport import loop_state
 
 from .errors import GatewayError
@@ -65,15 +66,9 @@ async def _verdict(key_hash: str, raw_key: str) -> KeyInfo | None:
 
 
 def _raw_key(meta: dict[str, Any]) -> str | None:
-    # apps.core.authentication.raw_key_from_headers, read from META directly: building
-    # request.headers parses every header name, a measurable cost per gateway call.
-    key = meta.get("HTTP_X_API_KEY")
-    if key and key.strip():
-        return str(key).strip()
-    scheme, _, token = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+    # From META directly: building request.headers parses every header name, a
+    # measurable cost per gateway call.
+    return raw_api_key(meta.get("HTTP_X_API_KEY"), meta.get("HTTP_AUTHORIZATION"))
 
 
 async def authenticate(request: HttpRequest) -> KeyInfo:
