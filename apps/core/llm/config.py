@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 ProviderKind = Literal["openai", "anthropic", "embedded"]
 StructuredOutput = Literal["json_schema", "json_object_schema", "none"]
+THINKING_MODES: tuple[str, ...] = ("anthropic", "reasoning_effort", "none")
 
 KINDS: tuple[str, ...] = ("openai", "anthropic", "embedded")
 STRUCTURED_OUTPUT_MODES: tuple[str, ...] = ("json_schema", "json_object_schema", "none")
@@ -41,6 +42,12 @@ class ProviderConfig:
     max_retry_after: float = 120.0
     # Anthropic requires max_tokens; this is used when the caller gives none.
     default_max_tokens: int = 1024
+    # What the provider can do beyond plain chat. `thinking`: how a thinking budget goes on
+    # the wire: "anthropic" (thinking.budget_tokens), "reasoning_effort" (OpenAI's
+    # reasoning models) or "none" (the provider has no thinking; asking for it is an error).
+    thinking: str = "none"
+    # Whether the provider's models can call tools (OpenAI tool_calls, Anthropic tool_use).
+    tools: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -49,6 +56,10 @@ class ProviderConfig:
             raise ValueError(
                 f"Unknown structured_output {self.structured_output!r}; "
                 f"expected one of {STRUCTURED_OUTPUT_MODES}."
+            )
+        if self.thinking not in THINKING_MODES:
+            raise ValueError(
+                f"Unknown thinking {self.thinking!r}; expected one of {THINKING_MODES}."
             )
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1.")
