@@ -214,7 +214,8 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"apps.runs.tasks.run_chunk_task": {"queue": "runs"}}
+# Each kind of job names its queue when its steps are sent (apps/core/jobs.py).
+CELERY_TASK_ROUTES: dict[str, dict] = {}
 # A run whose heartbeat is older than this is taken to have lost its worker and is resumed.
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
 # A chunk starts calls for this long, then commits; shorter means livelier pages.
@@ -223,8 +224,8 @@ RUN_CHUNK_SECONDS = env.float("RUN_CHUNK_SECONDS", default=5.0)
 # one makes the run wait between chunks (no worker held, no call before that time).
 RUN_RETRY_AFTER_IN_CALL_MAX = env.float("RUN_RETRY_AFTER_IN_CALL_MAX", default=5.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "run-reaper": {
-        "task": "apps.runs.tasks.run_reaper_task",
+    "job-reaper": {
+        "task": "apps.core.tasks.job_reaper_task",
         "schedule": env.float("RUN_REAPER_INTERVAL", default=15.0),
     },
     "labelling-reaper": {

@@ -32,3 +32,19 @@ def seedbed_task(
         retry_jitter=True,
         serializer="json",
     )
+
+
+@seedbed_task()
+def job_step_task(kind_name: str, pk: int, step: int) -> None:
+    from . import jobs
+
+    jobs.job_step(kind_name=kind_name, pk=pk, step=step)
+
+
+@seedbed_task()
+def job_reaper_task() -> dict[str, list[int]]:
+    """For Celery beat: resume the jobs of every kind whose worker was lost."""
+    from . import jobs
+
+    resumed = {name: jobs.job_requeue_stale(kind_name=name) for name in jobs.KIND_PATHS}
+    return {name: pks for name, pks in resumed.items() if pks}

@@ -7,15 +7,17 @@ from rest_framework.response import Response
 
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
+from apps.core.options import options_of, output_fields, serializer_fields
 from apps.core.services import require_editor
 from apps.specs.models import SpecVersion
 
 from . import selectors, services
+from .engines.local_settings import LocalSettings
 from .forms import MAX_RUNS_PAGE, RunFilters
-from .models import ExplorationMode, Run, SeedShuffling
+from .models import Run
 
 
-class RunOutput(serializers.ModelSerializer):
+class RunOutputBase(serializers.ModelSerializer):
     spec_id = serializers.IntegerField(source="spec_version.spec_id")
     spec_version = serializers.IntegerField(source="spec_version.number")
     provider = serializers.CharField(source="provider.name", allow_null=True)
@@ -35,14 +37,6 @@ class RunOutput(serializers.ModelSerializer):
             "dataset_version",
             "num_samples",
             "multiplier",
-            "exploration_mode",
-            "batch_size",
-            "num_shots",
-            "max_examples_in_prompt",
-            "seed_shuffling",
-            "balance_labels",
-            "concurrency",
-            "random_seed",
             "call_budget",
             "accepted",
             "rejected",
@@ -70,7 +64,22 @@ class RunOutput(serializers.ModelSerializer):
         return selectors.run_progress(run).lines
 
 
-class RunInput(serializers.Serializer):
+# The engine's settings, each as its own field, derived from their declaration.
+RunOutput = type(
+    "RunOutput",
+    (RunOutputBase,),
+    {
+        **output_fields(LocalSettings, source="options"),
+        "Meta": type(
+            "Meta",
+            (RunOutputBase.Meta,),
+            {"fields": [*RunOutputBase.Meta.fields, *[o.name for o in options_of(LocalSettings)]]},
+        ),
+    },
+)
+
+
+class RunTargetInput(serializers.Serializer):
     spec_id = serializers.IntegerField()
     spec_version = serializers.IntegerField(
         required=False, help_text="Version number; default: the latest SUCCEEDED one."
@@ -89,14 +98,10 @@ class RunInput(serializers.Serializer):
     dataset_name = serializers.CharField(required=False, allow_blank=True, max_length=120)
     num_samples = serializers.IntegerField(required=False)
     multiplier = serializers.IntegerField(required=False)
-    exploration_mode = serializers.ChoiceField(ExplorationMode.choices, required=False)
-    batch_size = serializers.IntegerField(required=False)
-    num_shots = serializers.IntegerField(required=False)
-    max_examples_in_prompt = serializers.IntegerField(required=False)
-    seed_shuffling = serializers.ChoiceField(SeedShuffling.choices, required=False)
-    balance_labels = serializers.BooleanField(required=False)
-    concurrency = serializers.IntegerField(required=False)
-    random_seed = serializers.IntegerField(required=False)
+
+
+# What to make, and how: the engine's settings derived from their declaration.
+RunInput = type("RunInput", (RunTargetInput,), serializer_fields(LocalSettings))
 
 
 def _spec_version(project_id: int, spec_id: int, number: int | None) -> SpecVersion:

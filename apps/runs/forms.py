@@ -3,34 +3,20 @@ from typing import Any
 from django import forms
 
 from apps.core.models import Project, Provider
+from apps.core.options import form_fields, options_of, settings_dump
 from apps.specs.models import SpecVersion, SpecVersionStatus
 
 from . import selectors
-from .models import ExplorationMode, Run, RunStatus, SeedShuffling
-from .services import (
-    MAX_BATCH,
-    MAX_CONCURRENCY,
-    MAX_EXAMPLES_IN_PROMPT,
-    MAX_MODEL_CHARS,
-    MAX_SAMPLES,
-    MAX_SEED,
-    MAX_SHOTS,
-    MIN_SEED,
-)
+from .engines.local_settings import LocalSettings
+from .models import Run, RunStatus
+from .services import MAX_MODEL_CHARS, MAX_SAMPLES
 
-# Run settings that "Run again" copies as they were.
-SAME_AS_BEFORE = (
-    "model",
-    "multiplier",
-    "exploration_mode",
-    "batch_size",
-    "num_shots",
-    "max_examples_in_prompt",
-    "seed_shuffling",
-    "balance_labels",
-    "concurrency",
-    "random_seed",
-)
+# The folds of the run form, one per group of declared settings.
+SETTING_GROUPS = {
+    "generation": "Generation settings",
+    "models": "Models per role and thinking",
+    "quality": "Quality: outline, revisions, filters, tools",
+}
 
 
 def bounded(low: int, high: int, **kwargs: Any) -> forms.IntegerField:
@@ -40,6 +26,9 @@ def bounded(low: int, high: int, **kwargs: Any) -> forms.IntegerField:
 
 
 class RunForm(forms.Form):
+    """What to make (spec, provider, dataset, count) and how: the engine's settings,
+    derived from their declaration (engines/local_settings.py)."""
+
     spec_version = forms.ModelChoiceField(queryset=SpecVersion.objects.none(), label="Spec version")
     provider: forms.ModelChoiceField = forms.ModelChoiceField(
         queryset=Provider.objects.none(), label="Provider"
@@ -59,43 +48,10 @@ class RunForm(forms.Form):
         required=False,
         help_text="Instead of a count: this many variations of every seed.",
     )
-    exploration_mode = forms.ChoiceField(
-        choices=ExplorationMode.choices, initial=ExplorationMode.BALANCED
-    )
-    batch_size = bounded(1, MAX_BATCH, initial=5, help_text=f"Samples per call, 1 to {MAX_BATCH}.")
-    num_shots = bounded(
-        0, MAX_SHOTS, initial=3, help_text=f"Seed examples per prompt, 0 to {MAX_SHOTS}."
-    )
-    max_examples_in_prompt = bounded(0, MAX_EXAMPLES_IN_PROMPT, initial=10)
-    seed_shuffling = forms.ChoiceField(choices=SeedShuffling.choices, initial=SeedShuffling.SAMPLE)
-    balance_labels = forms.BooleanField(
-        required=False,
-        initial=True,
-        help_text="Classification: ask for the labels that are short of their share.",
-    )
-    concurrency = bounded(
-        1, MAX_CONCURRENCY, initial=8, help_text=f"Calls in flight, 1 to {MAX_CONCURRENCY}."
-    )
-    random_seed = bounded(MIN_SEED, MAX_SEED, initial=0)
-
-    # Under the "Generation settings" fold: opened when one of them is wrong.
-    SETTINGS = (
-        "exploration_mode",
-        "seed_shuffling",
-        "batch_size",
-        "num_shots",
-        "max_examples_in_prompt",
-        "concurrency",
-        "random_seed",
-        "balance_labels",
-    )
-
-    @property
-    def settings_have_errors(self) -> bool:
-        return any(name in self.errors for name in self.SETTINGS)
 
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields.update(form_fields(LocalSettings))
         versions = (
             SpecVersion.objects.filter(spec__project=project, status=SpecVersionStatus.SUCCEEDED)
             .select_related("spec")
@@ -110,14 +66,35 @@ class RunForm(forms.Form):
         if "provider" not in self.initial:
             self.initial["provider"] = selectors.usual_provider_id(project)
 
+    @property
+    def setting_groups(self) -> list[tuple[str, list[forms.BoundField], bool]]:
+        """(title, fields, has errors) per fold; a fold with an error opens."""
+        groups: dict[str, list[str]] = {}
+        for opt in options_of(LocalSettings):
+            groups.setdefault(opt.group, []).append(opt.name)
+        return [
+            (
+                SETTING_GROUPS[group],
+                [self[name] for name in names],
+                any(name in self.errors for name in names),
+            )
+            for group, names in groups.items()
+        ]
+
+    @property
+    def settings_have_errors(self) -> bool:
+        return any(has_errors for _, _, has_errors in self.setting_groups)
+
     @staticmethod
     def initial_from(run: Run) -> dict[str, Any]:
         """The settings of an earlier run, to start it again (into a new version of the
         same dataset)."""
-        initial = {name: getattr(run, name) for name in SAME_AS_BEFORE}
+        initial: dict[str, Any] = settings_dump(run.options)
         initial.update(
             spec_version=run.spec_version_id,
             provider=run.provider_id,
+            model=run.model,
+            multiplier=run.multiplier,
             dataset_name=run.dataset.name,
             # A multiplier run's count follows from its seeds.
             num_samples=None if run.multiplier else run.num_samples,

@@ -1,17 +1,13 @@
-from django.conf import settings
+from typing import Any
+
+from django.conf import settings as conf
 from django.db import models
 from django.db.models import Q
 
+from apps.core.jobs import FINISHED, Job
+from apps.core.jobs import JobStatus as RunStatus
 
-class RunStatus(models.TextChoices):
-    QUEUED = "QUEUED", "Queued"
-    RUNNING = "RUNNING", "Running"
-    SUCCEEDED = "SUCCEEDED", "Succeeded"
-    FAILED = "FAILED", "Failed"
-    CANCELLED = "CANCELLED", "Cancelled"
-
-
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+__all__ = ["FINISHED", "Run", "RunStatus"]
 
 
 class ExplorationMode(models.TextChoices):
@@ -28,7 +24,7 @@ class SeedShuffling(models.TextChoices):
     PROMPT = "prompt", "Prompt: requirements and seeds reordered in every prompt"
 
 
-class Run(models.Model):
+class Run(Job):
     """A generation run. This row is the truth about its progress (never Celery's)."""
 
     project = models.ForeignKey("core.Project", on_delete=models.CASCADE, related_name="runs")
@@ -46,36 +42,16 @@ class Run(models.Model):
 
     num_samples = models.PositiveIntegerField()
     multiplier = models.PositiveIntegerField(null=True, blank=True)
-    exploration_mode = models.CharField(
-        max_length=12, choices=ExplorationMode.choices, default=ExplorationMode.BALANCED
-    )
-    batch_size = models.PositiveSmallIntegerField(default=5)
-    num_shots = models.PositiveSmallIntegerField(default=3)
-    max_examples_in_prompt = models.PositiveSmallIntegerField(default=10)
-    seed_shuffling = models.CharField(
-        max_length=8, choices=SeedShuffling.choices, default=SeedShuffling.SAMPLE
-    )
-    balance_labels = models.BooleanField(default=True)
-    concurrency = models.PositiveSmallIntegerField(default=8)
-    random_seed = models.BigIntegerField(default=0)
+    # The engine's settings as it declares them (engines/local_settings.py), and its own
+    # state between steps.
+    settings = models.JSONField(default=dict)
+    state = models.JSONField(default=dict)
     call_budget = models.PositiveIntegerField()
-
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    cancel_requested = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        conf.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # Set while the run waits for its provider (a long Retry-After): no chunk runs, and
-    # no call is sent, before this time.
-    wait_until = models.DateTimeField(null=True, blank=True)
 
-    # Progress counters and the checkpoint, committed together with each chunk's samples.
-    chunks_done = models.PositiveIntegerField(default=0)
+    # Progress counters, committed together with each step's samples and checkpoint.
     calls = models.PositiveIntegerField(default=0)
     failed_calls = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
@@ -86,6 +62,9 @@ class Run(models.Model):
     output_tokens = models.PositiveBigIntegerField(default=0)
     rejected_by_reason = models.JSONField(default=dict)
     label_counts = models.JSONField(default=dict)
+    # stage → calls, tokens, latency and cost of the calls made for it, rejected work
+    # included (see engines/usage.py).
+    usage_by_stage = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["-id"]
@@ -103,8 +82,12 @@ class Run(models.Model):
         return f"Run {self.pk} ({self.status})"
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED
+    def options(self) -> Any:
+        """The settings as the run's engine declares them, with the defaults of any added
+        since the run was made."""
+        from .engines.registry import settings_of
+
+        return settings_of(self)
 
 
 class RunEvent(models.Model):

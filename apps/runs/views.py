@@ -10,13 +10,14 @@ from django.views.decorators.http import require_POST
 
 from apps.core.inputs import query_int
 from apps.core.models import Membership
+from apps.core.options import settings_rows
 from apps.core.services import require_editor
 from apps.core.web import project_view, render_page
 from apps.specs import selectors as spec_selectors
 from apps.specs.seeds import LABELLED_TASKS
 
 from . import selectors, services
-from .forms import RunFilters, RunForm
+from .forms import SETTING_GROUPS, RunFilters, RunForm
 from .models import RunStatus
 
 RUNS_PER_PAGE = 50
@@ -99,6 +100,10 @@ def _status_context(membership: Membership, run_id: int) -> dict:
 @project_view
 def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
     context = _status_context(membership, run_id)
+    context["settings"] = [
+        (SETTING_GROUPS[group], label, value)
+        for group, label, value in settings_rows(context["run"].options)
+    ]
     return render_page(request, "runs/detail.html", context, partial="live-status")
 
 

@@ -86,14 +86,22 @@ def created_run(setup, num_samples: int, concurrency: int = 4):
     )
 
 
-def drive(run, max_chunks: int = 50):
-    """Run chunks in this process until the run ends (what the worker does)."""
-    from apps.runs import chunks
+def step(run, step: int | None = None):
+    """Run one step of the run in this process (what a worker does); its outcome."""
+    from apps.core.jobs import job_step
+    from apps.runs.models import Run
 
-    chunk: int | None = 0
+    if step is None:
+        step = Run.objects.values_list("steps_done", flat=True).get(pk=run.pk)
+    return job_step(kind_name="run", pk=run.pk, step=step)
+
+
+def drive(run, max_chunks: int = 50):
+    """Run steps in this process until the run ends (what the worker does)."""
     for _ in range(max_chunks):
-        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk or 0)
-        if chunk is None:
+        run.refresh_from_db()
+        if run.is_finished:
             break
+        step(run)
     run.refresh_from_db()
     return run

@@ -6,15 +6,17 @@ import json
 
 import pytest
 
+from apps.core.jobs import job_requeue_stale
 from apps.datasets import export
 from apps.datasets.models import Sample
-from apps.runs import chunks, selectors, services
+from apps.runs import selectors, services
 from apps.runs.apis import RunOutput
+from apps.runs.engines import local
 from apps.runs.models import Run, RunStatus
 from apps.specs.models import TaskType
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.runs import responders
-from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, created_run, drive
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, created_run, drive, step
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
@@ -53,8 +55,8 @@ def test_the_last_answers_are_committed_one_by_one_as_they_come(setup, fake_open
 
         return commit
 
-    monkeypatch.setattr(chunks, "chunk_flush", recording("flush", chunks.chunk_flush))
-    monkeypatch.setattr(chunks, "chunk_commit", recording("final", chunks.chunk_commit))
+    monkeypatch.setattr(local, "chunk_flush", recording("flush", local.chunk_flush))
+    monkeypatch.setattr(local, "chunk_commit", recording("final", local.chunk_commit))
     run = created_run(setup, 200)
     run = drive(run)
     assert run.status == RunStatus.SUCCEEDED
@@ -72,8 +74,8 @@ def test_throughput_points_are_recorded_at_most_once_a_second_per_chunk(setup, f
     run = drive(created_run(setup, 400))  # 80 calls in 20 rounds of 100 ms: one chunk of ~2 s
     assert run.status == RunStatus.SUCCEEDED
     points = list(run.throughput.order_by("at").values_list("at", "accepted_total"))
-    assert run.chunks_done >= 5  # an early commit every 0.25 s...
-    assert 2 <= len(points) < run.chunks_done  # ...but not a chart point for each
+    assert run.steps_done >= 5  # an early commit every 0.25 s...
+    assert 2 <= len(points) < run.steps_done  # ...but not a chart point for each
     assert points[-1][1] == 400  # the chunk's end
     early = [at for at, _ in points[:-1]]
     assert all((b - a).total_seconds() > 0.9 for a, b in itertools.pairwise(early))
@@ -207,7 +209,7 @@ def test_provider_failing_always_ends_failed_with_its_error(
     first = drive(created_run(setup, 5))
     assert (first.status, first.dataset_version) == (RunStatus.SUCCEEDED, 1)
     fake_openai.script(fail_status=500, error_rate=1.0)
-    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
+    monkeypatch.setattr(local, "provider_config", _quick_retries(local.provider_config))
     run = created_run(setup, 10, concurrency=2)
     run = drive(run)
     assert run.status == RunStatus.FAILED
@@ -237,7 +239,7 @@ def test_a_first_run_that_keeps_nothing_leaves_its_dataset_empty_at_v1(
     setup, fake_openai, monkeypatch
 ):
     fake_openai.script(fail_status=500, error_rate=1.0)
-    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
+    monkeypatch.setattr(local, "provider_config", _quick_retries(local.provider_config))
     run = drive(created_run(setup, 5, concurrency=2))
     assert (run.status, run.dataset_version) == (RunStatus.FAILED, 1)
     assert list(run.dataset.versions.values_list("number", "added_count")) == [(1, 0)]
@@ -264,18 +266,18 @@ def test_limits_are_400_naming_the_field(setup):
 
 def test_a_call_budget_spent_on_failures_names_the_failure(setup, fake_openai, monkeypatch):
     fake_openai.script(fail_status=404, error_rate=1.0)  # e.g. a wrong base URL path
-    monkeypatch.setattr(chunks, "provider_config", _quick_retries(chunks.provider_config))
+    monkeypatch.setattr(local, "provider_config", _quick_retries(local.provider_config))
     run = drive(created_run(setup, 5, concurrency=2))
     assert run.status == RunStatus.FAILED
     assert run.error.startswith(f"Call budget of {run.call_budget} calls used up with 0 of 5")
     assert "; every call failed, the last with: " in run.error and "404" in run.error
 
 
-def test_a_long_retry_after_makes_the_run_wait_without_failing_a_call(setup, fake_openai):
+def test_a_long_retry_after_makes_the_run_wait_without_failing_a_call(setup, fake_openai, settings):
     fake_openai.responder = responders.classification(CLASS_LABELS)
     fake_openai.enqueue({"status": 429, "retry_after": 30})
     run = created_run(setup, 10, concurrency=1)
-    assert chunks.chunk_execute(run_id=run.pk, chunk=0) == 1
+    assert step(run, 0).kind == "wait"
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING and run.failed_calls == 0 and run.calls == 0
     assert 29 <= (run.wait_until - run.heartbeat_at).total_seconds() <= 31
@@ -284,23 +286,21 @@ def test_a_long_retry_after_makes_the_run_wait_without_failing_a_call(setup, fak
     assert line in selectors.run_progress(run).lines
     shown = RunOutput(run).data  # what GET /api/v1/runs/<id>/ answers
     assert shown["wait_until"] is not None and line in shown["detailed_status"]
-    # A chunk delivered early does nothing but ask to be sent again.
-    assert chunks.chunk_execute(run_id=run.pk, chunk=1) == 1
+    # A step delivered early does nothing but ask to be sent again.
+    assert step(run, 1) is None
     assert len(fake_openai.requests) == 1
     # The reaper leaves a waiting run alone.
-    assert services.run_requeue_stale(stale_after_seconds=0) == []
+    settings.RUN_STALE_SECONDS = 0
+    assert job_requeue_stale(kind_name="run") == []
     Run.objects.filter(pk=run.pk).update(wait_until=None)  # the time has come
-    chunk: int | None = 1
-    while chunk is not None:
-        chunk = chunks.chunk_execute(run_id=run.pk, chunk=chunk)
-    run.refresh_from_db()
+    run = drive(run)
     assert run.status == RunStatus.SUCCEEDED and run.failed_calls == 0 and run.wait_until is None
 
 
 def test_cancelling_a_waiting_run_ends_it_at_once(setup, fake_openai):
     fake_openai.enqueue({"status": 429, "retry_after": 120})
     run = created_run(setup, 10, concurrency=1)
-    assert chunks.chunk_execute(run_id=run.pk, chunk=0) == 1
+    assert step(run, 0).kind == "wait"
     run = services.run_cancel(membership=setup[0], run=run)
     assert run.status == RunStatus.CANCELLED
-    assert run.events.filter(message__contains="while waiting for the provider").exists()
+    assert run.events.filter(message__contains="Cancelled while waiting").exists()

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from apps.runs import prompts
+from apps.runs.engines import prompts
 from apps.runs.models import ExplorationMode, SeedShuffling
 from apps.specs.task_types import SpecContent
 from tests.runs import responders
@@ -106,8 +106,8 @@ def test_without_seeds_the_prompt_asks_for_complete_texts_not_topics():
 def test_exploration_mode_sets_the_documented_sampling_on_the_wire(setup, fake_openai, mode):
     fake_openai.responder = responders.classification(CLASS_LABELS)
     run = created_run(setup, 10)
-    run.exploration_mode = mode
-    run.save(update_fields=["exploration_mode"])
+    run.settings["exploration_mode"] = mode
+    run.save(update_fields=["settings"])
     drive(run)
     calls = [entry for entry in fake_openai.requests if entry["path"].endswith("/completions")]
     bodies = [entry["json"] for entry in calls]
@@ -188,7 +188,7 @@ def test_a_call_asks_for_as_many_lacking_labels_as_fill_its_batch():
     ],
 )
 def test_an_unreadable_answer_is_one_reject_saying_where_it_breaks(answer, detail):
-    from apps.runs.stages import parse_answer
+    from apps.runs.engines.stages import parse_answer
 
     [candidate] = parse_answer(answer, call_index=0, original=None)
     assert (candidate.reason, candidate.detail) == ("unparseable", detail)

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apps.runs.models import ExplorationMode, SeedShuffling
 from apps.specs.task_types import SpecContent, handler
-
-from .models import ExplorationMode, SeedShuffling
 
 # Sampling settings per exploration mode (withpi's names). Higher modes trade
 # faithfulness to the seeds for variety.

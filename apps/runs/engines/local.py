@@ -1,0 +1,105 @@
+"""The local engine: Seedbed's own workers call the providers through the stage pipeline.
+
+One step = a bounded stretch of calls (`RUN_CHUNK_SECONDS`) whose results are committed
+as they come (early commits each move the checkpoint on by one) and finally with the
+decision: continue, wait for the provider's Retry-After, done or failed.
+"""
+
+import time
+from dataclasses import replace
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.core.jobs import Outcome
+from apps.core.llm import run_sync
+from apps.core.options import settings_load
+from apps.core.services import provider_config
+from apps.runs.models import Run
+from apps.runs.services import run_event
+from apps.specs.task_types import content_of
+
+from .commit import chunk_commit, chunk_flush
+from .local_settings import LocalSettings
+from .pipeline import ChunkInput, ChunkOutput, run_chunk
+from .prompts import PromptSettings
+
+# Early commits come several times a second; the throughput chart needs a point at most
+# this often (and one at the end of every step).
+THROUGHPUT_POINT_SECONDS = 1.0
+
+
+def chunk_input(run: Run) -> ChunkInput:
+    version = run.spec_version
+    content = content_of(version)
+    options = settings_load(LocalSettings, run.settings)
+    assert run.provider is not None  # checked by the step
+    return ChunkInput(
+        provider=replace(
+            provider_config(provider=run.provider),
+            max_retry_after=settings.RUN_RETRY_AFTER_IN_CALL_MAX,
+        ),
+        model=run.model,
+        prompt=PromptSettings(
+            description=version.description,
+            instruction=version.instruction,
+            requirements=tuple(version.requirements or ()),
+            content=content,
+            batch_size=options.batch_size,
+            num_shots=options.num_shots,
+            max_examples_in_prompt=options.max_examples_in_prompt,
+            seed_shuffling=options.seed_shuffling,
+            exploration_mode=options.exploration_mode,
+            random_seed=options.random_seed,
+        ),
+        num_samples=run.num_samples,
+        accepted=run.accepted,
+        calls_done=run.calls + run.failed_calls,
+        call_budget=run.call_budget,
+        concurrency=options.concurrency,
+        label_counts=dict(run.label_counts),
+        balance_labels=options.balance_labels,
+        originals=content.seeds if run.multiplier else (),
+        time_budget=settings.RUN_CHUNK_SECONDS,
+        heartbeat_every=min(5.0, settings.RUN_STALE_SECONDS / 3),
+    )
+
+
+class LocalEngine:
+    name = "local"
+    settings = LocalSettings
+
+    def step(self, run: Run, *, step: int) -> Outcome:
+        if step == 0:
+            run_event(run=run, message=f"Started on {run.model}: {run.num_samples} samples wanted.")
+        if run.provider is None:
+            return Outcome.failed("The provider was deleted.")
+        run_id = run.pk
+        position = [step]  # each early commit moves the checkpoint on by one
+        last_point = [time.monotonic()]
+
+        @sync_to_async
+        def should_stop() -> bool:
+            return Run.objects.filter(pk=run_id, cancel_requested=True).exists()
+
+        @sync_to_async
+        def heartbeat() -> None:
+            from django.db.models.functions import Now
+
+            Run.objects.filter(pk=run_id).update(heartbeat_at=Now())
+
+        @sync_to_async
+        def flush(partial: ChunkOutput) -> int | None:
+            now = time.monotonic()
+            point = now - last_point[0] >= THROUGHPUT_POINT_SECONDS
+            kept = chunk_flush(run_id=run_id, chunk=position[0], output=partial, point=point)
+            if kept is not None:
+                position[0] += 1
+                if point:
+                    last_point[0] = now
+            return kept
+
+        job = chunk_input(run)
+        output = run_sync(run_chunk, job, should_stop=should_stop, heartbeat=heartbeat, flush=flush)
+        outcome = chunk_commit(run_id=run_id, chunk=position[0], output=output)
+        return outcome if outcome is not None else Outcome.stale()
