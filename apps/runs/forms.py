@@ -14,8 +14,7 @@ from .services import MAX_MODEL_CHARS, MAX_SAMPLES
 # The folds of the run form, one per group of declared settings.
 SETTING_GROUPS = {
     "generation": "Generation settings",
-    "models": "Models per role and thinking",
-    "quality": "Quality: outline, revisions, filters, tools",
+    "quality": "Quality checks",
 }
 
 

@@ -170,7 +170,7 @@ def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbac
     run = Run.objects.get()
     assert page.status_code == 302 and page["Location"] == reverse("run_detail", args=[run.pk])
     assert len(callbacks) == 1  # the first chunk is sent to the queue after commit
-    assert (run.num_samples, run.dataset.name, run.exploration_mode) == (30, "tickets", "CREATIVE")
+    assert (run.num_samples, run.dataset.name, run.options.exploration_mode) == (30, "tickets", "CREATIVE")
 
 
 def test_run_again_starts_a_form_with_the_earlier_settings(owner_client, owner, run):
