@@ -17,9 +17,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.inputs import InputError, check_payload
+from apps.core.jobs import FINISHED
 from apps.core.models import Membership, Project
 from apps.core.services import require_editor
-from apps.runs.models import FINISHED
 from apps.specs.models import TaskType
 from apps.specs.seeds import label_list
 from apps.specs.task_types import REASON_LABELS, REASON_UNKNOWN_LABEL, check_sample

@@ -36,7 +36,7 @@ from apps.core.models import ApiKey
 from apps.core.parsers import JSONField
 from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
-from apps.runs.pioneer import throttle
+from apps.core.throttle import generate_throttle
 from apps.specs.models import TaskType
 
 from . import labelling
@@ -125,7 +125,7 @@ class _LabelExistingApi(ProjectAPIView):
     task: str = ""
 
     def post(self, request: Request) -> Response:
-        if limited := throttle(request):
+        if limited := generate_throttle(request):
             return limited
         require_editor(self.membership)
         data = LabelExistingInput(data=request.data)

@@ -5,7 +5,6 @@ checked on the spot, and a run into the named dataset (an existing name gets a n
 version). Job ids are run ids.
 """
 
-import math
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -19,9 +18,9 @@ from rest_framework.response import Response
 from apps.core import selectors as core_selectors
 from apps.core.api import ProjectAPIView
 from apps.core.inputs import is_id
-from apps.core.ratelimit import rate_limit_hit
 from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
+from apps.core.throttle import generate_throttle
 from apps.datasets.models import Sample
 from apps.specs import services as spec_services
 from apps.specs.models import Spec, TaskType
@@ -29,7 +28,6 @@ from apps.specs.models import Spec, TaskType
 from . import selectors, services
 from .models import Run, RunStatus
 
-GENERATE_PER_MINUTE = 120
 PIONEER_STATUS = {
     RunStatus.QUEUED: "queued",
     RunStatus.RUNNING: "running",
@@ -145,26 +143,10 @@ class GenerateJobInput(serializers.Serializer):
     )
 
 
-def throttle(request: Request) -> Response | None:
-    """120 generate requests a minute per user, counted atomically in Redis."""
-    wait = rate_limit_hit(key=f"generate:user:{request.user.pk}", limit=GENERATE_PER_MINUTE)
-    if not wait:
-        return None
-    seconds = math.ceil(wait)
-    return Response(
-        {
-            "detail": f"Rate limit: {GENERATE_PER_MINUTE} generate requests per minute. "
-            f"Retry in {seconds} s."
-        },
-        status=status.HTTP_429_TOO_MANY_REQUESTS,
-        headers={"Retry-After": str(seconds)},
-    )
-
-
 class GenerateApi(ProjectAPIView):
     @extend_schema(request=GenerateInput, responses={202: GenerateAccepted, 429: RATE_LIMITED})
     def post(self, request: Request) -> Response:
-        if limited := throttle(request):
+        if limited := generate_throttle(request):
             return limited
         require_editor(self.membership)
         data = GenerateInput(data=request.data)

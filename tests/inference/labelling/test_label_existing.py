@@ -137,7 +137,7 @@ def test_auth_bearer_viewer_and_rate_limit(provider, fake_extract, owner, monkey
     as_viewer.credentials(HTTP_X_API_KEY=api_key_for(viewer))
     assert post_json(as_viewer, NER_URL, body).status_code == 403
 
-    monkeypatch.setattr("apps.runs.pioneer.GENERATE_PER_MINUTE", 2)
+    monkeypatch.setattr("apps.core.throttle.GENERATE_PER_MINUTE", 2)
     limited = APIClient()
     limited.credentials(HTTP_X_API_KEY=api_key_for(MembershipFactory(project=owner.project)))
     assert post_json(limited, NER_URL, body).status_code == 200
