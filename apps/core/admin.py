@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from .models import AllowedPrivateHost, ApiKey, Membership, Project, Provider
+from .models import AllowedPrivateHost, ApiKey, Membership, ModelPrice, Project, Provider
 from .services import (
     allowed_private_host_clean,
     allowed_private_host_delete,
@@ -79,12 +79,40 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{len(queryset)} key(s) revoked.")
 
 
+class ModelPriceInline(admin.TabularInline):
+    """Dollars per million tokens; a model without a row has an unknown cost."""
+
+    model = ModelPrice
+    extra = 0
+    fields = ["model", "input_per_million", "output_per_million", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "project", "base_url", "default_model", "max_concurrency"]
-    list_filter = ["kind", "project"]
+    list_display = [
+        "name",
+        "kind",
+        "project",
+        "base_url",
+        "default_model",
+        "max_concurrency",
+        "thinking",
+        "supports_tools",
+    ]
+    list_filter = ["kind", "project", "thinking", "supports_tools"]
     search_fields = ["name", "base_url"]
     exclude = ["api_key"]  # never shown; set it on the Providers page or through the API
+    inlines = [ModelPriceInline]
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ["model", "provider", "input_per_million", "output_per_million", "updated_at"]
+    list_filter = ["provider__project"]
+    list_select_related = ["provider"]
+    search_fields = ["model", "provider__name"]
+    autocomplete_fields = ["provider"]
 
 
 class AllowedPrivateHostForm(forms.ModelForm):

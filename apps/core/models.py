@@ -1,7 +1,10 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from encrypted_fields.fields import EncryptedCharField
+
+from .pricing import PRICE_DECIMAL_PLACES, PRICE_MAX, PRICE_MAX_DIGITS
 
 
 class Project(models.Model):
@@ -89,6 +92,24 @@ class StructuredOutput(models.TextChoices):
     NONE = "none", "No constrained decoding"
 
 
+class Thinking(models.TextChoices):
+    """How a provider takes a thinking budget (apps.core.llm.config.THINKING_MODES)."""
+
+    ANTHROPIC = "anthropic", "Anthropic extended thinking (budget_tokens)"
+    REASONING_EFFORT = "reasoning_effort", "OpenAI reasoning_effort"
+    NONE = "none", "None"
+
+
+# What a provider of each kind can do when nobody says otherwise: Anthropic's API takes
+# a thinking budget, OpenAI's reasoning_effort only on its reasoning models (set it by
+# hand for those), and the embedded 135M model can neither think nor call tools.
+KIND_CAPABILITIES: dict[str, tuple[str, bool]] = {
+    ProviderKind.ANTHROPIC: (Thinking.ANTHROPIC, True),
+    ProviderKind.OPENAI: (Thinking.NONE, True),
+    ProviderKind.EMBEDDED: (Thinking.NONE, False),
+}
+
+
 class Provider(models.Model):
     """An LLM endpoint of a project."""
 
@@ -108,6 +129,16 @@ class Provider(models.Model):
     tokens_per_minute = models.PositiveIntegerField(null=True, blank=True)
     max_concurrency = models.PositiveIntegerField(default=16)
     timeout_seconds = models.FloatField(default=60.0)
+    thinking = models.CharField(
+        max_length=20,
+        choices=Thinking.choices,
+        default=Thinking.NONE,
+        help_text="How the provider takes a thinking budget; None: it cannot think.",
+    )
+    supports_tools = models.BooleanField(
+        default=False,
+        help_text="Its models can call tools (OpenAI tool_calls, Anthropic tool_use).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,6 +163,47 @@ class Provider(models.Model):
         """The name this provider knows a model by, given as `model` or as the
         `<provider>/model` id that run pages and `/v1/models` show."""
         return model_id.strip().removeprefix(f"{self.name}/")
+
+
+def _price_field(help_text: str) -> models.DecimalField:
+    return models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS,
+        decimal_places=PRICE_DECIMAL_PLACES,
+        validators=[MinValueValidator(0), MaxValueValidator(PRICE_MAX)],
+        help_text=help_text,
+    )
+
+
+class ModelPrice(models.Model):
+    """What one model of a provider costs. Nothing is priced by default: a model without
+    a row has an unknown cost, never 0 (apps/core/pricing.py)."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="prices")
+    model = models.CharField(
+        max_length=200, help_text="The name the provider knows the model by, e.g. gpt-4o-mini."
+    )
+    input_per_million = _price_field("Dollars per million input (prompt) tokens.")
+    output_per_million = _price_field(
+        "Dollars per million output tokens; thinking tokens are billed as output."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model"]
+        verbose_name = "model price"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model"], name="model_price_unique"),
+            models.CheckConstraint(
+                condition=Q(input_per_million__gte=0)
+                & Q(input_per_million__lte=PRICE_MAX)
+                & Q(output_per_million__gte=0)
+                & Q(output_per_million__lte=PRICE_MAX),
+                name="model_price_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}: ${self.input_per_million}/M in, ${self.output_per_million}/M out"
 
 
 class AllowedPrivateHost(models.Model):

@@ -4,11 +4,15 @@ Objects of a project the caller is not a member of are reported as missing (404)
 as forbidden, so their existence does not leak.
 """
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import Http404
 
-from .models import ApiKey, Membership, Project, Provider
+from .inputs import check_storable
+from .models import ApiKey, Membership, ModelPrice, Project, Provider
+from .pricing import Price
 
 AnyUser = User | AnonymousUser
 
@@ -44,6 +48,12 @@ def provider_list(*, project: Project) -> QuerySet[Provider]:
     return Provider.objects.filter(project=project).order_by("name")
 
 
+def provider_list_with_prices(*, project: Project) -> QuerySet[Provider]:
+    """The project's providers, each with its `prices` fetched (two queries in all)."""
+    prices = Prefetch("prices", queryset=ModelPrice.objects.order_by("model"))
+    return provider_list(project=project).prefetch_related(prices)
+
+
 def provider_for_model(*, project: Project, model_id: str) -> Provider | None:
     """The provider a `provider/model` id names (as run pages and `/v1/models` show it),
     else the project's embedded one. A part before the slash that names no provider of
@@ -59,6 +69,35 @@ def provider_get(*, project: Project, provider_id: int) -> Provider:
         return provider_list(project=project).get(pk=provider_id)
     except Provider.DoesNotExist as exc:
         raise Http404("No such provider.") from exc
+
+
+# --- prices --------------------------------------------------------------------------
+
+
+def price_list(*, provider: Provider) -> QuerySet[ModelPrice]:
+    """A provider's prices (the provider comes from `provider_get`, so from the caller's
+    project)."""
+    return ModelPrice.objects.filter(provider=provider).order_by("model")
+
+
+def price_get(*, provider: Provider, model: str) -> ModelPrice:
+    """A provider's price of one model (`model` or `<provider>/model`), or 404."""
+    name = provider.own_model_name(model)
+    try:
+        check_storable(name)  # a NUL cannot be stored, so no price has one
+        return price_list(provider=provider).get(model=name)
+    except (ValueError, ModelPrice.DoesNotExist) as exc:
+        raise Http404(f"Provider {provider.name} has no price for this model.") from exc
+
+
+def prices_for(*, provider_ids: Iterable[int]) -> dict[tuple[int, str], Price]:
+    """The prices of these providers' models by (provider id, model name), in one query.
+    For the engine, which has its providers from the run; a model missing here has no
+    price (its cost is unknown, see apps/core/pricing.py)."""
+    rows = ModelPrice.objects.filter(provider_id__in=list(provider_ids)).values_list(
+        "provider_id", "model", "input_per_million", "output_per_million"
+    )
+    return {(pid, model): Price(inp, out) for pid, model, inp, out in rows}
 
 
 def api_key_list(*, project: Project, user: AnyUser) -> QuerySet[ApiKey]:

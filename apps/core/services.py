@@ -20,6 +20,7 @@ from .allowlist import allowlist_changed, entry_text, parse_entry
 from .llm.config import ProviderConfig
 from .llm.guard import clear_guard_cache
 from .models import (
+    KIND_CAPABILITIES,
     AllowedPrivateHost,
     ApiKey,
     Membership,
@@ -28,6 +29,7 @@ from .models import (
     ProviderKind,
     Role,
     StructuredOutput,
+    Thinking,
 )
 from .urlguard import Reach, UnsafeURLError, check_provider_url, classify, parse_ip
 
@@ -143,6 +145,8 @@ PROVIDER_FIELDS = (
     "tokens_per_minute",
     "max_concurrency",
     "timeout_seconds",
+    "thinking",
+    "supports_tools",
 )
 
 
@@ -155,16 +159,31 @@ def _provider_validate(provider: Provider) -> None:
         raise ValidationError({"max_concurrency": "Max concurrency must be 1..1024."})
     if not 0 < provider.timeout_seconds <= 3600:
         raise ValidationError({"timeout_seconds": "Timeout must be 0..3600 seconds."})
+    if provider.thinking not in Thinking.values:
+        raise ValidationError(
+            {"thinking": f"Thinking must be one of {', '.join(Thinking.values)}."}
+        )
     clash = Provider.objects.filter(project=provider.project, name=provider.name)
     if clash.exclude(pk=provider.pk).exists():
         raise ValidationError({"name": f"This project already has a provider {provider.name!r}."})
 
 
+def provider_capability_defaults(*, kind: str) -> dict[str, Any]:
+    """What a new provider of `kind` can do unless told otherwise."""
+    thinking, tools = KIND_CAPABILITIES.get(kind, (Thinking.NONE, False))
+    return {"thinking": thinking, "supports_tools": tools}
+
+
 def provider_create(*, membership: Membership, api_key: str = "", **fields: Any) -> Provider:
+    """Create a provider; `thinking` and `supports_tools` left out (or None, or "" for
+    thinking) take the defaults of its kind."""
     require_editor(membership)
     unknown = set(fields) - set(PROVIDER_FIELDS)
     if unknown:
         raise TypeError(f"Unknown provider fields: {sorted(unknown)}")
+    for name, default in provider_capability_defaults(kind=fields.get("kind", "")).items():
+        if fields.get(name) in (None, ""):
+            fields[name] = default
     provider = Provider(project=membership.project, api_key=api_key, **fields)
     _provider_validate(provider)
     provider.save()
@@ -204,6 +223,7 @@ def provider_ensure_embedded(*, project: Project) -> Provider:
             "structured_output": StructuredOutput.JSON_OBJECT_SCHEMA,
             "max_concurrency": 2,
             "timeout_seconds": 120.0,
+            **provider_capability_defaults(kind=ProviderKind.EMBEDDED),
         },
     )
     return provider
@@ -222,6 +242,8 @@ def provider_config(*, provider: Provider) -> ProviderConfig:
         tokens_per_minute=provider.tokens_per_minute,
         max_concurrency=provider.max_concurrency,
         timeout_seconds=provider.timeout_seconds,
+        thinking=provider.thinking,
+        tools=provider.supports_tools,
     )
 
 

@@ -1,5 +1,7 @@
 """Pages for the project switcher, providers and API keys."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -9,11 +11,12 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
-from .forms import ApiKeyForm, ProjectForm, ProviderForm
+from . import price_services, selectors, services
+from .forms import ApiKeyForm, PriceForm, ProjectForm, ProviderForm
 from .inputs import query_int
 from .llm.errors import LLMError
-from .models import Membership
+from .models import Membership, Provider
+from .pricing import price_input_text
 from .web import SESSION_PROJECT, project_view, render_page
 
 
@@ -57,8 +60,115 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 @project_view
 def provider_list(request: HttpRequest, membership: Membership) -> HttpResponse:
-    providers = selectors.provider_list(project=membership.project)
+    providers = selectors.provider_list_with_prices(project=membership.project)
+    for provider in providers:
+        # The default model's price, as the list shows it.
+        prices = {price.model: price for price in provider.prices.all()}
+        provider.default_price = prices.get(provider.default_model)  # type: ignore[attr-defined]
     return render(request, "core/providers.html", {"providers": providers})
+
+
+@project_view
+def provider_detail(request: HttpRequest, membership: Membership, provider_id: int) -> HttpResponse:
+    provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
+    context = {"provider": provider, **_prices_context(provider, membership)}
+    return render(request, "core/provider_detail.html", context)
+
+
+def _prices_context(
+    provider: Provider,
+    membership: Membership,
+    *,
+    failed: PriceForm | None = None,
+    saved: str = "",
+) -> dict:
+    """The Prices table: one row per priced model, plus the default model while it has no
+    price. `failed` is the form that did not pass, shown with its errors in its row (or in
+    the add row for a model not in the table)."""
+    failed_model = (failed.data.get("model") or "").strip() if failed else None
+    rows: list[dict[str, Any]] = []
+    for price in selectors.price_list(provider=provider):
+        rows.append({"model": price.model, "price": price})
+    if provider.default_model and all(r["model"] != provider.default_model for r in rows):
+        rows.append({"model": provider.default_model, "price": None})
+    for n, row in enumerate(rows):
+        price = row["price"]
+        row["id"] = f"price-{n}"
+        if failed is not None and row["model"] == failed_model:
+            failed.auto_id = f"id_{row['id']}_%s"
+            row["form"], failed = failed, None
+        else:
+            initial: dict[str, Any] = {"model": row["model"]}
+            if price is not None:
+                initial["input_per_million"] = price_input_text(price.input_per_million)
+                initial["output_per_million"] = price_input_text(price.output_per_million)
+            row["form"] = PriceForm(initial=initial, auto_id=f"id_{row['id']}_%s")
+    if failed is not None:  # a model not in the table: the add row shows it
+        failed.auto_id = "id_new_price_%s"
+    return {
+        "provider": provider,
+        "price_rows": rows,
+        "new_price": failed or PriceForm(auto_id="id_new_price_%s"),
+        "price_saved": saved,
+        "can_edit": membership.can_edit,
+    }
+
+
+@project_view
+@require_POST
+def provider_price_set(
+    request: HttpRequest, membership: Membership, provider_id: int
+) -> HttpResponse:
+    """Add or change a model's price (the Prices table's Save, or its add row)."""
+    provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
+    services.require_editor(membership)
+    form = PriceForm(request.POST)
+    saved = ""
+    if form.is_valid():
+        try:
+            price = price_services.model_price_set(
+                membership=membership, provider=provider, **form.cleaned_data
+            )
+            saved = f"Price of {price.model} saved."
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    if saved and not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, saved)
+        return redirect("provider_detail", provider_id=provider.pk)
+    context = _prices_context(provider, membership, failed=None if saved else form, saved=saved)
+    return render_page(request, "core/provider_detail.html", context, partial="prices")
+
+
+@project_view
+@require_POST
+def provider_price_delete(
+    request: HttpRequest, membership: Membership, provider_id: int
+) -> HttpResponse:
+    provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
+    model = (request.POST.get("model") or "").strip()
+    removed = price_services.model_price_delete(
+        membership=membership, provider=provider, model=model
+    )
+    saved = f"Price of {model} removed." if removed else f"{model} had no price."
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, saved)
+        return redirect("provider_detail", provider_id=provider.pk)
+    context = _prices_context(provider, membership, saved=saved)
+    return render_page(request, "core/provider_detail.html", context, partial="prices")
+
+
+@project_view
+def provider_model_options(
+    request: HttpRequest, membership: Membership, provider_id: int
+) -> HttpResponse:
+    """The models the provider lists, as <option>s for the Prices table's model field
+    (loaded after the page: asking the provider can take seconds). Editors only: it
+    calls out with the stored key."""
+    provider = selectors.provider_get(project=membership.project, provider_id=provider_id)
+    services.require_editor(membership)
+    models = services.provider_model_ids(provider=provider) or []
+    return render(request, "core/provider_detail.html#model-options", {"models": models[:500]})
 
 
 def _provider_form_page(
