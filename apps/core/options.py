@@ -99,7 +99,7 @@ class Option:
                 min_value=self.low,
                 max_value=self.high,
                 initial=self.default,
-                required=self.default is not None,
+                required=False,  # left empty: the default (or off)
                 **common,
             )
         if self.kind == "bool":

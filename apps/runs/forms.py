@@ -81,8 +81,9 @@ class RunForm(forms.Form):
         ]
 
     @property
-    def settings_have_errors(self) -> bool:
-        return any(has_errors for _, _, has_errors in self.setting_groups)
+    def error_folds(self) -> str:
+        """The titles of the folds that hold a bad field ("" if none)."""
+        return " and ".join(title for title, _, has_errors in self.setting_groups if has_errors)
 
     @staticmethod
     def initial_from(run: Run) -> dict[str, Any]:
@@ -101,11 +102,8 @@ class RunForm(forms.Form):
         return initial
 
     def service_kwargs(self) -> dict[str, Any]:
-        data = dict(self.cleaned_data)
-        for optional in ("num_samples", "multiplier"):
-            if data[optional] is None:
-                data.pop(optional)
-        return data
+        # An empty field means its default (for a setting) or "not given".
+        return {name: value for name, value in self.cleaned_data.items() if value is not None}
 
 
 MAX_RUNS_PAGE = 500
