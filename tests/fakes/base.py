@@ -5,6 +5,33 @@ malformed bodies), reads the request log (time, path, headers, JSON) and the hig
 number of requests in flight at once. The same servers run as separate processes
 (`python -m tests.fakes.openai_server`) for benchmarks and Celery workers; there the
 `/_fake/*` endpoints expose the same controls over HTTP.
+
+What the model answers, in either wire format (each fake writes it in its own):
+
+* the next requests, in order: `fake.enqueue(Behaviour(content=..., thinking=...,
+  tool_calls=[...]))`;
+* every request, by looking at it: `fake.responder = fn`, where `fn(request_json)`
+  returns the text, or a `Reply(text, thinking=..., tool_calls=[...])`. The request is
+  the JSON the client sent, so a responder can answer by its system prompt, its `tools`
+  or its last message (a tool result), e.g. a two-turn tool conversation:
+
+      def respond(data):
+          if data.get("tools") and not tool_results(data):
+              return Reply(tool_calls=[{"name": "calculator", "arguments": {"expr": "2+2"}}])
+          return Reply("The answer is 4.", thinking="2+2 is 4.")
+
+A tool call is `{"name": ..., "arguments": <dict, or the raw JSON text>}` (an `id` is
+made up when missing): the OpenAI fake answers `message.tool_calls` with finish_reason
+"tool_calls", the Anthropic fake `tool_use` blocks with stop_reason "tool_use".
+Thinking comes back as `message.reasoning_content` (OpenAI fake: whenever scripted, or a
+made-up one when the request sets `reasoning_effort`) or as a signed `thinking` block
+(Anthropic fake: only when the request enables `thinking`, as the real API does, with a
+made-up text when none is scripted). Streams carry both too. `fake.requests[n]["json"]`
+is the body the client sent. The fakes refuse (400) what the real APIs refuse: for
+Anthropic a thinking budget under 1024 or not below max_tokens, temperature/top_p with
+thinking, tool results that do not answer the tool_use blocks of the assistant message
+just before them (all in ONE user message), a tool_use turn without its thinking block
+when thinking is on; for OpenAI a `role: tool` message that answers no tool call.
 """
 
 from __future__ import annotations
@@ -27,7 +54,7 @@ from aiohttp import web
 
 from .schema_gen import generate
 
-Responder = Callable[[dict[str, Any]], str]
+Responder = Callable[[dict[str, Any]], "str | Reply"]
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 Routes = dict[tuple[str, str], Handler]
 MAX_BODY = 32 * 1024 * 1024  # bytes a request body may have
@@ -49,6 +76,33 @@ class Behaviour:
     error_message: str | None = None  # message inside an error answer
     chunk_delay: float = 0.0  # streaming: seconds between deltas
     headers: dict[str, str] = field(default_factory=dict)  # added to a normal answer
+    thinking: str | None = None  # reasoning to answer with (see the module docstring)
+    tool_calls: list[dict[str, Any]] | None = None  # tool calls to answer with
+
+
+@dataclass
+class Reply:
+    """A scripted model answer: what a responder may return instead of plain text."""
+
+    text: str = ""
+    thinking: str = ""
+    # [{"name": "lookup", "arguments": {"q": "x"} or '{"q": "x"}', "id": optional}]
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tool_results(data: dict[str, Any]) -> list[Any]:
+    """The tool results in a request, in either wire format (for responders)."""
+    found: list[Any] = []
+    for message in data.get("messages") or []:
+        if message.get("role") == "tool":
+            found.append(message.get("content"))
+        elif isinstance(message.get("content"), list):
+            found += [
+                block.get("content")
+                for block in message["content"]
+                if isinstance(block, dict) and block.get("type") == "tool_result"
+            ]
+    return found
 
 
 @dataclass
@@ -89,6 +143,7 @@ class FakeServer:
         self._queue: deque[Behaviour] = deque()
         self._rng = random.Random(0)
         self._generation = 0  # bumped by reset()/stop() to end stalled requests
+        self._tool_ids = 0  # made-up tool call ids are unique per server
         # Request body -> serialised answer; keeps the benchmark server lean.
         self.answer_cache: dict[bytes, bytes] = {}
         self._thread: threading.Thread | None = None
@@ -172,10 +227,49 @@ class FakeServer:
 
     # ---- answering --------------------------------------------------------------------
 
+    def reply_for(
+        self, data: dict[str, Any], behaviour: Behaviour, schema: dict[str, Any] | None
+    ) -> Reply:
+        """The answer to a request: the behaviour's content, else the responder's, else
+        the default text; thinking and tool calls from the behaviour or the responder."""
+        if behaviour.content is not None:
+            reply = Reply(behaviour.content)
+        elif self.responder is not None:
+            answer = self.responder(data)
+            reply = answer if isinstance(answer, Reply) else Reply(answer)
+        else:
+            reply = Reply(self.answer_text(data, schema))
+        if behaviour.thinking is not None:
+            reply.thinking = behaviour.thinking
+        if behaviour.tool_calls is not None:
+            reply.tool_calls = behaviour.tool_calls
+        return reply
+
+    def wire_tool_calls(self, reply: Reply, prefix: str) -> list[tuple[str, str, Any]]:
+        """(id, name, arguments as given) for each scripted tool call."""
+        calls = []
+        for call in reply.tool_calls:
+            with self._lock:
+                self._tool_ids += 1
+                number = self._tool_ids
+            calls.append(
+                (
+                    str(call.get("id") or f"{prefix}{number}"),
+                    call["name"],
+                    call.get("arguments", {}),
+                )
+            )
+        return calls
+
+    @staticmethod
+    def made_up_thinking(data: dict[str, Any]) -> str:
+        return f"Fake thinking about {len(data.get('messages') or [])} messages."
+
     def answer_text(self, data: dict[str, Any], schema: dict[str, Any] | None) -> str:
         """The responder's text, else JSON for `schema`, else an echo; deterministic."""
         if self.responder is not None:
-            return self.responder(data)
+            answer = self.responder(data)
+            return answer.text if isinstance(answer, Reply) else answer
         digest = hashlib.sha256(
             json.dumps(data.get("messages"), sort_keys=True).encode()
             + str((self._script.seed, data.get("seed"))).encode()

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import Behaviour, FakeServer, Routes
+from .base import Behaviour, FakeServer, Reply, Routes
 
 MODELS = ["fake-gpt", "fake-gpt-mini"]
 
@@ -96,37 +96,60 @@ class FakeOpenAI(FakeServer):
         if (denied := self._auth_error(request)) is not None:
             entry["status"] = 401
             return denied
+        if (refusal := _refusal(data)) is not None:
+            entry["status"] = 400
+            return web.json_response(
+                {"error": {"message": refusal, "type": "invalid_request_error"}}, status=400
+            )
         behaviour = self.next_behaviour()
         if (early := await self._misbehave(behaviour, entry)) is not None:
             return early
-        content = behaviour.content
-        if content is None:
-            content = self.answer_text(data, response_schema(data))
-        content, completion_tokens, truncated = self.limit_tokens(content, data)
-        finish = "length" if truncated else "stop"
+        reply = self.reply_for(data, behaviour, response_schema(data))
+        content, completion_tokens, truncated = self.limit_tokens(reply.text, data)
+        thinking = reply.thinking or (
+            self.made_up_thinking(data) if data.get("reasoning_effort") else ""
+        )
+        tool_calls = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+            for call_id, name, arguments in self.wire_tool_calls(reply, "call_fake_")
+        ]
+        finish = "tool_calls" if tool_calls else "length" if truncated else "stop"
+        reasoning_tokens = max(1, len(thinking) // 4) if thinking else 0
+        completion_tokens += reasoning_tokens + 8 * len(tool_calls)
         prompt_tokens = self.count_tokens(data)
         entry["status"] = 200
         entry["usage_total"] = prompt_tokens + completion_tokens
-        usage = {
+        usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
+        if reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
         model = data.get("model") or MODELS[0]
+        answer = Reply(content, thinking, tool_calls)
         if data.get("stream"):
-            return await self._stream(request, data, content, usage, model, finish, behaviour)
+            return await self._stream(request, data, answer, usage, model, finish, behaviour)
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if thinking:
+            message["reasoning_content"] = thinking
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+            message["content"] = content or None
         body = {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
             "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
             ],
             "usage": usage,
         }
@@ -141,8 +164,8 @@ class FakeOpenAI(FakeServer):
         self,
         request: web.BaseRequest,
         data: dict[str, Any],
-        content: str,
-        usage: dict[str, int],
+        answer: Reply,
+        usage: dict[str, Any],
         model: str,
         finish: str,
         behaviour: Behaviour,
@@ -170,7 +193,10 @@ class FakeOpenAI(FakeServer):
             return f"data: {json.dumps(obj)}\n\n".encode()
 
         await response.write(chunk({"role": "assistant", "content": ""}, None))
-        for number, piece in enumerate(self.split_text(content)):
+        if answer.thinking:
+            for piece in self.split_text(answer.thinking):
+                await response.write(chunk({"reasoning_content": piece}, None))
+        for number, piece in enumerate(self.split_text(answer.text)):
             if behaviour.stall_after_chunks is not None and number >= behaviour.stall_after_chunks:
                 await self.stall()
                 return response
@@ -180,6 +206,8 @@ class FakeOpenAI(FakeServer):
             if behaviour.chunk_delay:
                 await asyncio.sleep(behaviour.chunk_delay)
             await response.write(chunk({"content": piece}, None))
+        for index, call in enumerate(answer.tool_calls):
+            await response.write(chunk({"tool_calls": [{"index": index, **call}]}, None))
         await response.write(chunk({}, finish))
         if (data.get("stream_options") or {}).get("include_usage"):
             obj = {
@@ -194,6 +222,35 @@ class FakeOpenAI(FakeServer):
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _refusal(data: dict[str, Any]) -> str | None:
+    """What the real API answers with a 400 for tools: a malformed tool, or a tool result
+    that answers no tool call of the assistant message before it."""
+    for tool in data.get("tools") or []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if (
+            tool.get("type") != "function"
+            or not isinstance(function, dict)
+            or not function.get("name")
+        ):
+            return "tools: each tool must be {'type': 'function', 'function': {'name': ...}}."
+    open_calls: set[str] = set()
+    for message in data.get("messages") or []:
+        role = message.get("role")
+        if role == "tool":
+            if message.get("tool_call_id") not in open_calls:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'."
+                )
+            continue
+        open_calls = (
+            {call.get("id") for call in message.get("tool_calls") or []}
+            if role == "assistant"
+            else set()
+        )
+    return None
 
 
 def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpenAI) -> None:

@@ -3,31 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
 import yarl
 
-from .config import ChatChunk, ChatResult, ProviderConfig, Usage
-from .dialects import make_dialect
-from .errors import LLMError, ProviderBadResponse
+from .capabilities import check_capabilities
+from .config import ChatChunk, ChatResult, ProviderConfig
+from .dialects import Parsed, make_dialect
+from .errors import LLMError
 from .failures import decode_json, mapped_errors, scrub, status_error, transport_error
 from .guard import ensure_allowed
 from .limits import ProviderLimiter, TokenReservation, estimate_tokens
 from .retry import RetryPolicy, give_up
+from .slots import SlotPool
 from .sse import iter_sse
 from .transport import EagerAiohttpTransport, HTTPReply, http_client, run_sync, shared_http
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Messages = list[dict[str, Any]]
-Parsed = tuple[str, str, str | None, Usage]
+Slot = tuple[SlotPool, str]
+
+
+@dataclass(slots=True)
+class _Call:
+    """One chat call's encoded request, shared by its attempts."""
+
+    payload: bytes
+    estimate: int  # tokens to reserve (0: no tokens-per-minute limit)
+    model: str
+    reservation: TokenReservation | None = None
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    first: ChatChunk
+    chunks: AsyncGenerator[ChatChunk, None]
+    stack: contextlib.AsyncExitStack
+    attempts: int
+
+    async def close(self) -> None:
+        await self.stack.aclose()
 
 
 class LLMClient:
@@ -59,6 +86,8 @@ class LLMClient:
             url: yarl.URL(url) for url in (self._dialect.chat_url, self._dialect.models_url)
         }
         self._policy = RetryPolicy.for_config(config)
+        self._chat_url = self._dialect.chat_url
+        self._headers = self._dialect.headers
         self._guard_until = 0.0
         self._loop_transport: tuple[asyncio.AbstractEventLoop, EagerAiohttpTransport] | None = None
 
@@ -92,10 +121,14 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None,
         schema_name: str = "output",
         extra: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        thinking_budget: int | None = None,
     ) -> ChatResult:
+        """One answer. `tools` are neutral specs (`{"name", "description", "parameters"}`,
+        see tool_wire.py) and `thinking_budget` a number of tokens; asking either of a
+        provider that cannot do it raises a CapabilityError before any request."""
         started = time.perf_counter()
-        await self._check_guard()
-        body = self._dialect.chat_body(
+        call = await self._prepare(
             messages,
             model=model,
             temperature=temperature,
@@ -105,47 +138,24 @@ class LLMClient:
             json_schema=json_schema,
             schema_name=schema_name,
             extra=extra,
+            tools=tools,
+            thinking_budget=thinking_budget,
             stream=False,
         )
-        payload = _dumps(body)
-        estimate = self._estimate(messages, max_tokens)
-        reservation: TokenReservation | None = None
-        limiter = self.limiter
-        url = self._dialect.chat_url
-        headers = self._dialect.headers
-
-        async def attempt(number: int) -> tuple[dict[str, Any], Parsed, int]:
-            nonlocal reservation
-            slot = await limiter.acquire_slot()
-            try:
-                if estimate and reservation is None:
-                    reservation = await limiter.reserve_tokens(estimate)
-                await limiter.wait_request()
-                response = await self._send("POST", url, headers, payload)
-            finally:
-                limiter.release_slot(slot)
-            # Parsed inside the attempt so that a malformed answer is retried (once).
-            data = decode_json(response)
-            return data, self._dialect.parse_chat(data), number
-
-        try:
-            data, (content, resp_model, finish, usage), attempts = await self._policy.run(
-                attempt, label=self.config.key
-            )
-        except BaseException:
-            if reservation is not None:
-                await limiter.settle_tokens(reservation, 0)
-            raise
-        if reservation is not None:
-            await limiter.settle_tokens(reservation, usage.total_tokens)
+        data, parsed, attempts = await self._run(call, self._plain_attempt)
+        content, resp_model, finish, usage, thinking, tool_calls = parsed
+        if call.reservation is not None:
+            await self.limiter.settle_tokens(call.reservation, usage.total_tokens)
         return ChatResult(
             content=content,
-            model=resp_model or body.get("model", ""),
+            model=resp_model or call.model,
             finish_reason=finish,
             usage=usage,
             attempts=attempts,
             latency_ms=(time.perf_counter() - started) * 1000,
             raw=data,
+            thinking=thinking,
+            tool_calls=tool_calls,
         )
 
     async def stream_chat(
@@ -160,14 +170,16 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None,
         schema_name: str = "output",
         extra: dict[str, Any] | None = None,
+        thinking_budget: int | None = None,
     ) -> AsyncIterator[ChatChunk]:
-        """Deltas as they arrive; the last chunk carries finish_reason and usage.
+        """Deltas as they arrive (reasoning as chunks with `thinking` and an empty delta);
+        the last chunk carries finish_reason and usage.
 
-        A failure before the first delta is retried like `chat`; once text has been
-        yielded a failure is raised (typed), since what was streamed cannot be taken back.
+        A failure before the first chunk is retried like `chat` (the same attempt and
+        retry loop); once a chunk has been yielded a failure is raised (typed), since what
+        was streamed cannot be taken back.
         """
-        await self._check_guard()
-        body = self._dialect.chat_body(
+        call = await self._prepare(
             messages,
             model=model,
             temperature=temperature,
@@ -177,63 +189,25 @@ class LLMClient:
             json_schema=json_schema,
             schema_name=schema_name,
             extra=extra,
+            tools=None,
+            thinking_budget=thinking_budget,
             stream=True,
         )
-        payload = _dumps(body)
-        estimate = self._estimate(messages, max_tokens)
-        reservation: TokenReservation | None = None
-        limiter = self.limiter
-        http = self._http()
-        attempt = bad_responses = 0
-        settled = False
+        opened = await self._run(call, self._stream_attempt)
+        reservation = call.reservation
         try:
-            while True:
-                attempt += 1
-                yielded = False
-                slot = await limiter.acquire_slot()
-                try:
-                    if estimate and reservation is None:
-                        reservation = await limiter.reserve_tokens(estimate)
-                    await limiter.wait_request()
-                    async with (
-                        mapped_errors(self.config),
-                        http.stream(
-                            "POST",
-                            self._dialect.chat_url,
-                            content=payload,
-                            headers=self._dialect.stream_headers,
-                            timeout=self._timeout,
-                        ) as response,
-                    ):
-                        if not response.is_success:
-                            await response.aread()
-                            raise status_error(response, self.config)
-                        events = iter_sse(response.aiter_lines())
-                        async for chunk in self._dialect.iter_stream(events):
-                            if chunk.usage is not None and reservation is not None:
-                                await limiter.settle_tokens(reservation, chunk.usage.total_tokens)
-                                settled = True
-                            yielded = True
-                            yield chunk
-                    return
-                except LLMError as exc:
-                    if isinstance(exc, ProviderBadResponse):
-                        bad_responses += 1
-                    delay = (
-                        None
-                        if yielded
-                        else self._policy.delay_before_retry(exc, attempt, bad_responses)
-                    )
-                    if delay is None:
-                        give_up(exc, attempt)
-                        raise
-                    logger.info("retrying stream from %s in %.2fs: %s", self.config.key, delay, exc)
-                finally:
-                    limiter.release_slot(slot)
-                await asyncio.sleep(delay)
+            async with mapped_errors(self.config):
+                chunk: ChatChunk | None = opened.first
+                while chunk is not None:
+                    if chunk.usage is not None and reservation is not None:
+                        await self.limiter.settle_tokens(reservation, chunk.usage.total_tokens)
+                    yield chunk
+                    chunk = await anext(opened.chunks, None)
+        except LLMError as exc:
+            give_up(exc, opened.attempts)
+            raise
         finally:
-            if reservation is not None and not settled and attempt and not yielded:
-                await limiter.settle_tokens(reservation, 0)
+            await opened.close()
 
     async def list_models(self, *, max_attempts: int | None = None) -> list[str]:
         """Model ids the provider offers (no limiter: a rare, cheap metadata call)."""
@@ -247,6 +221,84 @@ class LLMClient:
             return self._dialect.parse_models(decode_json(response))
 
         return await policy.run(attempt, label=self.config.key)
+
+    # ---- internals: one request path for plain and streamed calls --------------------
+
+    async def _prepare(
+        self, messages: Messages, *, stream: bool, max_tokens: int | None, **options: Any
+    ) -> _Call:
+        """The checked, encoded request: capabilities, then the SSRF guard, then the body."""
+        tools = options["tools"]
+        thinking_budget = options["thinking_budget"]
+        if tools or thinking_budget is not None:
+            check_capabilities(self.config, thinking=thinking_budget is not None, tools=bool(tools))
+        await self._check_guard()
+        body = self._dialect.chat_body(messages, max_tokens=max_tokens, stream=stream, **options)
+        estimate = self._estimate(messages, max_tokens)
+        if estimate and thinking_budget is not None:
+            estimate += thinking_budget
+        return _Call(_dumps(body), estimate, body.get("model", ""))
+
+    async def _run(self, call: _Call, attempt: Callable[[_Call, int], Awaitable[T]]) -> T:
+        """`attempt(call, n)` under the retry policy; on failure the call's token
+        reservation is given back."""
+        try:
+            return await self._policy.run(partial(attempt, call), label=self.config.key)
+        except BaseException:
+            if call.reservation is not None:
+                await self.limiter.settle_tokens(call.reservation, 0)
+            raise
+
+    async def _admit(self, call: _Call) -> Slot:
+        """A concurrency slot, the call's token reservation (once) and a request start."""
+        limiter = self.limiter
+        slot = await limiter.acquire_slot()
+        try:
+            if call.estimate and call.reservation is None:
+                call.reservation = await limiter.reserve_tokens(call.estimate)
+            await limiter.wait_request()
+        except BaseException:
+            limiter.release_slot(slot)
+            raise
+        return slot
+
+    async def _plain_attempt(self, call: _Call, number: int) -> tuple[dict[str, Any], Parsed, int]:
+        slot = await self._admit(call)
+        try:
+            response = await self._send("POST", self._chat_url, self._headers, call.payload)
+        finally:
+            self.limiter.release_slot(slot)
+        # Parsed inside the attempt so that a malformed answer is retried (once).
+        data = decode_json(response)
+        return data, self._dialect.parse_chat(data), number
+
+    async def _stream_attempt(self, call: _Call, number: int) -> _OpenStream:
+        """The stream opened and its first chunk read: a failure up to there is retried.
+        The slot is held until the stream is closed."""
+        slot = await self._admit(call)
+        stack = contextlib.AsyncExitStack()
+        stack.callback(self.limiter.release_slot, slot)
+        try:
+            async with mapped_errors(self.config):
+                response = await stack.enter_async_context(
+                    self._http().stream(
+                        "POST",
+                        self._chat_url,
+                        content=call.payload,
+                        headers=self._dialect.stream_headers,
+                        timeout=self._timeout,
+                    )
+                )
+                if not response.is_success:
+                    await response.aread()
+                    raise status_error(response, self.config)
+                chunks = self._dialect.iter_stream(iter_sse(response.aiter_lines()))
+                stack.push_async_callback(chunks.aclose)
+                first = await anext(chunks)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return _OpenStream(first, chunks, stack, number)
 
     # ---- internals --------------------------------------------------------------------
 

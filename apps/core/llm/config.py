@@ -48,6 +48,9 @@ class ProviderConfig:
     thinking: str = "none"
     # Whether the provider's models can call tools (OpenAI tool_calls, Anthropic tool_use).
     tools: bool = False
+    # The name people know the provider by, for messages ("Provider vllm cannot call
+    # tools"); the key stands in when it is empty.
+    name: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -70,15 +73,40 @@ class ProviderConfig:
     def is_anthropic(self) -> bool:
         return self.kind == "anthropic"
 
+    @property
+    def label(self) -> str:
+        return self.name or self.key
+
 
 @dataclass
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    # Reasoning tokens, where the provider reports them apart (OpenAI's
+    # completion_tokens_details.reasoning_tokens); they are included in output_tokens.
+    # Anthropic counts thinking in output_tokens only, so this stays 0 there.
+    thinking_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool the model asks to run; `arguments` is the raw JSON text the model wrote
+    (it may not parse: the caller decides what to answer then)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_openai(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 @dataclass
@@ -92,6 +120,31 @@ class ChatResult:
     # Wall time of the whole call: limiter waits, retries and backoff included.
     latency_ms: float
     raw: dict[str, Any]
+    # The model's reasoning when the provider returns it (Anthropic thinking blocks joined
+    # by blank lines, OpenAI-style `reasoning_content` / `reasoning`); "" otherwise.
+    thinking: str = ""
+    # Tools the model asks to run; finish_reason is then "tool_calls" or "tool_use".
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+    def assistant_message(self) -> dict[str, Any]:
+        """This answer as the next assistant message of the conversation (neutral shape:
+        `tool_calls` in OpenAI's form). After an Anthropic answer with thinking it also
+        carries the signed thinking blocks (`thinking_blocks`), which Anthropic requires
+        back before the tool results; send such a message to Anthropic providers only."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [call.as_openai() for call in self.tool_calls]
+        blocks = self.raw.get("content")
+        if isinstance(blocks, list):
+            kept = [
+                block
+                for block in blocks
+                if isinstance(block, dict)
+                and block.get("type") in ("thinking", "redacted_thinking")
+            ]
+            if kept:
+                message["thinking_blocks"] = kept
+        return message
 
 
 @dataclass
@@ -100,3 +153,5 @@ class ChatChunk:
     # Only the last chunk of a stream carries these (usage when the server sends it).
     finish_reason: str | None = None
     usage: Usage | None = None
+    # Reasoning text as it streams (with delta ""), for providers that send it.
+    thinking: str = ""

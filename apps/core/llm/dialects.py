@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from .config import ChatChunk, ProviderConfig, Usage
+from .capabilities import apply_thinking
+from .config import ChatChunk, ProviderConfig, ToolCall, Usage
 from .errors import LLMError, ProviderBadResponse, ProviderHTTPError
 from .grammar_safety import grammar_safe
 from .sse import SSEEvent
+from .tool_wire import (
+    anthropic_blocks,
+    anthropic_tools,
+    anthropic_turns,
+    openai_tool_calls,
+    openai_tools,
+)
+from .tool_wire import text_of as _text
 
 ANTHROPIC_VERSION = "2023-06-01"
 USER_AGENT = "seedbed-llm-client/0.1"
+
+# (content, model, finish_reason, usage, thinking, tool calls)
+Parsed = tuple[str, str, str | None, Usage, str, list[ToolCall]]
 
 
 def schema_instruction(schema: dict[str, Any]) -> str:
@@ -86,6 +98,8 @@ class OpenAIDialect:
         schema_name: str,
         extra: dict[str, Any] | None,
         stream: bool,
+        tools: list[dict[str, Any]] | None = None,
+        thinking_budget: int | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {}
         model = model or self.config.default_model
@@ -115,11 +129,16 @@ class OpenAIDialect:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
+        if tools:
+            body["tools"] = openai_tools(tools)
+        if thinking_budget is not None:
+            config = self.config
+            apply_thinking(body, config.thinking, thinking_budget, config.default_max_tokens)
         if extra:
             body.update(extra)
         return body
 
-    def parse_chat(self, data: dict[str, Any]) -> tuple[str, str, str | None, Usage]:
+    def parse_chat(self, data: dict[str, Any]) -> Parsed:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise _bad("it has no choices")
@@ -129,15 +148,19 @@ class OpenAIDialect:
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise _bad("the message content is not text")
-        usage = data.get("usage") or {}
+        # vLLM and DeepSeek say reasoning_content, OpenRouter and Ollama reasoning.
+        thinking = message.get("reasoning_content") or message.get("reasoning") or ""
+        raw_calls = message.get("tool_calls")
         return (
             content,
             str(data.get("model") or ""),
             choices[0].get("finish_reason"),
-            Usage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))),
+            _openai_usage(data.get("usage")),
+            thinking if isinstance(thinking, str) else "",
+            openai_tool_calls(raw_calls) if raw_calls else [],
         )
 
-    async def iter_stream(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[ChatChunk]:
+    async def iter_stream(self, events: AsyncIterator[SSEEvent]) -> AsyncGenerator[ChatChunk, None]:
         finish: str | None = None
         usage = Usage()
         done = False
@@ -152,15 +175,17 @@ class OpenAIDialect:
                 )
             raw_usage = obj.get("usage")
             if isinstance(raw_usage, dict):
-                usage = Usage(
-                    _int(raw_usage.get("prompt_tokens")), _int(raw_usage.get("completion_tokens"))
-                )
+                usage = _openai_usage(raw_usage)
             for choice in obj.get("choices") or ():
                 if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                     continue
-                text = (choice.get("delta") or {}).get("content")
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
                 if text:
                     yield ChatChunk(text)
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning and isinstance(reasoning, str):
+                    yield ChatChunk("", thinking=reasoning)
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
         if not done and finish is None:
@@ -205,14 +230,10 @@ class AnthropicDialect:
         schema_name: str,
         extra: dict[str, Any] | None,
         stream: bool,
+        tools: list[dict[str, Any]] | None = None,
+        thinking_budget: int | None = None,
     ) -> dict[str, Any]:
-        system: list[str] = []
-        turns: list[dict[str, Any]] = []
-        for message in messages:
-            if message.get("role") == "system":
-                system.append(_text(message.get("content")))
-            else:
-                turns.append({"role": message.get("role"), "content": message.get("content")})
+        system, turns = anthropic_turns(messages)
         # No constrained decoding here: the schema is described in the system prompt.
         if json_schema is not None:
             system.append(schema_instruction(json_schema))
@@ -231,28 +252,32 @@ class AnthropicDialect:
             body["stop_sequences"] = stop
         if stream:
             body["stream"] = True
+        if tools:
+            body["tools"] = anthropic_tools(tools)
+        if thinking_budget is not None:
+            config = self.config
+            apply_thinking(body, config.thinking, thinking_budget, config.default_max_tokens)
         if extra:
             body.update(extra)
         return body
 
-    def parse_chat(self, data: dict[str, Any]) -> tuple[str, str, str | None, Usage]:
+    def parse_chat(self, data: dict[str, Any]) -> Parsed:
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise _bad("it has no content blocks")
-        text = "".join(
-            block.get("text", "")
-            for block in blocks
-            if isinstance(block, dict) and block.get("type") == "text"
-        )
+        text, thinking, calls = anthropic_blocks(blocks)
         usage = data.get("usage") or {}
         return (
             text,
             str(data.get("model") or ""),
             data.get("stop_reason"),
+            # Thinking is inside output_tokens; Anthropic does not report it apart.
             Usage(_int(usage.get("input_tokens")), _int(usage.get("output_tokens"))),
+            thinking,
+            calls,
         )
 
-    async def iter_stream(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[ChatChunk]:
+    async def iter_stream(self, events: AsyncIterator[SSEEvent]) -> AsyncGenerator[ChatChunk, None]:
         finish: str | None = None
         input_tokens = output_tokens = 0
         async for event in events:
@@ -262,6 +287,8 @@ class AnthropicDialect:
                 delta = obj.get("delta") or {}
                 if delta.get("type") == "text_delta" and delta.get("text"):
                     yield ChatChunk(delta["text"])
+                elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+                    yield ChatChunk("", thinking=str(delta["thinking"]))
             elif kind == "message_start":
                 usage = (obj.get("message") or {}).get("usage") or {}
                 input_tokens = _int(usage.get("input_tokens"))
@@ -296,12 +323,15 @@ def make_dialect(config: ProviderConfig) -> Dialect:
     return AnthropicDialect(config) if config.is_anthropic else OpenAIDialect(config)
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return "" if content is None else str(content)
+def _openai_usage(usage: Any) -> Usage:
+    if not isinstance(usage, dict):
+        return Usage()
+    details = usage.get("completion_tokens_details")
+    return Usage(
+        _int(usage.get("prompt_tokens")),
+        _int(usage.get("completion_tokens")),
+        _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0,
+    )
 
 
 def _with_system_text(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:

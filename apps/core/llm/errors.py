@@ -74,3 +74,16 @@ class ProviderBadResponse(LLMError):
 
 class ProviderRefused(LLMError):
     """Seedbed refused to call this base URL (SSRF guard); no request was sent."""
+
+
+class CapabilityError(LLMError, ValueError):
+    """The call asks for something the provider cannot do (tools, thinking); no request
+    was sent. A ValueError too, so run creation can answer it with a 400."""
+
+
+class ThinkingUnsupported(CapabilityError):
+    """A thinking budget was asked of a provider whose `thinking` is "none"."""
+
+
+class ToolsUnsupported(CapabilityError):
+    """Tools were offered to a provider whose models cannot call them (`tools=False`)."""
