@@ -15,18 +15,16 @@ native `/inference` body:
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from apps.core.llm import ChatResult, LLMClient, ProviderBadResponse
+from apps.core.llm.answers import load_json_answer
 from apps.inference.registry import client_for
 from apps.specs.texts import locate_mentions
 
 from .errors import UnreadableAnswer
 from .schema import Spec, instructions, json_schema, spec_parse, text_check, threshold_check
-
-_OBJECT = re.compile(r"\{.*\}", re.S)
 
 
 def _confidence(value: Any) -> float:
@@ -37,15 +35,11 @@ def _confidence(value: Any) -> float:
 
 
 def _answer(content: str) -> dict[str, Any]:
+    # Providers without constrained decoding may wrap the JSON in a fence after some prose.
     try:
-        data = json.loads(content)
-    except (ValueError, RecursionError):
-        # Providers without constrained decoding may wrap the JSON in prose or fences.
-        match = _OBJECT.search(content)
-        try:
-            data = json.loads(match.group(0)) if match else None
-        except (ValueError, RecursionError):
-            data = None
+        data = load_json_answer(content)
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise ProviderBadResponse(
             "The model's answer was not the JSON object the extraction schema asks for."
