@@ -3,14 +3,12 @@
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -244,6 +242,7 @@ def provider_config(*, provider: Provider) -> ProviderConfig:
         timeout_seconds=provider.timeout_seconds,
         thinking=provider.thinking,
         tools=provider.supports_tools,
+        name=provider.name,
     )
 
 
@@ -261,32 +260,29 @@ def provider_test_connection(*, provider: Provider) -> list[str]:
     return list_models_sync(provider_config(provider=provider))
 
 
-MODEL_LIST_SECONDS = 60  # how long a provider's model list is trusted
-LAST_LIST_SECONDS = 7 * 24 * 3600  # how long it stands in when the provider cannot answer
+# How long a listed model list stays fresh, when set (tests: 0 asks every time); None is
+# the one cache's own rule (apps.core.llm.model_lists), which the gateway follows too.
+MODEL_LIST_SECONDS: float | None = None
 SHOWN_MODELS = 10
 
 
-def provider_model_ids(*, provider: Provider) -> list[str] | None:
-    """The models the provider lists (asked at most once a minute), or None when it
-    cannot say: unreachable, refused or without a model list."""
-    from .llm.client import list_models_sync
-    from .llm.errors import LLMError
+def provider_models_version(*, provider: Provider) -> str:
+    """Which edit of the provider a cached model list belongs to."""
+    return f"{provider.updated_at.timestamp():.6f}" if provider.updated_at else "0"
 
-    key = f"provider-models:{provider.pk}:{provider.updated_at.timestamp()}"
-    known = cache.get(key)
-    if known is None:
-        config = provider_config(provider=provider)
-        quick = replace(config, timeout_seconds=5.0, connect_timeout=3.0)
-        try:
-            known = {"ids": list_models_sync(quick)}
-            cache.set(f"{key}:last", known, LAST_LIST_SECONDS)
-        except LLMError:
-            # Busy or down for now (llama.cpp answers nothing while it generates): the
-            # last list it gave still says which names are typos.
-            known = cache.get(f"{key}:last", {"ids": None})
-        cache.set(key, known, MODEL_LIST_SECONDS)
-    ids: list[str] | None = known["ids"]
-    return ids
+
+def provider_model_ids(*, provider: Provider) -> list[str] | None:
+    """The models the provider lists, from the one model list cache (fresh for a minute;
+    while the provider cannot answer, the last list it gave, since llama.cpp answers
+    nothing while it generates but its last list still tells a typo from a model), or
+    None when it never could say: unreachable, refused or without a model list."""
+    from .llm.model_lists import model_ids_sync
+
+    return model_ids_sync(
+        provider_config(provider=provider),
+        version=provider_models_version(provider=provider),
+        fresh_seconds=MODEL_LIST_SECONDS,
+    )
 
 
 def provider_require_model(*, provider: Provider, model: str) -> None:

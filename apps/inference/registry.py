@@ -2,10 +2,10 @@
 
 Model ids are `<provider-name>/<model>` (the model part may itself contain slashes, as in
 `vllm/Qwen/Qwen2.5-7B`), a bare `<provider-name>` for its default model, or one of the
-project's aliases. A provider's own model list (`GET /models`) is fetched with a short
-timeout and kept in Redis for a minute, failures included, so a dead provider costs at
-most one slow call a minute; when it cannot be listed, its models are taken on trust and
-the provider itself answers for unknown ones.
+project's aliases. A provider's own model list (`GET /models`) comes from the one model
+list cache (apps.core.llm.model_lists: fresh for a minute, the last good list while the
+provider cannot answer, a short pause after a failure); when it has never been listed,
+its models are taken on trust and the provider itself answers for unknown ones.
 
 The gateway resolves ids on every call, so `resolve` keeps its answers in-process for a
 few seconds: the hot path makes no database or Redis round trip.
@@ -14,33 +14,27 @@ few seconds: the hot path makes no database or Redis round trip.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import Http404
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from apps.core.llm import LLMClient, LLMError, run_sync
+from apps.core.llm import LLMClient, run_sync
+from apps.core.llm.model_lists import model_ids
 from apps.core.llm.transport import loop_state
 from apps.core.models import Project, Provider
 from apps.core.selectors import provider_list
-from apps.core.services import provider_config
+from apps.core.services import provider_config, provider_models_version
 
 from .models import ModelAlias
 
 logger = logging.getLogger(__name__)
 
-LISTING_TTL = 60  # seconds a provider's model list (or its failure) is kept in Redis
-LISTING_TIMEOUT = 2.0
 RESOLVE_TTL = 5.0  # seconds a resolution is reused in-process; provider edits show after it
 CACHE_LIMIT = 10_000
 # Interactive callers retry themselves (the OpenAI and Anthropic SDKs do): one retry here,
@@ -75,53 +69,15 @@ class Resolved:
     client: LLMClient
 
 
-# ---- provider model lists (Redis, a minute) ------------------------------------------
-
-
-def _redis() -> Redis:
-    url = settings.REDIS_URL
-    # Same resource name as the LLM limiter's, so one pool per loop serves both.
-    return loop_state().resource(
-        f"redis:{url}",
-        lambda: Redis.from_url(
-            url, decode_responses=True, socket_timeout=5.0, socket_connect_timeout=5.0
-        ),
-    )
-
-
-def _listing_key(provider: Provider) -> str:
-    stamp = provider.updated_at.timestamp() if provider.updated_at else 0
-    return f"seedbed:models:{provider.pk}:{stamp:.6f}"
+# ---- provider model lists (the shared cache) ------------------------------------------
 
 
 async def provider_models(provider: Provider) -> list[str] | None:
-    """The provider's own model ids, or None when it could not be listed (cached too)."""
-    key = _listing_key(provider)
-    redis = _redis()
-    try:
-        cached = await redis.get(key)
-    except RedisError:
-        cached = None
-    if cached is not None:
-        value = json.loads(cached)
-        return [str(m) for m in value] if isinstance(value, list) else None
-    config = dataclasses.replace(
-        provider_config(provider=provider),
-        max_attempts=1,
-        timeout_seconds=LISTING_TIMEOUT,
-        connect_timeout=LISTING_TIMEOUT,
+    """The provider's own model ids, or None when it could not be listed; the same cache
+    entries as run creation's (apps.core.services.provider_model_ids)."""
+    return await model_ids(
+        provider_config(provider=provider), version=provider_models_version(provider=provider)
     )
-    models: list[str] | None
-    try:
-        models = await asyncio.wait_for(
-            LLMClient(config).list_models(max_attempts=1), LISTING_TIMEOUT
-        )
-    except (LLMError, TimeoutError) as exc:
-        logger.info("could not list the models of provider %s: %s", provider.pk, exc)
-        models = None
-    with contextlib.suppress(RedisError):
-        await redis.set(key, json.dumps(models), ex=LISTING_TTL)
-    return models
 
 
 async def _listings(providers: list[Provider]) -> dict[int, list[str] | None]:
