@@ -123,8 +123,9 @@ class Option:
             "required": False,
             "help_text": f"{self.help} Default: {self.default!r}.",
         }
-        messages = {"invalid": f"{self.name} must be {self.limit_text()}."}
+        messages: dict[str, Any] = {"invalid": f"{self.name} must be {self.limit_text()}."}
         if self.kind == "int":
+            assert self.low is not None and self.high is not None
             messages.update(min_value=messages["invalid"], max_value=messages["invalid"])
             return serializers.IntegerField(
                 min_value=self.low,

@@ -14,7 +14,8 @@ from .services import MAX_MODEL_CHARS, MAX_SAMPLES
 # The folds of the run form, one per group of declared settings.
 SETTING_GROUPS = {
     "generation": "Generation settings",
-    "quality": "Quality checks",
+    "models": "Models per role and thinking",
+    "quality": "Quality: outline, revisions, filters, tools",
 }
 
 

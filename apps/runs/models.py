@@ -113,6 +113,8 @@ class RejectedSample(models.Model):
     reason = models.CharField(max_length=30)
     detail = models.TextField(blank=True)
     payload = models.JSONField(null=True)
+    # Where it came from and what happened to it (outline, draft, judgements, revisions).
+    lineage = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

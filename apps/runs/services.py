@@ -20,6 +20,7 @@ from apps.specs.services import spec_version_require_succeeded
 from apps.specs.task_types import content_of, sample_schema
 
 from .engines.local_settings import LocalSettings
+from .engines.roles import THINKING_SUFFIX, roles_dump, roles_resolve
 from .models import Run, RunEvent, RunStatus
 
 MAX_SAMPLES = 20_000
@@ -115,10 +116,14 @@ def run_create(
         model=model,
     )
     if model and model != provider.default_model:
-        provider_require_model(provider=provider, model=model)
+        provider_require_model(provider=provider, model=model.removesuffix(THINKING_SUFFIX))
     model = model or provider.default_model
     if not model:
         raise ValidationError({"model": "Name a model: the provider has no default model."})
+    roles = roles_resolve(
+        project=membership.project, provider=provider, model=model, options=settings
+    )
+    model = roles["generation"].model
     # Only the writes are one transaction: the model check above may ask the provider.
     with transaction.atomic():
         version = dataset_version_create(
@@ -144,6 +149,7 @@ def run_create(
             num_samples=total,
             multiplier=multiplier,
             settings=settings_dump(settings),
+            state={"roles": roles_dump(roles)},
             call_budget=max(3, CALL_BUDGET_FACTOR * math.ceil(total / settings.batch_size)),
             heartbeat_at=timezone.now(),  # lets the reaper re-send a queue message that got lost
             created_by=user if user is not None and user.is_authenticated else None,

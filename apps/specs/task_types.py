@@ -24,6 +24,11 @@ REASON_SPAN = "span_not_found"
 REASON_DUPLICATE = "duplicate"
 REASON_UNPARSEABLE = "unparseable"
 REASON_ECHO = "echo"
+REASON_NEAR_DUPLICATE = "near_duplicate"
+REASON_CONFORMANCE = "conformance"
+REASON_NOT_JUDGED = "not_judged"
+REASON_REVISION_INVALID = "revision_invalid"
+REASON_TRUNCATED = "truncated"
 REASON_LABELS = {
     REASON_UNPARSEABLE: "Answer was not a JSON list of samples",
     REASON_SCHEMA: "Does not follow the schema",
@@ -32,6 +37,11 @@ REASON_LABELS = {
     REASON_SPAN: "Entity not found in the text",
     REASON_DUPLICATE: "Duplicate of an existing sample",
     REASON_ECHO: "Repeats the spec or a seed instead of a new sample",
+    REASON_NEAR_DUPLICATE: "Near-duplicate of another sample",
+    REASON_CONFORMANCE: "Breaks a requirement or carries a wrong label (judge)",
+    REASON_NOT_JUDGED: "The judge gave no verdict on it",
+    REASON_REVISION_INVALID: "Its revision broke the sample",
+    REASON_TRUNCATED: "Cut off at the token limit",
 }
 
 

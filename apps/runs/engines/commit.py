@@ -23,6 +23,7 @@ from apps.runs.services import run_event
 from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS
 
 from .pipeline import Candidate, ChunkOutput
+from .usage import token_totals, usage_merge
 
 MAX_STORED_REJECTS = 2000
 
@@ -49,6 +50,10 @@ def _lineage(run: Run, candidate: Candidate) -> dict[str, Any]:
     }
     if candidate.original is not None:
         lineage["original"] = candidate.original
+    if candidate.trail:
+        lineage["trail"] = candidate.trail
+    if candidate.flagged:
+        lineage["flagged"] = candidate.flagged
     return lineage
 
 
@@ -115,8 +120,11 @@ def _apply(
     run.calls += output.calls
     run.failed_calls += output.failed_calls
     run.retries += output.retries
-    run.input_tokens += output.input_tokens
-    run.output_tokens += output.output_tokens
+    counts = output.meter.take()
+    spent_in, spent_out = token_totals(counts)
+    run.input_tokens += spent_in
+    run.output_tokens += spent_out
+    run.usage_by_stage = usage_merge(run.usage_by_stage, counts)
     run.accepted += len(kept)
     run.duplicates += reasons[REASON_DUPLICATE] + len(fresh) - len(kept)
     run.rejected += sum(n for reason, n in reasons.items() if reason != REASON_DUPLICATE)
@@ -136,7 +144,13 @@ def _apply(
 def _store_rejects(run: Run, rejects: list[Candidate]) -> None:
     room = MAX_STORED_REJECTS - RejectedSample.objects.filter(run=run).count()
     RejectedSample.objects.bulk_create(
-        RejectedSample(run=run, reason=c.reason, detail=c.detail[:1000], payload=c.payload)
+        RejectedSample(
+            run=run,
+            reason=c.reason,
+            detail=c.detail[:1000],
+            payload=c.payload,
+            lineage=_lineage(run, c),
+        )
         for c in rejects[: max(0, room)]
     )
 

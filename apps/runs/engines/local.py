@@ -10,9 +10,11 @@ from dataclasses import replace
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from apps.core.jobs import Outcome
-from apps.core.llm import run_sync
+from apps.core.llm import ProviderConfig, run_sync
+from apps.core.models import Provider
 from apps.core.options import settings_load
 from apps.core.services import provider_config
 from apps.runs.models import Run
@@ -21,25 +23,48 @@ from apps.specs.task_types import content_of
 
 from .commit import chunk_commit, chunk_flush
 from .local_settings import LocalSettings
-from .pipeline import ChunkInput, ChunkOutput, run_chunk
+from .pipeline import ChunkInput, ChunkOutput, plan_topics, run_chunk
 from .prompts import PromptSettings
+from .roles import ROLES, RoleModel, roles_load
+from .usage import usage_merge
 
 # Early commits come several times a second; the throughput chart needs a point at most
 # this often (and one at the end of every step).
 THROUGHPUT_POINT_SECONDS = 1.0
 
 
+def _role_configs(run: Run) -> dict[str, tuple[RoleModel, ProviderConfig]]:
+    """Each role's model and provider config; a role whose provider is gone falls back to
+    the run's own (as runs made before roles existed do for every role)."""
+    assert run.provider is not None  # checked by the step
+    base = RoleModel(run.provider.pk, run.provider.name, run.model)
+    roles = roles_load(run.state.get("roles", {}))
+    providers = {
+        p.pk: p for p in Provider.objects.filter(pk__in=[r.provider_id for r in roles.values()])
+    }
+    providers[run.provider.pk] = run.provider
+    configs = {}
+    for role in ROLES:
+        chosen = roles.get(role, base)
+        provider = providers.get(chosen.provider_id, run.provider)
+        config = replace(
+            provider_config(provider=provider),
+            max_retry_after=settings.RUN_RETRY_AFTER_IN_CALL_MAX,
+        )
+        configs[role] = (chosen, config)
+    return configs
+
+
 def chunk_input(run: Run) -> ChunkInput:
     version = run.spec_version
     content = content_of(version)
     options = settings_load(LocalSettings, run.settings)
-    assert run.provider is not None  # checked by the step
+    roles = _role_configs(run)
     return ChunkInput(
-        provider=replace(
-            provider_config(provider=run.provider),
-            max_retry_after=settings.RUN_RETRY_AFTER_IN_CALL_MAX,
-        ),
+        provider=roles["generation"][1],
         model=run.model,
+        roles=roles,
+        options=options,
         prompt=PromptSettings(
             description=version.description,
             instruction=version.instruction,
@@ -51,6 +76,7 @@ def chunk_input(run: Run) -> ChunkInput:
             seed_shuffling=options.seed_shuffling,
             exploration_mode=options.exploration_mode,
             random_seed=options.random_seed,
+            topics=tuple(run.state.get("topics", ())),
         ),
         num_samples=run.num_samples,
         accepted=run.accepted,
@@ -100,6 +126,21 @@ class LocalEngine:
             return kept
 
         job = chunk_input(run)
+        if not job.options.skip_outline and "topics" not in run.state:
+            job = _with_topic_plan(run, job)
         output = run_sync(run_chunk, job, should_stop=should_stop, heartbeat=heartbeat, flush=flush)
         outcome = chunk_commit(run_id=run_id, chunk=position[0], output=output)
         return outcome if outcome is not None else Outcome.stale()
+
+
+def _with_topic_plan(run: Run, job: ChunkInput) -> ChunkInput:
+    """Ask the outline model once for the run's sub-topics and keep them in its state (an
+    answer without topics leaves the run on its other attributes)."""
+    topics, meter = run_sync(plan_topics, job)
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().get(pk=run.pk)
+        locked.state = {**locked.state, "topics": list(topics)}
+        locked.usage_by_stage = usage_merge(locked.usage_by_stage, meter.take())
+        locked.save(update_fields=["state", "usage_by_stage"])
+    run.state = locked.state
+    return replace(job, prompt=replace(job.prompt, topics=topics))

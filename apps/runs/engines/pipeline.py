@@ -1,10 +1,9 @@
-"""The local engine: one chunk of a run as a pool of concurrent provider calls.
+"""The local engine's pipeline: one step of a run as a pool of concurrent lanes.
 
-The engine knows nothing of the database. It receives a `ChunkInput`, keeps up to
-`concurrency` calls in flight, passes each answer through the stages (parse → validate →
-echo → dedupe) and returns a `ChunkOutput` that the caller commits in one transaction. New
-stages (revision cycles, filtering gates, tools) slot into `stages.STAGES` without touching
-the call loop.
+It knows nothing of the database. It receives a `ChunkInput`, keeps up to `concurrency`
+lanes busy, each making one draft after another: (outline →) draft (with tool calls) →
+parse → the run's stages (stages.py: validate, echo, structural, the judge's revision
+cycles and gate, dedupe), and returns a `ChunkOutput` that the caller commits.
 """
 
 import asyncio
@@ -15,16 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.core.llm import LLMClient, LLMError, ProviderAuthError, ProviderConfig, ProviderRefused
-from apps.specs.task_types import (
-    batch_schema,
-)
+from apps.core.llm import LLMClient, LLMError, ProviderConfig
+from apps.specs.task_types import batch_schema
 
+from .context import FATAL_ERRORS, RoleClient, StageContext, UsageMeter
+from .drafting import draft_batch
+from .local_settings import LocalSettings
+from .planning import TOPICS_SCHEMA, topics_from, topics_messages
 from .prompts import EXPLORATION, PromptSettings, build_call, wanted_labels
-from .stages import STAGES, Candidate, ChunkState, parse_answer
+from .roles import RoleModel
+from .stages import Candidate, ChunkState, stages_for
 
-# Errors after which more calls cannot help.
-FATAL_ERRORS = (ProviderAuthError, ProviderRefused)
 # A chunk with this many failed calls and none that worked ends the run.
 MAX_FAILED_CALLS_WITHOUT_SUCCESS = 4
 
@@ -34,6 +34,9 @@ class ChunkInput:
     provider: ProviderConfig
     model: str
     prompt: PromptSettings
+    # Each role's model and its provider's config (generation, outline, revision).
+    roles: dict[str, tuple[RoleModel, ProviderConfig]]
+    options: LocalSettings
     num_samples: int
     accepted: int
     calls_done: int
@@ -53,8 +56,8 @@ class ChunkOutput:
     calls: int = 0
     failed_calls: int = 0
     retries: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    # Every model call by stage, provider and model (drafts, outlines, judge, revisions).
+    meter: UsageMeter = field(default_factory=UsageMeter)
     accepted: list[Candidate] = field(default_factory=list)
     rejected: list[Candidate] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -74,16 +77,46 @@ class ChunkOutput:
             calls=self.calls,
             failed_calls=self.failed_calls,
             retries=self.retries,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
+            meter=UsageMeter.holding(self.meter.take()),
             accepted=self.accepted,
             rejected=self.rejected,
             errors=self.errors,
         )
         self.calls = self.failed_calls = self.retries = 0
-        self.input_tokens = self.output_tokens = 0
         self.accepted, self.rejected, self.errors = [], [], []
         return taken
+
+
+def context_for(job: ChunkInput, *, state: Any, meter: UsageMeter) -> StageContext:
+    clients: dict[str, LLMClient] = {}  # one per provider: its roles share its limits
+    roles = {
+        role: RoleClient(chosen, config, clients.setdefault(config.key, LLMClient(config)))
+        for role, (chosen, config) in job.roles.items()
+    }
+    return StageContext(
+        roles=roles,
+        prompt=job.prompt,
+        options=job.options,
+        state=state,
+        meter=meter,
+        run_seed=job.prompt.random_seed,
+        max_tokens=job.max_tokens,
+    )
+
+
+async def plan_topics(job: ChunkInput) -> tuple[tuple[str, ...], UsageMeter]:
+    """The run's topic plan from the outline model (planning.py), and what it cost."""
+    meter = UsageMeter()
+    ctx = context_for(job, state=None, meter=meter)
+    prompt = job.prompt
+    messages = topics_messages(prompt.description, prompt.instruction, prompt.content.seeds)
+    try:
+        result = await ctx.call(
+            "plan", "outline", messages, json_schema=TOPICS_SCHEMA, schema_name="topics"
+        )
+    except LLMError:  # the drafts go on without topics (and meet any fatal error)
+        return (), meter
+    return topics_from(result.content), meter
 
 
 Flush = Callable[[ChunkOutput], Awaitable[int | None]]
@@ -114,7 +147,8 @@ async def run_chunk(
     out = ChunkOutput()
     state = ChunkState.for_prompt(job.prompt)
     state.label_counts.update(job.label_counts)
-    client = LLMClient(job.provider)
+    ctx = context_for(job, state=state, meter=out.meter)
+    stages = stages_for(job.options)
     schemas: dict[frozenset[str], dict[str, Any]] = {}
 
     def schema_for(wanted: list[str]) -> dict[str, Any]:
@@ -183,15 +217,15 @@ async def run_chunk(
     async def ask(call_index: int, original: dict[str, Any] | None, wanted: list[str]) -> None:
         plan = build_call(job.prompt, call_index, wanted_labels=wanted, original=original)
         try:
-            result = await client.chat(
-                plan.messages,
-                model=job.model,
-                json_schema=schema_for(wanted),
-                schema_name="samples",
-                max_tokens=job.max_tokens,
-                temperature=sampling["temperature"],
-                top_p=sampling["top_p"],
+            batch, attempts = await draft_batch(
+                ctx,
+                plan,
+                call_index,
+                schema=schema_for(wanted),
+                sampling=sampling,
             )
+            for stage in stages:
+                await stage(batch, ctx)
         except LLMError as exc:
             if exc.retryable and (exc.retry_after or 0) > job.provider.max_retry_after:
                 # Not a failure: the provider named a time, and no call goes before it.
@@ -208,12 +242,7 @@ async def run_chunk(
             return
         state.calls_ok += 1
         out.calls += 1
-        out.retries += result.attempts - 1
-        out.input_tokens += result.usage.input_tokens
-        out.output_tokens += result.usage.output_tokens
-        batch = parse_answer(result.content, call_index, plan.original)
-        for stage in STAGES:
-            stage(batch, state)
+        out.retries += attempts - 1
         for candidate in batch:
             (out.accepted if candidate.ok else out.rejected).append(candidate)
 
@@ -290,5 +319,4 @@ async def run_chunk(
         await asyncio.gather(*lane_tasks, return_exceptions=True)
         if flushing is not None:
             await flushing
-    await client.aclose()
     return out

@@ -13,6 +13,8 @@ from typing import Any
 from apps.runs.models import ExplorationMode, SeedShuffling
 from apps.specs.task_types import SpecContent, handler
 
+from .planning import attributes_for
+
 # Sampling settings per exploration mode (withpi's names). Higher modes trade
 # faithfulness to the seeds for variety.
 EXPLORATION: dict[str, dict[str, float]] = {
@@ -42,6 +44,8 @@ class PromptSettings:
     seed_shuffling: str
     exploration_mode: str
     random_seed: int
+    # The run's topic plan (planning.py), once it has one.
+    topics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,9 @@ def build_call(
         )
     reference = "the examples" if original is not None or shots else "the domain's typical cases"
     parts.append(EXPLORATION_HINT.get(settings.exploration_mode, "").format(reference=reference))
+    parts.append(
+        attributes_for(call_index, seed=settings.random_seed, topics=settings.topics).as_prompt()
+    )
     parts.append(
         f'Return a JSON object {{"samples": [...]}} with exactly {settings.batch_size} new samples.'
     )

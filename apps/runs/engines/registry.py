@@ -1,6 +1,5 @@
 """The engines by name (`Run.engine`), and the one interface they share."""
 
-
 from typing import Any, Protocol
 
 from apps.core.jobs import Outcome
@@ -12,7 +11,9 @@ from .local import LocalEngine
 
 class Engine(Protocol):
     name: str
-    settings: type  # the dataclass of the engine's declared settings
+    @property
+    def settings(self) -> type:
+        """The dataclass of the engine's declared settings (apps/core/options.py)."""
 
     def step(self, run: Run, *, step: int) -> Outcome: ...
 

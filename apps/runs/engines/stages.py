@@ -1,6 +1,19 @@
-"""What happens to a model's answer: it is split into candidate samples, and each stage
-in `STAGES` (validate → echo → dedupe) may reject a candidate with a reason. Stages see
-the chunk's state (the spec, what was accepted so far) and nothing of the database."""
+"""What happens to a model's answer: it is split into candidate samples that pass through
+the run's stages in order.
+
+The stage contract. A stage is an async callable `stage(batch, ctx)`:
+* `batch` holds the candidates of one draft call; a stage looks only at those still `ok`.
+* `ctx` (context.py) gives the models by role (`await ctx.call(stage, role, messages)`;
+  every call is metered), the spec and prompt settings, the run's settings, the chunk's
+  state (what was accepted so far) and seeded random generators. Stages never touch the
+  database: what they decide is committed by the step.
+* Its verdict per candidate: keep (do nothing), `reject(reason, detail)`,
+  `regenerate(reason, feedback)` (rejected, and the run makes another draft in its place:
+  the run always ends with exactly `num_samples` accepted samples, or fails with its call
+  budget spent), or revise — a stage that revises does so itself, then judges the
+  rewrite again (judging.py).
+* Whatever it did goes into the candidate's `trail` (its lineage).
+"""
 
 import json
 from collections import Counter, defaultdict
@@ -12,9 +25,11 @@ from typing import Any, Protocol
 from rapidfuzz import fuzz, process
 
 from apps.core.inputs import storable
+from apps.core.llm import JSONTooDeep, load_json_answer
 from apps.specs.task_types import (
     REASON_DUPLICATE,
     REASON_ECHO,
+    REASON_TRUNCATED,
     REASON_UNPARSEABLE,
     SpecContent,
     check_sample,
@@ -34,14 +49,25 @@ class Candidate:
     labels: list[str] = field(default_factory=list)
     reason: str = ""
     detail: str = ""
+    # Outline, draft, judgements, revisions and tool calls, in order (the lineage).
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    # Kept although its last judgement found a problem (no filtering gate asked to drop it).
+    flagged: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.reason
 
+    def reject(self, reason: str, detail: str) -> None:
+        self.reason, self.detail = reason, detail
+
+    def regenerate(self, reason: str, feedback: str) -> None:
+        self.reject(reason, feedback)
+        self.trail.append({"step": "regenerate", "reason": reason, "feedback": feedback})
+
 
 class Stage(Protocol):
-    def __call__(self, batch: list[Candidate], chunk: "ChunkState") -> None: ...
+    async def __call__(self, batch: list[Candidate], ctx: Any) -> None: ...
 
 
 @dataclass
@@ -82,13 +108,14 @@ class ChunkState:
                 self.asked[label] -= share
 
 
-def validate_stage(batch: list[Candidate], chunk: ChunkState) -> None:
+async def validate_stage(batch: list[Candidate], ctx: Any) -> None:
+    chunk: ChunkState = ctx.state
     for candidate in batch:
         if not candidate.ok:
             continue
         checked = check_sample(candidate.payload, chunk.content)
         if not checked.ok:
-            candidate.reason, candidate.detail = checked.reason, checked.detail
+            candidate.reject(checked.reason, checked.detail)
             continue
         candidate.payload = checked.payload
         candidate.text, candidate.labels = checked.text, checked.labels
@@ -136,32 +163,62 @@ def near_seed(key: str, seeds: dict[str, str]) -> str | None:
     return None
 
 
-def echo_stage(batch: list[Candidate], chunk: ChunkState) -> None:
+async def echo_stage(batch: list[Candidate], ctx: Any) -> None:
     """A text that is just a label name, a line of the spec, a seed or a seed reworded a
     little is not a sample."""
+    chunk: ChunkState = ctx.state
     for candidate in batch:
         if not candidate.ok:
             continue
         key = echo_key(candidate.text)
         if echoed := chunk.echoes.get(key):
-            candidate.reason, candidate.detail = REASON_ECHO, f"the text is {echoed}"
+            candidate.reject(REASON_ECHO, f"the text is {echoed}")
         elif chunk.seeds and (near := near_seed(key, chunk.seeds)):
-            candidate.reason, candidate.detail = REASON_ECHO, f"the text is {near}"
+            candidate.reject(REASON_ECHO, f"the text is {near}")
 
 
-def dedupe_stage(batch: list[Candidate], chunk: ChunkState) -> None:
+async def dedupe_stage(batch: list[Candidate], ctx: Any) -> None:
     """Exact duplicates within the chunk; the commit drops those already in the dataset."""
+    chunk: ChunkState = ctx.state
     for candidate in batch:
         if not candidate.ok:
             continue
         if candidate.text_hash in chunk.seen_hashes:
-            candidate.reason, candidate.detail = REASON_DUPLICATE, "repeated within the run"
+            candidate.reject(REASON_DUPLICATE, "repeated within the run")
             continue
         chunk.seen_hashes.add(candidate.text_hash)
         chunk.label_counts.update(candidate.labels)
 
 
-STAGES: list[Stage] = [validate_stage, echo_stage, dedupe_stage]
+async def seen_stage(batch: list[Candidate], ctx: Any) -> None:
+    """Exact duplicates of what the chunk already accepted, before any model judges them."""
+    chunk: ChunkState = ctx.state
+    for candidate in batch:
+        if candidate.ok and candidate.text_hash in chunk.seen_hashes:
+            candidate.reject(REASON_DUPLICATE, "repeated within the run")
+
+
+async def structural_stage(batch: list[Candidate], ctx: Any) -> None:
+    """The structural gate: an answer cut off at the token limit is not trusted, even
+    where its first samples parsed (schema, empty text, label echoes and seed copies are
+    checked for every run)."""
+    for candidate in batch:
+        draft = next((s for s in reversed(candidate.trail) if s.get("step") == "draft"), {})
+        if candidate.ok and draft.get("finish_reason") == "length":
+            candidate.regenerate(REASON_TRUNCATED, "the answer was cut off at the token limit")
+
+
+def stages_for(options: Any) -> list[Stage]:
+    """The run's stages in order: the checks every run makes, then the ones it asks for."""
+    from .judging import judge_stage  # judging builds on this module
+
+    stages: list[Stage] = [validate_stage, echo_stage, seen_stage]
+    if "structural" in options.filters:
+        stages.append(structural_stage)
+    if options.revisions or "conformance" in options.filters:
+        stages.append(judge_stage)
+    stages.append(dedupe_stage)  # last: it counts what is accepted
+    return stages
 
 
 def parse_answer(content: str, call_index: int, original: dict[str, Any] | None) -> list[Candidate]:
@@ -169,14 +226,15 @@ def parse_answer(content: str, call_index: int, original: dict[str, Any] | None)
     # What the model wrote is kept, but for what PostgreSQL cannot store (apps/core/inputs.py).
     content = storable(content)
     try:
-        data = storable(json.loads(content))
-    except RecursionError:
+        # Fenced JSON (Anthropic without constrained decoding) reads as the gateway reads it.
+        data = storable(load_json_answer(content))
+    except JSONTooDeep as exc:
         return [
             Candidate(
                 payload=content[:2000],
                 call_index=call_index,
                 reason=REASON_UNPARSEABLE,
-                detail="JSON nested too deep to read",
+                detail=exc.msg,
             )
         ]
     except json.JSONDecodeError as exc:
