@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from .anthropic_server import FakeAnthropic
-from .base import Behaviour
+from .base import Behaviour, Reply
 from .openai_server import FakeOpenAI
 from .schema_gen import generate
 
@@ -106,6 +106,65 @@ def test_anthropic_fake_rejects_what_the_real_api_rejects(fake_anthropic: FakeAn
     assert httpx.post(url, json={**no_max, "max_tokens": 5}).status_code == 400  # no version
     assert httpx.post(url, json=no_max, headers=ok_headers).status_code == 400
     assert httpx.post(url, json=system_role, headers=ok_headers).status_code == 400
+
+
+def test_anthropic_stream_of_thinking_and_tool_use(fake_anthropic: FakeAnthropic) -> None:
+    fake_anthropic.enqueue(
+        Behaviour(
+            content="", thinking="Look it up.", tool_calls=[{"name": "f", "arguments": {"q": 1}}]
+        )
+    )
+    body = {
+        "model": "c", "max_tokens": 2048, "stream": True,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }  # fmt: skip
+    headers = {"anthropic-version": "2023-06-01"}
+    url = f"{fake_anthropic.base_url}/v1/messages"
+    with httpx.stream("POST", url, json=body, headers=headers) as response:
+        data = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    starts = [d["content_block"]["type"] for d in data if d["type"] == "content_block_start"]
+    deltas = [d["delta"] for d in data if d["type"] == "content_block_delta"]
+    assert starts == ["thinking", "tool_use"]
+    assert "".join(d.get("thinking", "") for d in deltas) == "Look it up."
+    assert any(d["type"] == "signature_delta" for d in deltas)
+    assert json.loads(deltas[-1]["partial_json"]) == {"q": 1}
+    assert data[-2]["delta"]["stop_reason"] == "tool_use"
+
+
+def test_openai_fake_answers_tool_calls_and_reasoning(fake_openai: FakeOpenAI) -> None:
+    fake_openai.responder = lambda data: Reply(
+        "", thinking="Hmm.", tool_calls=[{"name": "f", "arguments": '{"q": 1}', "id": "c1"}]
+    )
+    url = f"{fake_openai.base_url}/chat/completions"
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    choice = httpx.post(url, json=body).json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["reasoning_content"] == "Hmm."
+    assert choice["message"]["tool_calls"] == [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"q": 1}'}}
+    ]
+    # A tool result that answers no tool call is refused, as OpenAI does.
+    stray = {"role": "tool", "tool_call_id": "c9", "content": "1"}
+    refused = httpx.post(url, json={**body, "messages": [*body["messages"], stray]})
+    assert refused.status_code == 400
+
+
+def test_anthropic_fake_refuses_a_bad_thinking_budget(fake_anthropic: FakeAnthropic) -> None:
+    url = f"{fake_anthropic.base_url}/v1/messages"
+    headers = {"anthropic-version": "2023-06-01"}
+    base = {"model": "c", "messages": [{"role": "user", "content": "hi"}]}
+    for max_tokens, budget, extra in [
+        (2048, 512, {}),
+        (1024, 1024, {}),
+        (4096, 1024, {"temperature": 0.5}),
+    ]:
+        thinking = {"type": "enabled", "budget_tokens": budget}
+        body = {**base, "max_tokens": max_tokens, "thinking": thinking, **extra}
+        assert httpx.post(url, json=body, headers=headers).status_code == 400, body
+    ok = {**base, "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    assert httpx.post(url, json=ok, headers=headers).json()["content"][0]["type"] == "thinking"
 
 
 def test_script_queue_and_in_flight_counting(fake_openai: FakeOpenAI) -> None:
