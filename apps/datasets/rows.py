@@ -169,10 +169,9 @@ def sample_row(
 ) -> SafeString:
     """One row. Only `_meta` and `sample_body` carry sample content, and both are escaped;
     the rest is ids, fixed words and the URL prefix."""
-    pk, state = int(sample.pk), _esc(sample.review_state)
+    pk, state, prefix = int(sample.pk), _esc(sample.review_state), _esc(prefix)
     actions = ""
     if can_edit:
-        prefix = _esc(prefix)
         actions = (
             '<div class="sample-actions">'
             + _review_button(prefix, sample, ReviewState.ACCEPTED, "Accept", "")
@@ -183,6 +182,8 @@ def sample_row(
     html = (
         f'<article class="sample state-{state}" id="sample-{pk}">'
         f'<div class="sample-head"><span class="sample-id">#{pk}</span>'
+        f'<a class="trail-link" href="{prefix}{pk}/lineage/" title="Where this sample came from '
+        f'and every step that made it">Trail</a>'
         f'<span class="muted">{_esc(_meta(sample))}</span>{_source(sample)}'
         f'<span class="review-badge {state}">'
         f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span></div>"

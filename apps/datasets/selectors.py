@@ -16,7 +16,7 @@ from django.db.models import Count, F, QuerySet, Sum
 from django.http import Http404
 
 from apps.core.models import Project
-from apps.specs.models import TaskType
+from apps.specs.models import SpecVersion, TaskType
 from apps.specs.task_types import SpecContent, content_of
 
 from . import browsing
@@ -75,6 +75,18 @@ def sample_get(project: Project, sample_id: int) -> Sample:
         return Sample.objects.select_related("dataset").get(pk=sample_id, dataset__project=project)
     except Sample.DoesNotExist as exc:
         raise Http404("No such sample.") from exc
+
+
+def sample_spec_version(project: Project, sample: Sample) -> SpecVersion | None:
+    """The spec version a sample's lineage names, if it is still in the project."""
+    version_id = (sample.lineage or {}).get("spec_version_id")
+    if not isinstance(version_id, int) or isinstance(version_id, bool):
+        return None
+    return (
+        SpecVersion.objects.select_related("spec")
+        .filter(pk=version_id, spec__project=project)
+        .first()
+    )
 
 
 def export_job_get(project: Project, job_id: int) -> ExportJob:

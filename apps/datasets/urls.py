@@ -10,6 +10,11 @@ urlpatterns: list = [
     path("samples/<int:sample_id>/", views_samples.sample_row, name="sample_row"),
     path("samples/<int:sample_id>/review/", views_samples.sample_review, name="sample_review"),
     path("samples/<int:sample_id>/edit/", views_samples.sample_edit, name="sample_edit"),
+    path(
+        "samples/<int:sample_id>/lineage/",
+        views_samples.sample_lineage,
+        name="sample_lineage",
+    ),
     path("exports/<int:job_id>/", views_exports.export_job, name="export_job"),
     path("exports/<int:job_id>/download/", views_exports.export_download, name="export_download"),
 ]

@@ -72,6 +72,47 @@ def _editor(request: HttpRequest, sample: Sample, text: str, error: str = "") ->
     return render(request, f"{DETAIL}#sample-editor", context)
 
 
+# Lineage keys the trail page shows in their own places; any other is listed as it is.
+SHOWN_LINEAGE = {
+    "run_id",
+    "spec_version_id",
+    "provider",
+    "model",
+    "call",
+    "original",
+    "trail",
+    "flagged",
+}
+
+
+@project_view
+@require_GET
+def sample_lineage(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
+    """Where a sample came from and every step that made it (outline, draft, tool calls,
+    judgements, revisions)."""
+    sample = selectors.sample_get(membership.project, sample_id)
+    lineage = sample.lineage if isinstance(sample.lineage, dict) else {}
+    order = selectors.field_order(sample.dataset)
+    context = {
+        "sample": sample,
+        "dataset": sample.dataset,
+        "lineage": lineage,
+        "payload_text": json.dumps(_readable(sample.payload, order), indent=2, ensure_ascii=False),
+        "spec_version": selectors.sample_spec_version(membership.project, sample),
+        "original_text": (
+            json.dumps(lineage["original"], indent=2, ensure_ascii=False)
+            if lineage.get("original") is not None
+            else ""
+        ),
+        "other_lineage": [
+            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in sorted(lineage.items())
+            if key not in SHOWN_LINEAGE
+        ],
+    }
+    return render(request, "datasets/sample_lineage.html", context)
+
+
 @project_view
 @require_GET
 def sample_row(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
