@@ -228,10 +228,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "apps.core.tasks.job_reaper_task",
         "schedule": env.float("RUN_REAPER_INTERVAL", default=15.0),
     },
-    "labelling-reaper": {
-        "task": "apps.inference.tasks.labelling_reaper_task",
-        "schedule": 60.0,
-    },
 }
 
 # --- Providers -----------------------------------------------------------------------

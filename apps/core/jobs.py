@@ -141,6 +141,7 @@ class JobKind:
 # import of the apps that define the kinds.
 KIND_PATHS: dict[str, str] = {
     "run": "apps.runs.jobs.RunJob",
+    "labelling": "apps.inference.labelling_jobs.LabellingJobKind",
 }
 _kinds: dict[str, JobKind] = {}
 

@@ -1,24 +1,27 @@
 """Labelling jobs: a file of texts labelled by a model into a new dataset version.
 
-Same shape as a run's chunks (apps/runs/chunks.py): a chunk starts at text `start` and
-only runs while the job's checkpoint `done` still equals `start`; it commits its samples,
-history rows and the new checkpoint in one transaction under the job's row lock, after
-checking `done` again, and the next chunk is enqueued on commit. A redelivered chunk
+A labelling job is a kind of job (apps/core/jobs.py, kind "labelling"): step N labels the
+next `CHUNK_TEXTS` texts, from `done`, and commits their samples, history rows, counters
+and the checkpoint `steps_done = N + 1` in one transaction under the job's row lock, after
+checking the checkpoint again. The generic lifecycle claims steps, sends the next one on
+commit, cancels, and resumes jobs whose worker was lost (the reaper). A redelivered step
 redoes lost work or changes nothing (samples are keyed by their text within the dataset).
 """
 
+import asyncio
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Now
 from django.http import Http404
 from django.utils import timezone
 
+from apps.core.jobs import JobKind, Outcome, job_cancel, job_enqueue
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.datasets.models import Dataset, VersionSource
@@ -32,10 +35,11 @@ from apps.datasets.services import (
 from apps.specs.texts import text_hash
 
 from . import labelling
-from .models import LabellingJob, LabellingStatus
+from .models import LabellingJob
 
 T = TypeVar("T")
 
+KIND = "labelling"
 CHUNK_TEXTS = 50
 MAX_FILE_TEXTS = 10_000
 
@@ -123,62 +127,16 @@ def labelling_job_create(
             total=len(texts),
             heartbeat_at=timezone.now(),
         )
-        labelling_enqueue(job_id=job.pk, start=0)
+        job_enqueue(kind_name=KIND, pk=job.pk, step=0)
     return job
 
 
-def labelling_enqueue(*, job_id: int, start: int) -> None:
-    from .tasks import labelling_chunk_task
-
-    transaction.on_commit(lambda: labelling_chunk_task.delay(job_id, start))
-
-
-def labelling_requeue_stale(*, stale_after_seconds: float) -> list[int]:
-    """Re-send the next chunk of unfinished jobs nobody has touched for a while (a lost
-    queue message, a worker killed between chunks); returns their ids.
-
-    A chunk in flight refreshes nothing until it commits, so `stale_after_seconds` must
-    exceed the task's hard time limit: then a stale job has no live chunk.
-    """
-    cutoff = timezone.now() - timedelta(seconds=stale_after_seconds)
-    stale = LabellingJob.objects.filter(
-        status__in=[LabellingStatus.QUEUED, LabellingStatus.RUNNING], heartbeat_at__lt=cutoff
-    ).values_list("pk", "done")
-    requeued = []
-    for job_id, done in stale:
-        with transaction.atomic():
-            if LabellingJob.objects.filter(pk=job_id, done=done).update(heartbeat_at=Now()):
-                labelling_enqueue(job_id=job_id, start=done)
-                requeued.append(job_id)
-    return requeued
-
-
 def labelling_job_cancel(*, membership: Membership, job: LabellingJob) -> LabellingJob:
-    """Stop after the chunk in flight; the samples committed so far stay in the dataset."""
+    """A queued job stops at once; a running one after the step in flight. The samples
+    committed so far stay in the dataset."""
     require_editor(membership)
-    with transaction.atomic():
-        locked = LabellingJob.objects.select_for_update().defer("texts", "lines").get(pk=job.pk)
-        if not locked.is_finished:
-            locked.cancel_requested = True
-            locked.save(update_fields=["cancel_requested"])
-            if locked.status == LabellingStatus.QUEUED:
-                labelling_finish(job_id=locked.pk, status=LabellingStatus.CANCELLED)
+    job_cancel(kind_name=KIND, pk=job.pk)
     return LabellingJob.objects.defer("texts", "lines").get(pk=job.pk)
-
-
-def labelling_finish(*, job_id: int, status: str, error: str = "") -> None:
-    """End a job once (later calls change nothing) and close its dataset version."""
-    with transaction.atomic():
-        ended = LabellingJob.objects.filter(
-            pk=job_id, status__in=[LabellingStatus.QUEUED, LabellingStatus.RUNNING]
-        ).update(status=status, error=error[:2000], finished_at=Now())
-        if not ended:
-            return
-        job = LabellingJob.objects.only("dataset_id", "dataset_version").get(pk=job_id)
-        if job.dataset_id and job.dataset_version:
-            kept = dataset_version_finish(dataset_id=job.dataset_id, number=job.dataset_version)
-            if not kept:
-                LabellingJob.objects.filter(pk=job_id).update(dataset_version=None)
 
 
 def _texts_slice(job_id: int, start: int, stop: int) -> tuple[list[str], list[int]]:
@@ -197,67 +155,89 @@ def _texts_slice(job_id: int, start: int, stop: int) -> tuple[list[str], list[in
     return list(texts), list(lines)
 
 
-def _claim(job_id: int, start: int) -> LabellingJob | None:
-    claimed = LabellingJob.objects.filter(
-        pk=job_id,
-        status__in=[LabellingStatus.QUEUED, LabellingStatus.RUNNING],
-        done=start,
-    ).update(
-        status=LabellingStatus.RUNNING,
-        heartbeat_at=Now(),
-        started_at=Coalesce(F("started_at"), Now()),
-    )
-    if not claimed:
-        return None
-    return (
-        LabellingJob.objects.select_related("project", "user")
-        .defer("texts", "lines")
-        .get(pk=job_id)
-    )
+class LabellingJobKind(JobKind):
+    name = KIND
+    model = LabellingJob
+    queue = "default"
+
+    def load(self, pk: int) -> LabellingJob:
+        # The texts stay in the database: each step reads only its slice.
+        return (
+            LabellingJob.objects.select_related("project", "user")
+            .defer("texts", "lines")
+            .get(pk=pk)
+        )
+
+    def step(self, job: Any, *, step: int) -> Outcome:
+        """Label texts [done, done + 50) and commit them with checkpoint step + 1."""
+        from apps.core.llm import run_sync
+
+        if job.cancel_requested:
+            return Outcome.cancelled()
+        if job.done >= job.total:
+            # The last step committed but its worker died before ending the job.
+            return Outcome.done()
+        try:
+            provider, upstream_model = labelling.resolve(job.project, job.model_id)
+        except Http404:
+            return Outcome.failed(f"The model {job.model_id!r} no longer exists in this project.")
+        start = job.done
+        texts, lines = _texts_slice(job.pk, start, start + CHUNK_TEXTS)
+        schema = labelling.extraction_schema(job.task, job.labels, job.multi_label)
+        outcomes = run_sync(
+            _extract_beating,
+            job_id=job.pk,
+            provider=provider,
+            upstream_model=upstream_model,
+            texts=texts,
+            schema=schema,
+            threshold=job.threshold,
+        )
+        return _commit(job, step, start, lines, outcomes, provider, upstream_model, schema)
+
+    def finished(self, job: Any, outcome: Outcome) -> None:
+        # The version is complete: its counts are stored so browsing never counts rows.
+        if job.dataset_id and job.dataset_version:
+            kept = dataset_version_finish(dataset_id=job.dataset_id, number=job.dataset_version)
+            if not kept:
+                LabellingJob.objects.filter(pk=job.pk).update(dataset_version=None)
 
 
-def labelling_chunk_execute(*, job_id: int, start: int) -> bool:
-    """Label texts [start, start + 50) of a job; True if another chunk should follow."""
-    from apps.core.llm import run_sync
+async def _extract_beating(*, job_id: int, **kwargs: Any) -> list[labelling.Outcome]:
+    """`labelling.extract_all`, refreshing the job's heartbeat while the calls run: a step
+    of slow calls (seconds per text with the embedded model) is not taken for lost."""
 
-    job = _claim(job_id, start)
-    if job is None:
-        return False
-    if job.cancel_requested:
-        labelling_finish(job_id=job_id, status=LabellingStatus.CANCELLED)
-        return False
+    @sync_to_async
+    def beat() -> None:
+        LabellingJob.objects.filter(pk=job_id).update(heartbeat_at=Now())
+
+    async def keep_beating() -> None:
+        every = max(0.05, min(5.0, settings.RUN_STALE_SECONDS / 3))
+        while True:
+            await asyncio.sleep(every)
+            await beat()
+
+    beating = asyncio.ensure_future(keep_beating())
     try:
-        provider, upstream_model = labelling.resolve(job.project, job.model_id)
-    except Http404:
-        error = f"The model {job.model_id!r} no longer exists in this project."
-        labelling_finish(job_id=job_id, status=LabellingStatus.FAILED, error=error)
-        return False
-    texts, lines = _texts_slice(job_id, start, start + CHUNK_TEXTS)
-    schema = labelling.extraction_schema(job.task, job.labels, job.multi_label)
-    outcomes = run_sync(
-        labelling.extract_all,
-        provider=provider,
-        upstream_model=upstream_model,
-        texts=texts,
-        schema=schema,
-        threshold=job.threshold,
-    )
-    return _commit(job, start, lines, outcomes, provider, upstream_model, schema)
+        return await labelling.extract_all(**kwargs)
+    finally:
+        beating.cancel()
 
 
 @transaction.atomic
 def _commit(
     job: LabellingJob,
+    step: int,
     start: int,
     lines: list[int],
     outcomes: list[labelling.Outcome],
     provider: Any,
     upstream_model: str,
     schema: dict[str, Any],
-) -> bool:
+) -> Outcome:
     locked = LabellingJob.objects.select_for_update().defer("texts", "lines").get(pk=job.pk)
-    if locked.done != start or locked.is_finished:
-        return False  # another delivery of this chunk already committed
+    if locked.steps_done != step or locked.is_finished:
+        return Outcome.stale()  # another delivery of this step already committed
     labelling.outcomes_record(
         project=job.project,
         task=job.task,
@@ -302,21 +282,28 @@ def _commit(
         samples=samples,
     )
     locked.done = start + len(outcomes)
+    locked.steps_done = step + 1
     locked.failed += failed
     locked.added += len(inserted)
     locked.input_tokens += sum(o.input_tokens for o in outcomes)
     locked.output_tokens += sum(o.output_tokens for o in outcomes)
     locked.heartbeat_at = timezone.now()
-    locked.save()
+    locked.save(
+        update_fields=[
+            "done",
+            "steps_done",
+            "failed",
+            "added",
+            "input_tokens",
+            "output_tokens",
+            "heartbeat_at",
+        ]
+    )
     if outcomes and all(o.error for o in outcomes):
         # The whole chunk failed: the provider is down or refusing, not one odd text.
         error = f"Every call of texts {start + 1}–{locked.done} failed: {outcomes[0].error}"
-        labelling_finish(job_id=job.pk, status=LabellingStatus.FAILED, error=error)
-        return False
+        return Outcome.failed(error[:2000])
     if locked.done >= locked.total:
-        labelling_finish(job_id=job.pk, status=LabellingStatus.SUCCEEDED)
-        return False
-    if locked.cancel_requested:
-        labelling_finish(job_id=job.pk, status=LabellingStatus.CANCELLED)
-        return False
-    return True
+        return Outcome.done()
+    # job_act turns this into "cancelled" when a cancel was asked meanwhile.
+    return Outcome.go_on()

@@ -1,5 +1,8 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from apps.core.jobs import FINISHED, Job, JobStatus
 
 
 class ModelAlias(models.Model):
@@ -97,26 +100,17 @@ class Feedback(models.Model):
         return f"{self.verdict} on #{self.inference_id}"
 
 
-class LabellingStatus(models.TextChoices):
-    QUEUED = "QUEUED", "Queued"
-    RUNNING = "RUNNING", "Running"
-    SUCCEEDED = "SUCCEEDED", "Succeeded"
-    FAILED = "FAILED", "Failed"
-    CANCELLED = "CANCELLED", "Cancelled"
+# Labelling jobs follow the one job lifecycle (apps/core/jobs.py); the old names stay.
+LabellingStatus = JobStatus
+LABELLING_FINISHED = FINISHED
 
 
-LABELLING_FINISHED = (
-    LabellingStatus.SUCCEEDED,
-    LabellingStatus.FAILED,
-    LabellingStatus.CANCELLED,
-)
-
-
-class LabellingJob(models.Model):
+class LabellingJob(Job):
     """Auto-labelling an uploaded file of texts into a new dataset version, in chunks.
 
-    `done` is the checkpoint: texts before it are labelled and committed. The texts stay
-    in the row (JSONB) and each chunk reads only its slice of them.
+    Each step labels the next chunk of texts (`steps_done` is the checkpoint); `done`
+    counts the texts labelled and committed. The texts stay in the row (JSONB) and each
+    step reads only its slice of them.
     """
 
     project = models.ForeignKey(
@@ -138,32 +132,27 @@ class LabellingJob(models.Model):
         "datasets.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     dataset_version = models.PositiveIntegerField(null=True, blank=True)
-    status = models.CharField(
-        max_length=10, choices=LabellingStatus.choices, default=LabellingStatus.QUEUED
-    )
-    cancel_requested = models.BooleanField(default=False)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     added = models.PositiveIntegerField(default=0)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="labellingjob_project")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="labellingjob_project"),
+            # The reaper's scan (apps/core/jobs.py job_requeue_stale).
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=Q(status__in=["QUEUED", "RUNNING"]),
+                name="labellingjob_unfinished",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"labelling #{self.pk} {self.task} → {self.dataset_name}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in LABELLING_FINISHED
 
     @property
     def already_present(self) -> int:

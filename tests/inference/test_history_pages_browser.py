@@ -141,13 +141,14 @@ async def _extract(*, provider, upstream_model: str, text: str, schema, threshol
 
 
 def test_label_a_file_and_follow_the_job(live_server, page, tmp_path, monkeypatch):
-    from apps.inference import labelling_jobs, tasks
+    from apps.core import tasks
+    from apps.core.jobs import job_step
     from apps.inference.gateway import extraction
     from apps.inference.models import LabellingJob
     from tests.factories import ProviderFactory
 
     monkeypatch.setattr(extraction, "extract", _extract)
-    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: None)
+    monkeypatch.setattr(tasks.job_step_task, "apply_async", lambda *args, **kwargs: None)
     user = core_services.user_create(username="lena", password="lena-pw-12345")
     project = core_services.project_create(name="Lena's lab", owner=user)
     ProviderFactory(project=project, name="fake", default_model="fake-gpt")
@@ -176,14 +177,15 @@ def test_label_a_file_and_follow_the_job(live_server, page, tmp_path, monkeypatc
 
     # What the worker would do (on a thread: Playwright's loop runs in this one); the
     # page's 2 s poll shows the result without a reload.
-    def work() -> bool:
+    def work() -> str | None:
         try:
-            return labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+            outcome = job_step(kind_name="labelling", pk=job.pk, step=0)
+            return outcome.kind if outcome else None
         finally:
             connection.close()  # the thread's own connection; it would outlive the test
 
     with ThreadPoolExecutor(1) as worker:
-        assert worker.submit(work).result() is False
+        assert worker.submit(work).result() == "done"
     page.locator("#job-progress .badge-succeeded").wait_for()
     assert page.locator("#job-progress[hx-trigger]").count() == 0  # polling stopped
     page.screenshot(path="/tmp/inference-label-job-done.png", full_page=True)

@@ -65,3 +65,17 @@ def api(owner_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=owner_key)
     return client
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, int, int]]:
+    """The steps sent to the workers (kind, job id, step), instead of the broker."""
+    from apps.core import tasks
+
+    calls: list[tuple[str, int, int]] = []
+
+    def record(args: tuple[str, int, int], **options: Any) -> None:
+        calls.append(tuple(args))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tasks.job_step_task, "apply_async", record)
+    return calls

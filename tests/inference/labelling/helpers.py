@@ -32,3 +32,24 @@ def new_job(owner, texts: list[str], **kwargs: Any) -> LabellingJob:
         user=owner.user,
         **params,
     )
+
+
+def step(job: LabellingJob | int, step: int | None = None):
+    """Run one step of a labelling job in this process (what a worker does); its outcome
+    (None when the step was not this delivery's to run)."""
+    from apps.core.jobs import job_step
+
+    pk = job if isinstance(job, int) else job.pk
+    if step is None:
+        step = LabellingJob.objects.values_list("steps_done", flat=True).get(pk=pk)
+    return job_step(kind_name="labelling", pk=pk, step=step)
+
+
+def drive(job: LabellingJob | int, max_steps: int = 50) -> LabellingJob:
+    """Run steps in this process until the job ends."""
+    pk = job if isinstance(job, int) else job.pk
+    for _ in range(max_steps):
+        if LabellingJob.objects.get(pk=pk).is_finished:
+            break
+        step(pk)
+    return LabellingJob.objects.get(pk=pk)

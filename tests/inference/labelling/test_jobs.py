@@ -1,12 +1,14 @@
-"""Labelling jobs: chunks, checkpoints, resume, cancel and failure."""
+"""Labelling jobs as a kind of job (apps/core/jobs.py): steps, checkpoints, resume through
+the generic reaper, cancel and failure."""
 
 import pytest
 from django.test import Client
 
+from apps.core.jobs import job_requeue_stale
 from apps.datasets.models import DatasetVersion, Sample, VersionSource
 from apps.inference import labelling_jobs
 from apps.inference.models import Inference, LabellingJob, LabellingStatus
-from tests.inference.labelling.helpers import new_job
+from tests.inference.labelling.helpers import drive, new_job, step
 
 pytestmark = pytest.mark.django_db
 
@@ -16,13 +18,15 @@ def test_job_runs_in_chunks_and_writes_a_dataset_version(owner, provider, fake_e
     texts[7] = "Note 7: FAIL this one"
     job = new_job(owner, texts)
     assert job.status == LabellingStatus.QUEUED and job.dataset_version == 1
-    assert labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    assert step(job).kind == "continue"
     job.refresh_from_db()
     assert (job.status, job.done, job.failed, job.added) == (LabellingStatus.RUNNING, 50, 1, 49)
-    assert labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=50)
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=100)
+    assert job.steps_done == 1
+    assert step(job).kind == "continue"
+    assert step(job).kind == "done"
     job.refresh_from_db()
     assert (job.status, job.done, job.added) == (LabellingStatus.SUCCEEDED, 120, 119)
+    assert job.steps_done == 3 and job.finished_at
     version = DatasetVersion.objects.get(dataset=job.dataset, number=1)
     assert version.source == VersionSource.LABELLING and version.added_count == 119
     sample = Sample.objects.get(dataset=job.dataset, index=1)
@@ -47,13 +51,13 @@ def test_chunks_resume_from_the_checkpoint_and_redelivery_changes_nothing(
 ):
     texts = [f"Entry {i} from Grace in Berlin" for i in range(70)]
     job = new_job(owner, texts)
-    assert labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
-    # A redelivered first chunk finds the checkpoint moved on and does nothing.
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    assert step(job, 0).kind == "continue"
+    # A redelivered first step finds the checkpoint moved on and does nothing.
+    assert step(job, 0) is None
     assert Sample.objects.filter(dataset=job.dataset).count() == 50
     assert Inference.objects.filter(task="label_ner").count() == 50
-    # A worker died after committing chunk 0: the task for start=50 picks up from there.
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=50)
+    # A worker died after committing step 0: step 1 picks up from there.
+    assert step(job, 1).kind == "done"
     job.refresh_from_db()
     assert (job.status, job.done, job.added) == (LabellingStatus.SUCCEEDED, 70, 70)
     assert sorted(Sample.objects.filter(dataset=job.dataset).values_list("index", flat=True)) == (
@@ -61,58 +65,115 @@ def test_chunks_resume_from_the_checkpoint_and_redelivery_changes_nothing(
     )
 
 
-def test_the_task_chains_the_next_chunk_on_commit(
-    owner, provider, fake_extract, monkeypatch, django_capture_on_commit_callbacks
+def test_the_task_chains_the_next_step_on_commit(
+    owner, provider, fake_extract, sent, django_capture_on_commit_callbacks
 ):
-    from apps.inference import tasks
+    from apps.core.tasks import job_step_task
 
-    sent: list[tuple[int, int]] = []
-    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: sent.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         job = new_job(owner, [f"Paris {i}" for i in range(60)])
-    assert sent == [(job.pk, 0)]
+    assert sent == [("labelling", job.pk, 0)]
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.labelling_chunk_task(job.pk, 0)
-    assert sent[-1] == (job.pk, 50)
+        job_step_task("labelling", job.pk, 0)
+    assert sent[-1] == ("labelling", job.pk, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        job_step_task("labelling", job.pk, 1)
+    assert len(sent) == 2  # the job ended: nothing more to send
+    job.refresh_from_db()
+    assert job.status == LabellingStatus.SUCCEEDED
 
 
-def test_stale_jobs_are_requeued_from_their_checkpoint(
-    owner, provider, fake_extract, monkeypatch, django_capture_on_commit_callbacks
+class WorkerKilled(BaseException):
+    """What kill -9 looks like from inside: nothing after it runs."""
+
+
+def test_a_job_killed_mid_way_resumes_through_the_generic_reaper_without_duplicates(
+    owner, provider, fake_extract, sent, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from apps.inference import tasks
+    from apps.core.tasks import job_reaper_task
 
-    sent: list[tuple[int, int]] = []
-    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: sent.append(args))
-    job = new_job(owner, [f"Paris {i}" for i in range(80)])
-    labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    texts = [f"Entry {i}: Ada flew to Paris" for i in range(120)]
+    job = new_job(owner, texts)
+    assert step(job).kind == "continue"
+    # Step 1 makes its calls, then the worker dies before committing them.
+    commit = labelling_jobs._commit
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled
+
+    monkeypatch.setattr(labelling_jobs, "_commit", killed)
+    with pytest.raises(WorkerKilled):
+        step(job)
+    monkeypatch.setattr(labelling_jobs, "_commit", commit)
+    job.refresh_from_db()
+    assert (job.status, job.steps_done, job.done) == (LabellingStatus.RUNNING, 1, 50)
     fresh = new_job(owner, ["Berlin"], dataset_name="other")
-    old = timezone.now() - timedelta(minutes=10)
-    LabellingJob.objects.filter(pk=job.pk).update(heartbeat_at=old)
+
+    settings.RUN_STALE_SECONDS = 30
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.labelling_reaper_task() == [job.pk]
-    assert sent == [(job.pk, 50)]
-    assert fresh.pk not in [job_id for job_id, _ in sent]
+        assert job_requeue_stale(kind_name="labelling") == []  # its heartbeat is recent
+    LabellingJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=31)
+    )
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.labelling_reaper_task() == []  # its heartbeat was just refreshed
+        assert job_requeue_stale(kind_name="labelling") == [job.pk]
+    assert sent == [("labelling", job.pk, 1)]  # the lost step again; not the fresh job
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_reaper_task() == {}  # the heartbeat was just refreshed
+
+    # The re-sent step and the broker's own redelivery of the lost one: one of them runs.
+    assert step(job, 1).kind == "continue"
+    assert step(job, 1) is None
+    job = drive(job)
+    assert (job.status, job.done, job.added, job.steps_done) == (
+        LabellingStatus.SUCCEEDED,
+        120,
+        120,
+        3,
+    )
+    indexes = Sample.objects.filter(dataset=job.dataset).values_list("index", flat=True)
+    assert sorted(indexes) == list(range(120))
+    assert Inference.objects.filter(task="label_ner").count() == 120
+    assert DatasetVersion.objects.get(dataset=job.dataset).added_count == 120
+    fresh.refresh_from_db()
+    assert fresh.status == LabellingStatus.QUEUED
 
 
 def test_cancel_stops_between_chunks_and_keeps_samples(owner, provider, fake_extract):
     job = new_job(owner, [f"Ada {i} in Paris" for i in range(120)])
-    assert labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    assert step(job).kind == "continue"
     labelling_jobs.labelling_job_cancel(membership=owner, job=job)
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=50)
     job.refresh_from_db()
-    assert job.status == LabellingStatus.CANCELLED and job.added == 50
+    assert job.status == LabellingStatus.RUNNING and job.cancel_requested
+    assert step(job).kind == "cancelled"
+    job.refresh_from_db()
+    assert job.status == LabellingStatus.CANCELLED and job.added == 50 and job.finished_at
     assert DatasetVersion.objects.get(dataset=job.dataset).added_count == 50
+
+
+def test_cancel_ends_a_queued_job_at_once(
+    owner, provider, fake_extract, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = new_job(owner, [f"Ada {i} in Paris" for i in range(120)])
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = labelling_jobs.labelling_job_cancel(membership=owner, job=job)
+    assert ended.status == LabellingStatus.CANCELLED and ended.finished_at
+    assert ended.cancel_requested and ended.done == 0
+    # Its (first, empty) version is closed, and the step already sent finds nothing to do.
+    assert DatasetVersion.objects.get(dataset=job.dataset, number=1).added_count == 0
+    assert step(job, 0) is None
+    assert sent == [("labelling", job.pk, 0)]
+    assert not Sample.objects.filter(dataset=job.dataset).exists()
 
 
 def test_a_chunk_where_every_call_fails_fails_the_job(owner, provider, fake_extract):
     job = new_job(owner, [f"FAIL {i}" for i in range(10)])
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    assert step(job).kind == "failed"
     job.refresh_from_db()
     assert job.status == LabellingStatus.FAILED and "could not be reached" in job.error
 

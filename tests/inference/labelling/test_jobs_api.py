@@ -10,7 +10,7 @@ from apps.datasets.models import Dataset, DatasetVersion, Sample
 from apps.inference import labelling_jobs
 from apps.inference.models import LabellingJob, LabellingStatus
 from tests.factories import MembershipFactory, ProviderFactory, api_key_for
-from tests.inference.labelling.helpers import new_job, post_json
+from tests.inference.labelling.helpers import drive, new_job, post_json, step
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +22,6 @@ BODY = {
     "dataset_name": "people",
     "model_id": "fake/fake-gpt",
 }
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list[tuple[int, int]]:
-    """The chunks enqueued, instead of sending them to the broker."""
-    from apps.inference import tasks
-
-    calls: list[tuple[int, int]] = []
-    monkeypatch.setattr(tasks.labelling_chunk_task, "delay", lambda *args: calls.append(args))
-    return calls
 
 
 def client_for(membership) -> APIClient:
@@ -47,12 +37,6 @@ def start(api: APIClient, capture, **change: Any) -> dict[str, Any]:
     return response.json()
 
 
-def run_all(job_id: int) -> None:
-    start = 0
-    while labelling_jobs.labelling_chunk_execute(job_id=job_id, start=start):
-        start += labelling_jobs.CHUNK_TEXTS
-
-
 def test_a_job_started_with_a_key_labels_its_texts_into_a_dataset_version(
     api, owner, provider, fake_extract, sent, django_capture_on_commit_callbacks
 ):
@@ -62,9 +46,9 @@ def test_a_job_started_with_a_key_labels_its_texts_into_a_dataset_version(
     assert job["dataset_name"] == "people" and job["dataset_version"] == 1
     assert job["url"] == f"http://testserver{URL}{job['id']}/"
     assert job["finished_at"] is None and job["created_at"]
-    assert sent == [(job["id"], 0)]  # enqueued once the job's row was committed
+    assert sent == [("labelling", job["id"], 0)]  # enqueued once the job's row was committed
 
-    run_all(job["id"])
+    drive(job["id"])
     done = api.get(job["url"]).json()
     assert (done["status"], done["done"], done["total"], done["added"]) == (
         LabellingStatus.SUCCEEDED,
@@ -100,7 +84,7 @@ def test_a_classification_job_keeps_multi_label(
         threshold=0.3,
     )
     assert (job["multi_label"], job["threshold"]) == (True, 0.3)
-    run_all(job["id"])
+    drive(job["id"])
     samples = Sample.objects.filter(dataset_id=job["dataset_id"]).order_by("index")
     assert [s.labels for s in samples] == [["billing"], ["bug", "urgent"]]
 
@@ -183,11 +167,11 @@ def test_cancel_stops_a_running_job_after_the_next_chunk(
 ):
     texts = [f"Ada {i} in Paris" for i in range(120)]
     job = start(api, django_capture_on_commit_callbacks, texts=texts)
-    assert labelling_jobs.labelling_chunk_execute(job_id=job["id"], start=0)
+    assert step(job["id"]).kind == "continue"
     cancelled = api.post(f"{URL}{job['id']}/cancel/")
     assert cancelled.status_code == 202
     assert cancelled.json()["cancel_requested"] and cancelled.json()["status"] == "RUNNING"
-    assert not labelling_jobs.labelling_chunk_execute(job_id=job["id"], start=50)
+    assert step(job["id"]).kind == "cancelled"
     ended = api.get(job["url"]).json()
     assert (ended["status"], ended["done"], ended["added"]) == ("CANCELLED", 50, 50)
     assert ended["finished_at"] and ended["samples_url"]

@@ -6,10 +6,9 @@ import pytest
 from django.test import Client
 
 from apps.core.models import Role
-from apps.inference import labelling_jobs
 from apps.inference.models import LabellingJob
 from tests.factories import MembershipFactory
-from tests.inference.labelling.helpers import new_job
+from tests.inference.labelling.helpers import new_job, step
 
 pytestmark = pytest.mark.django_db
 
@@ -81,14 +80,14 @@ def test_job_page_polls_only_while_unfinished(owner_client, owner, provider, fak
     job = new_job(owner, ["Ada in Paris", "Grace in Berlin"])
     page = owner_client.get(f"/inference/label/{job.pk}/")
     assert page.status_code == 200 and 'hx-trigger="every 2s"' in page.content.decode()
-    labelling_jobs.labelling_chunk_execute(job_id=job.pk, start=0)
+    step(job)
     fragment = owner_client.get(f"/inference/label/{job.pk}/", HTTP_HX_REQUEST="true")
     html = fragment.content.decode()
     assert "<html" not in html and "every 2s" not in html
     assert f"/datasets/{job.dataset_id}/?version=1" in html and "Succeeded" in html
     # The same texts again add nothing, and the page says why.
     again = new_job(owner, ["Ada in Paris", "Grace in Berlin"])
-    labelling_jobs.labelling_chunk_execute(job_id=again.pk, start=0)
+    step(again)
     html = owner_client.get(f"/inference/label/{again.pk}/").content.decode()
     assert '<strong class="num">2</strong><small>already in the dataset</small>' in html
     assert '<strong class="num" id="job-added">0</strong>' in html
