@@ -23,6 +23,22 @@ class RunOutputBase(serializers.ModelSerializer):
     provider = serializers.CharField(source="provider.name", allow_null=True)
     dataset_name = serializers.CharField(source="dataset.name")
     detailed_status = serializers.SerializerMethodField()
+    usage_by_stage = serializers.JSONField(
+        read_only=True,
+        help_text="Per stage (plan, outline, draft, judge, revision): `calls`, `failed`, "
+        "`input_tokens`, `output_tokens`, `thinking_tokens` (included in the output tokens), "
+        "`latency_ms` (summed over the calls), `models` (the model names that served it) and "
+        "`cost` in USD as a decimal string, or null when a model of the stage has no price "
+        "set on its provider (an unknown cost, never 0). Rejected work is included.",
+    )
+    total_cost = serializers.SerializerMethodField(
+        help_text="The run's cost so far in USD as a decimal string; null when any stage's "
+        "cost is unknown (a model without a price) or no usage was recorded."
+    )
+    cost_per_accepted_sample = serializers.SerializerMethodField(
+        help_text="total_cost divided by the accepted samples, as a decimal string; null "
+        "while nothing is accepted or any stage's cost is unknown."
+    )
 
     class Meta:
         model = Run
@@ -55,6 +71,9 @@ class RunOutputBase(serializers.ModelSerializer):
             "finished_at",
             "wait_until",
             "detailed_status",
+            "usage_by_stage",
+            "total_cost",
+            "cost_per_accepted_sample",
         ]
         extra_kwargs = {
             "wait_until": {"help_text": "Set while the run waits for its provider's Retry-After."}
@@ -62,6 +81,14 @@ class RunOutputBase(serializers.ModelSerializer):
 
     def get_detailed_status(self, run: Run) -> list[str]:
         return selectors.run_progress(run).lines
+
+    def get_total_cost(self, run: Run) -> str | None:
+        if not run.usage_by_stage:
+            return None
+        return selectors.decimal_text(selectors.run_cost(run.usage_by_stage))
+
+    def get_cost_per_accepted_sample(self, run: Run) -> str | None:
+        return selectors.decimal_text(selectors.cost_per_accepted(run.usage_by_stage, run.accepted))
 
 
 # The engine's settings, each as its own field, derived from their declaration.

@@ -1,6 +1,7 @@
 """Reads for runs, always scoped to the caller's project."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -9,9 +10,11 @@ from django.utils import timezone
 from django.utils.translation import ngettext
 
 from apps.core.models import Project, ProviderKind
+from apps.core.pricing import price_text
 from apps.datasets.models import Sample
 from apps.specs.task_types import REASON_LABELS
 
+from .engines.usage import total_cost, usage_rows
 from .models import Run, RunEvent, RunStatus, ThroughputPoint
 
 
@@ -118,7 +121,7 @@ def run_rejects(*, run: Run, per_reason: int = 3) -> list[dict[str, Any]]:
     """Rejects grouped by reason, with a few examples each (one query)."""
     rows = run.rejects.raw(
         """
-        SELECT id, reason, detail, payload FROM (
+        SELECT id, reason, detail, payload, lineage FROM (
             SELECT r.*, row_number() OVER (PARTITION BY reason ORDER BY id DESC) AS n
             FROM runs_rejectedsample r WHERE run_id = %s
         ) ranked WHERE n <= %s ORDER BY reason, id DESC
@@ -161,6 +164,162 @@ def run_throughput(
         f"{width * t / span:.1f},{height - height * total / top:.1f}" for t, total in series
     )
     return {"points": coords, "width": width, "height": height, "max": top, "seconds": span}
+
+
+@dataclass
+class StageUsage:
+    stage: str
+    calls: int
+    failed: int
+    input_tokens: int
+    output_tokens: int
+    thinking_tokens: int
+    avg_latency_ms: float | None
+    # None: a model of the stage has no price (an unknown cost, never 0).
+    cost: Decimal | None
+    models: list[str]
+    # The stage's bar in the chart: x offsets and widths of its input and output tokens.
+    bar_input: float = 0.0
+    bar_output: float = 0.0
+    bar_output_x: float = 0.0
+    y: int = 0
+
+    @property
+    def latency_text(self) -> str:
+        if self.avg_latency_ms is None:
+            return "—"
+        if self.avg_latency_ms < 1000:
+            return f"{self.avg_latency_ms:.0f} ms"
+        return f"{self.avg_latency_ms / 1000:.1f} s"
+
+    @property
+    def cost_text(self) -> str:
+        return "" if self.cost is None else dollars(self.cost)
+
+
+def dollars(amount: Decimal) -> str:
+    """$0.42, $0.000315: two decimal places, more only when they count (at most six)."""
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        amount = amount.quantize(Decimal("0.000001"))
+    return f"${price_text(amount)}"
+
+
+def decimal_text(amount: Decimal | None) -> str | None:
+    """A cost for the API: a plain decimal string (no exponent), at most 12 decimal places."""
+    if amount is None:
+        return None
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -12:
+        amount = amount.quantize(Decimal("1e-12"))
+    return f"{amount.normalize():f}"
+
+
+@dataclass
+class RunUsage:
+    stages: list[StageUsage]
+    total: StageUsage | None
+    cost_per_accepted: Decimal | None
+    chart_width: int = 600
+    chart_height: int = 0
+    chart_max: int = 0
+    unpriced: list[str] = field(default_factory=list)
+
+    @property
+    def cost_per_accepted_text(self) -> str:
+        return "" if self.cost_per_accepted is None else dollars(self.cost_per_accepted)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _cost(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        return None
+
+
+def run_cost(usage: Any) -> Decimal | None:
+    """The run's cost so far; None when unknown (a stage with an unpriced model)."""
+    if not isinstance(usage, dict) or not all(isinstance(e, dict) for e in usage.values()):
+        return None
+    try:
+        return total_cost(usage)
+    except ArithmeticError:
+        return None
+
+
+def cost_per_accepted(usage: Any, accepted: int) -> Decimal | None:
+    """The run's cost divided by its accepted samples, when every stage is priced."""
+    total = run_cost(usage)
+    if total is None or not usage or accepted <= 0:
+        return None
+    return total / accepted
+
+
+BAR_HEIGHT, BAR_GAP, BAR_LABEL = 18, 8, 90
+
+
+def run_usage(run: Run, chart_width: int = 600) -> RunUsage:
+    """Calls, tokens, latency and cost per stage, a total row, the cost per accepted sample
+    and a bar chart of tokens per stage: all from `Run.usage_by_stage` (no query)."""
+    usage = run.usage_by_stage if isinstance(run.usage_by_stage, dict) else {}
+    stages = []
+    for stage, entry in usage_rows(usage):
+        if not isinstance(entry, dict):
+            continue
+        calls, failed = _int(entry.get("calls")), _int(entry.get("failed"))
+        latency = _int(entry.get("latency_ms"))
+        models = entry.get("models")
+        models = models if isinstance(models, list) else []
+        stages.append(
+            StageUsage(
+                stage=str(stage),
+                calls=calls,
+                failed=failed,
+                input_tokens=_int(entry.get("input_tokens")),
+                output_tokens=_int(entry.get("output_tokens")),
+                thinking_tokens=_int(entry.get("thinking_tokens")),
+                avg_latency_ms=latency / (calls + failed) if calls + failed else None,
+                cost=_cost(entry.get("cost")),
+                models=[str(m) for m in models],
+            )
+        )
+    if not stages:
+        return RunUsage(stages=[], total=None, cost_per_accepted=None)
+    calls, failed = sum(s.calls for s in stages), sum(s.failed for s in stages)
+    latency = sum(_int(usage[s.stage].get("latency_ms")) for s in stages)
+    total = StageUsage(
+        stage="total",
+        calls=calls,
+        failed=failed,
+        input_tokens=sum(s.input_tokens for s in stages),
+        output_tokens=sum(s.output_tokens for s in stages),
+        thinking_tokens=sum(s.thinking_tokens for s in stages),
+        avg_latency_ms=latency / (calls + failed) if calls + failed else None,
+        cost=run_cost(usage),
+        models=sorted({m for s in stages for m in s.models}),
+    )
+    top = max((s.input_tokens + s.output_tokens for s in stages), default=0)
+    span = chart_width - BAR_LABEL
+    for i, s in enumerate(stages):
+        s.y = i * (BAR_HEIGHT + BAR_GAP)
+        if top:
+            s.bar_input = round(span * s.input_tokens / top, 1)
+            s.bar_output = round(span * s.output_tokens / top, 1)
+        s.bar_output_x = BAR_LABEL + s.bar_input
+    unpriced = sorted({m for s in stages if s.cost is None for m in s.models})
+    return RunUsage(
+        stages=stages,
+        total=total,
+        cost_per_accepted=cost_per_accepted(usage, run.accepted),
+        chart_width=chart_width,
+        chart_height=len(stages) * (BAR_HEIGHT + BAR_GAP),
+        chart_max=top,
+        unpriced=unpriced,
+    )
 
 
 def label_bars(counts: dict[str, int]) -> tuple[list[tuple[str, int]], int]:

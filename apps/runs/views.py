@@ -90,6 +90,7 @@ def _status_context(membership: Membership, run_id: int) -> dict:
         "newest": selectors.run_newest_samples(run=run),
         "rejects": selectors.run_rejects(run=run),
         "chart": selectors.run_throughput(run=run),
+        "usage": selectors.run_usage(run),
         "labels": labels,
         "label_max": label_max,
         "labelled": run.dataset.task_type in LABELLED_TASKS,

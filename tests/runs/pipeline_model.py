@@ -29,12 +29,13 @@ from typing import Any
 
 from tests.fakes.base import Reply, tool_results
 
-WORDS = (
+VOCABULARY = (
     "account invoice export dashboard login password refund upgrade plan report chart "
     "team invite email server outage latency mobile app browser download upload file "
     "setting profile search filter sync calendar integration webhook token limit quota "
     "payment card receipt discount trial seat admin role permission theme language"
-).split()
+)
+WORDS = VOCABULARY.split()
 ECHOES = {
     "billing": ["Billing", "BILLING!"],
     "bug": ["Bug.", "bug"],
@@ -126,37 +127,30 @@ class PipelineModel:
 
     def _judge(self, data: dict[str, Any]) -> str:
         content = data["messages"][-1]["content"]
-        checks = list(
-            _schema(data)["properties"]["verdicts"]["items"]["properties"]["checks"]["required"]
-        )
-        verdicts = []
+        schema = _schema(data)["properties"]
+        verdicts = {}
         for line in content.split("\n"):
-            found = re.match(r"Sample (\d+): (.*)$", line)
-            if not found:
+            found = re.match(r"(sample_\d+): (.*)$", line)
+            if not found or found.group(1) not in schema:
                 continue
-            sample = json.loads(found.group(2))
-            text = str(sample.get("text", ""))
+            checks = schema[found.group(1)]["required"]
+            text = str(json.loads(found.group(2)).get("text", ""))
             with self.lock:
                 planted = self.planted.get(text)
-                if planted is None and text not in self.failed_by_judge:
-                    if self.rng.random() < self.judge_fail_rate:
-                        self.failed_by_judge.add(text)
+                fresh = planted is None and text not in self.failed_by_judge
+                if fresh and self.rng.random() < self.judge_fail_rate:
+                    self.failed_by_judge.add(text)
                 failing = planted is not None or text in self.failed_by_judge
-            verdicts.append(
-                {
-                    "sample": int(found.group(1)),
-                    "checks": {
-                        check: {
-                            "reason": f"planted {planted or 'failure'}"
-                            if failing and check == "conformance"
-                            else "fine",
-                            "pass": not (failing and check == "conformance"),
-                        }
-                        for check in checks
-                    },
+            verdicts[found.group(1)] = {
+                check: {
+                    "reason": f"planted {planted or 'failure'}"
+                    if failing and check == "conformance"
+                    else "fine",
+                    "pass": not (failing and check == "conformance"),
                 }
-            )
-        return json.dumps({"verdicts": verdicts})
+                for check in checks
+            }
+        return json.dumps(verdicts)
 
     def _revision(self, data: dict[str, Any]) -> str:
         content = data["messages"][-1]["content"]

@@ -123,7 +123,7 @@ def test_outline_and_topic_plan_precede_the_drafts_and_stay_in_lineage(setup, fa
 
 
 def test_models_per_role_and_thinking_go_where_they_are_asked(setup, fake_openai):
-    membership, provider, version = setup
+    provider = setup[1]
     provider.thinking = "reasoning_effort"
     provider.save()
     model = PipelineModel(CLASS_LABELS, judge_fail_rate=0.2, thinking="I weighed it.")
@@ -152,7 +152,7 @@ def test_models_per_role_and_thinking_go_where_they_are_asked(setup, fake_openai
 
 
 def test_a_thinking_budget_or_tools_the_provider_cannot_take_are_refused_naming_the_field(setup):
-    membership, provider, version = setup
+    provider = setup[1]
     provider.thinking, provider.supports_tools = "none", False
     provider.save()
     with pytest.raises(ValidationError) as info:
@@ -166,7 +166,7 @@ def test_a_thinking_budget_or_tools_the_provider_cannot_take_are_refused_naming_
 
 
 def test_the_calculator_tool_is_called_and_its_turns_kept_in_lineage(setup, fake_openai):
-    membership, provider, version = setup
+    provider = setup[1]
     provider.supports_tools = True
     provider.save()
     model = PipelineModel(CLASS_LABELS, tool_turns=1)
@@ -185,7 +185,7 @@ def test_the_calculator_tool_is_called_and_its_turns_kept_in_lineage(setup, fake
 
 
 def test_usage_and_cost_per_stage_are_recorded_and_priced_only_with_a_price(setup, fake_openai):
-    membership, provider, version = setup
+    provider = setup[1]
     fake_openai.responder = PipelineModel(CLASS_LABELS, judge_fail_rate=0.2)
     run = drive(_run(setup, 10, revision_types=["conformance"]))
     usage = run.usage_by_stage

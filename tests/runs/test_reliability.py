@@ -12,6 +12,7 @@ from apps.runs.models import Run, RunStatus
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.runs import responders
 from tests.runs.factories import CLASS_LABELS, SpecVersionFactory
+from tests.runs.pipeline_model import PipelineModel
 from tests.runs.workers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("allow_loopback")]
@@ -210,3 +211,41 @@ def test_a_run_told_to_wait_30_s_frees_the_worker_and_sends_nothing_before(
         if r["json"].get("model") == waiting.model and r["wall"] - told["wall"] > 0.2
     ]
     assert own_after and min(own_after) >= 30.0
+
+
+def test_kill_9_mid_revision_resumes_without_duplicates_or_lost_lineage(
+    start_run, celery_processes, fake_openai
+):
+    model = PipelineModel(CLASS_LABELS, judge_fail_rate=0.5, seed=5)
+    fake_openai.responder = model
+    fake_openai.script(latency=0.2)
+    celery_processes.start_beat()
+    celery_processes.start_worker("first")
+    run = start_run(
+        num_samples=120,
+        revision_types=["conformance"],
+        filtering_types=["conformance"],
+        max_revision_cycles=2,
+    )
+    wait_for(lambda: model.calls["revision"] >= 3, 60, "revisions under way", celery_processes)
+    celery_processes.kill("first")  # in the middle of judging and revising
+    killed_at = Sample.objects.filter(run=run).count()
+    assert killed_at < 120
+    celery_processes.start_worker("second")
+    wait_for(
+        lambda: status(run) in (RunStatus.SUCCEEDED, RunStatus.FAILED),
+        180,
+        "the run to finish",
+        celery_processes,
+    )
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert_exact_samples(run)
+    samples = list(Sample.objects.filter(run=run).values_list("text", "lineage"))
+    assert len({text for text, _ in samples}) == 120  # nothing doubled
+    for _, lineage in samples:
+        steps = [step["step"] for step in lineage["trail"]]
+        # Every kept sample was judged last, and passed: no rewrite kept unjudged.
+        assert steps[0] == "draft" and steps[-1] == "judge", steps
+        assert all(v["pass"] for v in lineage["trail"][-1]["verdicts"].values())
+    assert any("revision" in str(lineage) for _, lineage in samples)
+    assert run.events.filter(message__contains="resuming").exists()

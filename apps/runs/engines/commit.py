@@ -163,6 +163,12 @@ def _decide(run: Run, output: ChunkOutput) -> Outcome:
         return Outcome.failed(output.fatal_error)
     if run.cancel_requested or output.stopped:
         return Outcome.cancelled()
+    if output.wait_seconds and output.wait_reason == "limiter":
+        return Outcome.wait(
+            output.wait_seconds,
+            "The rate-limit store (Redis) is unreachable: no call was sent; "
+            f"trying again in {output.wait_seconds:.0f} s.",
+        )
     if output.wait_seconds:
         provider = run.provider.name if run.provider else "the provider"
         until = timezone.now() + timedelta(seconds=output.wait_seconds)

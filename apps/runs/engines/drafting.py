@@ -7,7 +7,7 @@ from apps.core.llm import ChatResult, load_json_answer
 from apps.core.llm.tool_specs import TOOLS
 
 from .context import StageContext
-from .planning import OUTLINE_SCHEMA, outline_messages, with_outline
+from .planning import outline_messages, outline_schema, with_outline
 from .prompts import CallPlan
 from .stages import Candidate, parse_answer
 
@@ -22,7 +22,7 @@ async def _outline(ctx: StageContext, plan: CallPlan, trail: list[dict[str, Any]
         "outline",
         "outline",
         outline_messages(plan.messages, ctx.prompt.batch_size),
-        json_schema=OUTLINE_SCHEMA,
+        json_schema=outline_schema(ctx.prompt.batch_size),
         schema_name="outlines",
     )
     try:

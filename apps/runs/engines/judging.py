@@ -37,32 +37,24 @@ CHECKS: dict[str, str] = {
 MAX_REASON_CHARS = 500
 
 
-def judge_schema(checks: list[str]) -> dict[str, Any]:
+def judge_schema(checks: list[str], samples: int) -> dict[str, Any]:
+    """One property per sample ("sample_0", ...), each with every check: a model bound by
+    structured output cannot skip a sample or a check."""
     verdict = {
         "type": "object",
         "properties": {"reason": {"type": "string"}, "pass": {"type": "boolean"}},
         "required": ["reason", "pass"],
     }
+    checked = {
+        "type": "object",
+        "properties": {check: verdict for check in checks},
+        "required": checks,
+    }
+    names = [f"sample_{i}" for i in range(samples)]
     return {
         "type": "object",
-        "properties": {
-            "verdicts": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "sample": {"type": "integer"},
-                        "checks": {
-                            "type": "object",
-                            "properties": {check: verdict for check in checks},
-                            "required": checks,
-                        },
-                    },
-                    "required": ["sample", "checks"],
-                },
-            }
-        },
-        "required": ["verdicts"],
+        "properties": {name: checked for name in names},
+        "required": names,
     }
 
 
@@ -100,7 +92,7 @@ def checks_for(ctx: Any) -> tuple[list[str], list[str]]:
 async def _judge(batch: list[Candidate], checks: list[str], ctx: Any, cycle: int) -> dict[int, Any]:
     """Position in `batch` → {check: {"pass", "reason"}}; missing positions were not judged."""
     listing = "\n".join(
-        f"Sample {i}: {json.dumps(c.payload, ensure_ascii=False)}" for i, c in enumerate(batch)
+        f"sample_{i}: {json.dumps(c.payload, ensure_ascii=False)}" for i, c in enumerate(batch)
     )
     asked = "\n".join(f"- {check}: {CHECKS[check]}" for check in checks)
     messages = [
@@ -118,28 +110,26 @@ async def _judge(batch: list[Candidate], checks: list[str], ctx: Any, cycle: int
         "judge",
         "revision",
         messages,
-        json_schema=judge_schema(checks),
+        json_schema=judge_schema(checks, len(batch)),
         schema_name="verdicts",
         temperature=0.0,
     )
     try:
         data = load_json_answer(result.content)
     except ValueError:
-        return {}
+        data = None
     verdicts: dict[int, Any] = {}
-    for item in data.get("verdicts", []) if isinstance(data, dict) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("checks"), dict):
+    for position in range(len(batch)):
+        item = data.get(f"sample_{position}") if isinstance(data, dict) else None
+        if not isinstance(item, dict):
             continue
-        position = item.get("sample")
-        if isinstance(position, int) and 0 <= position < len(batch):
-            found = {
-                check: item["checks"][check]
-                for check in checks
-                if isinstance(item["checks"].get(check), dict)
-                and isinstance(item["checks"][check].get("pass"), bool)
-            }
-            if len(found) == len(checks):
-                verdicts[position] = found
+        found = {
+            check: item[check]
+            for check in checks
+            if isinstance(item.get(check), dict) and isinstance(item[check].get("pass"), bool)
+        }
+        if len(found) == len(checks):
+            verdicts[position] = found
     for position, candidate in enumerate(batch):
         candidate.trail.append(
             {

@@ -102,11 +102,6 @@ class LocalSettings:
         group="quality",
         help="Draft directly in one call; off: an outline call plans each batch first.",
     )
-    unified_multifield: bool = option(
-        True,
-        group="quality",
-        help="Specs with several fields: all fields in one call; off: field by field.",
-    )
     revision_types: tuple[str, ...] = option(
         (), choices=RevisionType, group="quality", help="Revisions a judge checks for."
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.core.llm import LLMClient, LLMError, ProviderConfig
+from apps.core.llm import LimiterUnavailable, LLMClient, LLMError, ProviderConfig
 from apps.specs.task_types import batch_schema
 
 from .context import FATAL_ERRORS, RoleClient, StageContext, UsageMeter
@@ -25,6 +25,8 @@ from .prompts import EXPLORATION, PromptSettings, build_call, wanted_labels
 from .roles import RoleModel
 from .stages import Candidate, ChunkState, stages_for
 
+# How long a run waits when the rate-limit store (Redis) cannot be reached.
+LIMITER_WAIT_SECONDS = 5.0
 # A chunk with this many failed calls and none that worked ends the run.
 MAX_FAILED_CALLS_WITHOUT_SUCCESS = 4
 
@@ -67,6 +69,7 @@ class ChunkOutput:
     # The provider asked to wait longer than a call may sleep (Retry-After): the run
     # waits this many seconds between chunks instead of holding a worker.
     wait_seconds: float = 0.0
+    wait_reason: str = ""  # "retry_after" (the provider's) or "limiter" (Redis unreachable)
 
     def has_results(self) -> bool:
         return bool(self.calls or self.failed_calls or self.accepted or self.rejected)
@@ -226,10 +229,17 @@ async def run_chunk(
             )
             for stage in stages:
                 await stage(batch, ctx)
+        except LimiterUnavailable:
+            # Our Redis is down, not the provider: no call was sent. The run waits a
+            # moment instead of counting failures against the provider.
+            out.wait_seconds = max(out.wait_seconds, LIMITER_WAIT_SECONDS)
+            out.wait_reason = out.wait_reason or "limiter"
+            return
         except LLMError as exc:
             if exc.retryable and (exc.retry_after or 0) > job.provider.max_retry_after:
                 # Not a failure: the provider named a time, and no call goes before it.
                 out.wait_seconds = max(out.wait_seconds, exc.retry_after or 0)
+                out.wait_reason = "retry_after"
                 return
             state.calls_failed += 1
             out.failed_calls += 1

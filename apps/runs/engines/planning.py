@@ -60,10 +60,17 @@ LENGTHS = (
     "of middling length within the requirements",
     "at the long end of what the requirements allow",
 )
-MAX_TOPICS = 40
+MIN_TOPICS, MAX_TOPICS = 10, 40
 TOPICS_SCHEMA = {
     "type": "object",
-    "properties": {"topics": {"type": "array", "items": {"type": "string"}}},
+    "properties": {
+        "topics": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": MIN_TOPICS,
+            "maxItems": MAX_TOPICS,
+        }
+    },
     "required": ["topics"],
 }
 
@@ -143,24 +150,28 @@ def topics_from(answer: str) -> tuple[str, ...]:
     return tuple(seen.values())[:MAX_TOPICS]
 
 
-OUTLINE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "outlines": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "situation": {"type": "string"},
-                    "points": {"type": "array", "items": {"type": "string"}},
-                    "label": {"type": "string"},
+def outline_schema(batch_size: int) -> dict[str, Any]:
+    """One outline per sample the draft will write."""
+    return {
+        "type": "object",
+        "properties": {
+            "outlines": {
+                "type": "array",
+                "minItems": batch_size,
+                "maxItems": batch_size,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "situation": {"type": "string"},
+                        "points": {"type": "array", "items": {"type": "string"}},
+                        "label": {"type": "string"},
+                    },
+                    "required": ["situation", "points", "label"],
                 },
-                "required": ["situation", "points", "label"],
-            },
-        }
-    },
-    "required": ["outlines"],
-}
+            }
+        },
+        "required": ["outlines"],
+    }
 
 
 def outline_messages(draft_messages: list[dict[str, str]], batch_size: int) -> list[dict[str, str]]:

@@ -11,6 +11,7 @@ from .local import LocalEngine
 
 class Engine(Protocol):
     name: str
+
     @property
     def settings(self) -> type:
         """The dataclass of the engine's declared settings (apps/core/options.py)."""
