@@ -10,8 +10,10 @@ from apps.datasets.models import Sample
 from apps.runs import services
 from apps.runs.engines.prompts import PromptSettings, build_call
 from apps.runs.models import RejectedSample, RunStatus
+from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent
-from tests.runs.factories import CLASS_LABELS, drive
+from tests.runs import responders
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, drive
 from tests.runs.pipeline_model import KINDS, PipelineModel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
@@ -217,3 +219,45 @@ def test_prompts_differ_from_call_to_call_even_one_sample_at_a_time():
     prompts = [build_call(prompt, i).messages[-1]["content"] for i in range(1000)]
     assert len(set(prompts)) >= 900
     assert build_call(prompt, 7).messages == build_call(prompt, 7).messages  # after a crash
+
+
+def test_unified_multifield_off_writes_one_field_per_call_each_seeing_the_ones_before(
+    setup, fake_openai
+):
+    membership, provider, _ = setup
+    version = SpecVersionFactory(
+        spec__project=membership.project,
+        spec__task_type=TaskType.DECODER,
+        labels=[],
+        requirements=[],
+        seeds=[{"instruction": "Summarise the ticket.", "response": "A short summary."}],
+    )
+    fake_openai.responder = responders.custom()
+    run = drive(
+        services.run_create(
+            membership=membership,
+            spec_version=version,
+            provider=provider,
+            num_samples=6,
+            batch_size=3,
+            concurrency=1,
+            unified_multifield=False,
+        )
+    )
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    chats = [r["json"] for r in fake_openai.requests if r["path"].endswith("/chat/completions")]
+    assert len(chats) == 3 * run.calls  # instruction, input, response
+    fields = [
+        list(
+            body["response_format"]["json_schema"]["schema"]["properties"]["samples"]["items"][
+                "properties"
+            ]
+        )
+        for body in chats[:3]
+    ]
+    assert fields == [["instruction"], ["input"], ["response"]]
+    asked_for_response = chats[2]["messages"][-1]["content"]
+    assert "instruction number" in asked_for_response  # it sees what was written
+    sample = Sample.objects.filter(run=run).first()
+    assert set(sample.payload) == {"instruction", "input", "response"}
+    assert sample.lineage["trail"][-1]["by_field"] == ["instruction", "input", "response"]

@@ -75,6 +75,66 @@ async def _draft(
     return result, attempts
 
 
+# Task types whose samples have several fields that `unified_multifield=false` writes one
+# call per field, each call seeing the fields already written.
+MULTIFIELD_TASKS = ("custom", "decoder", "conversation")
+
+
+def _fields(schema: dict[str, Any]) -> list[str]:
+    items = schema.get("properties", {}).get("samples", {}).get("items", {})
+    return list(items.get("properties", {}))
+
+
+def _one_field(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """The batch schema with only field `name` in each sample."""
+    samples = schema["properties"]["samples"]
+    items = samples["items"]
+    item = {**items, "properties": {name: items["properties"][name]}, "required": [name]}
+    return {**schema, "properties": {"samples": {**samples, "items": item}}}
+
+
+async def _draft_by_field(
+    ctx: StageContext,
+    messages: list[dict[str, Any]],
+    *,
+    schema: dict[str, Any],
+    sampling: dict[str, float],
+    trail: list[dict[str, Any]],
+) -> tuple[str, str | None, str, int]:
+    """(answer, finish_reason, thinking, attempts) of one call per field, merged."""
+    written: list[dict[str, Any]] = []
+    finish: str | None = None
+    thinking: list[str] = []
+    attempts = 0
+    for name in _fields(schema):
+        *head, last = messages
+        so_far = json.dumps(written, ensure_ascii=False) if written else "nothing yet"
+        ask = {
+            **last,
+            "content": f"{last['content']}\n\nWrite the samples one field at a time. Written "
+            f"so far: {so_far}. Now write only the field {name!r} of each sample, in the "
+            "same order, consistent with what is written.",
+        }
+        result, tries = await _draft(
+            ctx, [*head, ask], schema=_one_field(schema, name), sampling=sampling, trail=trail
+        )
+        attempts += tries
+        finish = "length" if result.finish_reason == "length" else finish or result.finish_reason
+        if result.thinking:
+            thinking.append(result.thinking)
+        try:
+            parts = load_json_answer(result.content).get("samples")
+        except (ValueError, AttributeError):
+            parts = None
+        if not isinstance(parts, list):
+            return result.content, finish, "\n\n".join(thinking), attempts
+        written = [
+            {**(written[i] if i < len(written) else {}), **(part if isinstance(part, dict) else {})}
+            for i, part in enumerate(parts)
+        ]
+    return json.dumps({"samples": written}), finish, "\n\n".join(thinking), attempts
+
+
 async def draft_batch(
     ctx: StageContext,
     plan: CallPlan,
@@ -88,16 +148,29 @@ async def draft_batch(
     messages: list[dict[str, Any]] = list(plan.messages)
     if not ctx.options.skip_outline:
         messages = with_outline(plan.messages, await _outline(ctx, plan, trail))
-    result, attempts = await _draft(ctx, messages, schema=schema, sampling=sampling, trail=trail)
+    by_field = not ctx.options.unified_multifield and (
+        ctx.prompt.content.task_type in MULTIFIELD_TASKS and len(_fields(schema)) > 1
+    )
+    if by_field:
+        answer, finish, thinking, attempts = await _draft_by_field(
+            ctx, messages, schema=schema, sampling=sampling, trail=trail
+        )
+    else:
+        result, attempts = await _draft(
+            ctx, messages, schema=schema, sampling=sampling, trail=trail
+        )
+        answer, finish, thinking = result.content, result.finish_reason, result.thinking
     step: dict[str, Any] = {
         "step": "draft",
         "model": ctx.roles["generation"].chosen.label,
-        "finish_reason": result.finish_reason,
+        "finish_reason": finish,
     }
-    if result.thinking:
-        step["thinking"] = result.thinking
+    if by_field:
+        step["by_field"] = _fields(schema)
+    if thinking:
+        step["thinking"] = thinking
     trail.append(step)
-    batch = parse_answer(result.content, call_index, plan.original)
+    batch = parse_answer(answer, call_index, plan.original)
     for candidate in batch:
         candidate.trail = list(trail)
     return batch, attempts

@@ -102,6 +102,12 @@ class LocalSettings:
         group="quality",
         help="Draft directly in one call; off: an outline call plans each batch first.",
     )
+    unified_multifield: bool = option(
+        True,
+        group="quality",
+        help="Specs with several fields (custom, decoder, conversation): all fields in one "
+        "call; off: one call per field, each seeing the fields already written.",
+    )
     revision_types: tuple[str, ...] = option(
         (), choices=RevisionType, group="quality", help="Revisions a judge checks for."
     )
