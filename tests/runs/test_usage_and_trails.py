@@ -38,7 +38,7 @@ def _counts(run: Run, **stages: tuple[int, int, int, int]) -> dict:
     for stage, (calls, inp, out, latency) in stages.items():
         row = dict.fromkeys(USAGE_KEYS, 0)
         row.update(calls=calls, input_tokens=inp, output_tokens=out, latency_ms=latency)
-        counts[(stage, run.provider_id, run.model)] = row
+        counts[(stage, run.provider_id or 0, run.model)] = row
     return counts
 
 
@@ -55,6 +55,7 @@ def _use(run: Run, accepted: int = 12, status: str = RunStatus.SUCCEEDED) -> Run
 
 def _price(run: Run) -> None:
     # $2 per million input tokens, $10 per million output tokens.
+    assert run.provider is not None
     ModelPrice.objects.create(
         provider=run.provider, model=run.model, input_per_million=2, output_per_million=10
     )

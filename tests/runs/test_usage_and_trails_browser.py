@@ -25,7 +25,7 @@ def _usage(run: Run) -> dict:
     }.items():
         row = dict.fromkeys(USAGE_KEYS, 0)
         row.update(calls=calls, input_tokens=inp, output_tokens=out, latency_ms=latency)
-        counts[(stage, run.provider_id, run.model)] = row
+        counts[(stage, run.provider_id or 0, run.model)] = row
     return usage_merge({}, counts)
 
 
@@ -72,6 +72,7 @@ def test_run_usage_and_trails_in_the_browser(live_server, page):
     table = page.locator(".usage-table")
     assert table.locator("tbody tr").count() == 4
     assert table.get_by_text("no price set").count() == 4
+    assert run.provider is not None
     ModelPrice.objects.create(
         provider=run.provider, model=run.model, input_per_million=2, output_per_million=10
     )
