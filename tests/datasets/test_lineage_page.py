@@ -72,6 +72,7 @@ def test_trail_page_shows_origin_and_every_step_with_model_text_escaped():
     assert "A customer double-charged" in page and "asks for a refund" in page  # the outline
     assert "calculator" in page and "19.99 * 2" in page and "39.98" in page  # the tool call
     assert "Finish reason: <code>stop</code>" in page  # the draft
+    assert "one field per call: <code>text</code>, <code>label</code>" in page
     assert '<details class="trail-thinking"><summary>Thinking</summary>' in page
     passed = '<span class="verdict-chip pass">pass</span> <strong>label</strong> — billing fits'
     assert passed in page

@@ -31,6 +31,7 @@ def full_trail(evil: str = EVIL) -> list[dict[str, Any]]:
             "step": "draft",
             "model": "fake/drafter",
             "finish_reason": "stop",
+            "by_field": ["text", "label"],
             "thinking": f"Secret reasoning {evil}",
         },
         {

@@ -52,6 +52,7 @@ class Step:
     outline: list[OutlineItem] = field(default_factory=list)
     outline_text: str = ""
     finish_reason: str = ""
+    by_field: list[str] = field(default_factory=list)
     tool: str = ""
     arguments: str = ""
     result: str = ""
@@ -131,6 +132,8 @@ def read_step(raw: Any) -> Step:
         step.outline, step.outline_text = _outline(raw.get("outline"))
     elif kind == "draft":
         step.finish_reason = _text(raw.get("finish_reason"))
+        by_field = raw.get("by_field")
+        step.by_field = [_text(f) for f in by_field] if isinstance(by_field, list) else []
     elif kind == "tool":
         step.tool = _text(raw.get("tool"))
         step.arguments = _text(raw.get("arguments"))
