@@ -216,6 +216,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Each kind of job names its queue when its steps are sent (apps/core/jobs.py).
 CELERY_TASK_ROUTES: dict[str, dict] = {}
+# A step of a job may take this long before it commits what it has and abandons what
+# is still in flight (a chain of outline, draft, judge and revisions on a slow provider);
+# the job step task's time limits sit above it and far below the visibility timeout.
+RUN_STEP_MAX_SECONDS = env.float("RUN_STEP_MAX_SECONDS", default=600.0)
+JOB_STEP_SOFT_TIME_LIMIT = int(RUN_STEP_MAX_SECONDS) + 300
 # A run whose heartbeat is older than this is taken to have lost its worker and is resumed.
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=60.0)
 # A chunk starts calls for this long, then commits; shorter means livelier pages.

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task  # noqa: TID251 - the one sanctioned use
+from django.conf import settings
 
 RETRY_ON: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 
@@ -34,7 +35,10 @@ def seedbed_task(
     )
 
 
-@seedbed_task()
+@seedbed_task(
+    soft_time_limit=settings.JOB_STEP_SOFT_TIME_LIMIT,
+    time_limit=settings.JOB_STEP_SOFT_TIME_LIMIT + 60,
+)
 def job_step_task(kind_name: str, pk: int, step: int) -> None:
     from . import jobs
 

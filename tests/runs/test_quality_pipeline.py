@@ -13,7 +13,7 @@ from apps.runs.models import RejectedSample, RunStatus
 from apps.specs.models import TaskType
 from apps.specs.task_types import SpecContent
 from tests.runs import responders
-from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, drive
+from tests.runs.factories import CLASS_LABELS, SpecVersionFactory, drive, step
 from tests.runs.pipeline_model import KINDS, PipelineModel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
@@ -261,3 +261,20 @@ def test_unified_multifield_off_writes_one_field_per_call_each_seeing_the_ones_b
     sample = Sample.objects.filter(run=run).first()
     assert set(sample.payload) == {"instruction", "input", "response"}
     assert sample.lineage["trail"][-1]["by_field"] == ["instruction", "input", "response"]
+
+
+def test_a_step_abandons_a_chain_longer_than_its_limit_and_the_run_still_ends_exact(
+    setup, fake_openai, settings
+):
+    fake_openai.responder = PipelineModel(CLASS_LABELS, judge_fail_rate=1.0)
+    fake_openai.script(latency=0.4)
+    settings.RUN_STEP_MAX_SECONDS = 1.0  # draft, judge, revision, judge: 1.6 s
+    run = _run(setup, 10, revision_types=["conformance"], concurrency=2)
+    assert step(run, 0).kind == "continue"  # not stuck, not failed: it goes on
+    run.refresh_from_db()
+    assert run.accepted == 0 and run.status == RunStatus.RUNNING
+    assert run.usage_by_stage["judge"]["calls"] > 0  # the abandoned work is counted
+    settings.RUN_STEP_MAX_SECONDS = 600.0
+    run = drive(run)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert Sample.objects.filter(run=run).count() == 10

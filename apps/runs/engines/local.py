@@ -87,6 +87,7 @@ def chunk_input(run: Run) -> ChunkInput:
         balance_labels=options.balance_labels,
         originals=content.seeds if run.multiplier else (),
         time_budget=settings.RUN_CHUNK_SECONDS,
+        step_max=settings.RUN_STEP_MAX_SECONDS,
         heartbeat_every=min(5.0, settings.RUN_STALE_SECONDS / 3),
     )
 

@@ -48,6 +48,9 @@ class ChunkInput:
     balance_labels: bool
     originals: tuple[dict[str, Any], ...] = ()  # multiplier runs expand these seeds
     time_budget: float = 5.0
+    # After this long, work still in flight (a draft's judge and revision chain on a slow
+    # provider) is abandoned and the step commits: steps stay bounded whatever the chain.
+    step_max: float = 600.0
     heartbeat_every: float = 5.0
     flush_every: float = 0.25
     max_tokens: int = 2048
@@ -65,6 +68,7 @@ class ChunkOutput:
     errors: list[str] = field(default_factory=list)
     fatal_error: str = ""
     stopped: bool = False
+    out_of_time: bool = False  # the step hit `step_max`: what was in flight is dropped
     stale: bool = False  # another delivery of this chunk committed first
     # The provider asked to wait longer than a call may sleep (Retry-After): the run
     # waits this many seconds between chunks instead of holding a worker.
@@ -179,6 +183,7 @@ async def run_chunk(
         if (
             out.fatal_error
             or out.stopped
+            or out.out_of_time
             or out.stale
             or out.wait_seconds
             or time.monotonic() - started >= job.time_budget
@@ -310,6 +315,9 @@ async def run_chunk(
                     # A cancel does not wait for the calls in flight, which may take up
                     # to the provider's timeout; answers already in hand are kept.
                     lanes.cancel()
+            if now - started >= job.step_max and not out.out_of_time:
+                out.out_of_time = True
+                lanes.cancel()
             if now - last_beat >= job.heartbeat_every:
                 await heartbeat()
                 last_beat = now
@@ -317,7 +325,7 @@ async def run_chunk(
             # is running, so the final commit holds only the last few.
             if not lanes.done() and (all_launched.is_set() or now - last_flush >= job.flush_every):
                 start_flush()
-        if out.stopped:
+        if out.stopped or out.out_of_time:
             with contextlib.suppress(asyncio.CancelledError):
                 lanes.exception()  # the lanes' cancellation, retrieved: no error
         else:
