@@ -264,6 +264,14 @@ def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpe
     parser.add_argument(
         "--responder", help="module:attribute of a responder callable, e.g. for generation runs"
     )
+    parser.add_argument(
+        "--responder-factory",
+        help="module:attribute called once with --responder-kwargs to make the responder, "
+        "e.g. tests.runs.pipeline_model:PipelineModel",
+    )
+    parser.add_argument(
+        "--responder-kwargs", default="{}", help="JSON object of keyword arguments for the factory"
+    )
     args = parser.parse_args(argv)
 
     server = server_class(host=args.host, port=args.port, log_requests=not args.no_log)
@@ -271,6 +279,10 @@ def main(argv: list[str] | None = None, server_class: type[FakeServer] = FakeOpe
     if args.responder:
         module, _, attribute = args.responder.partition(":")
         server.responder = getattr(importlib.import_module(module), attribute)
+    if args.responder_factory:
+        module, _, attribute = args.responder_factory.partition(":")
+        factory = getattr(importlib.import_module(module), attribute)
+        server.responder = factory(**json.loads(args.responder_kwargs))
 
     async def serve() -> None:
         await server.start_async()
