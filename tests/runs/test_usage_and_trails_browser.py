@@ -96,7 +96,9 @@ def test_run_usage_and_trails_in_the_browser(live_server, page):
 
     # From the dataset's row to the sample's trail page.
     page.goto(f"{live_server.url}/datasets/{dataset.pk}/?version=2")
-    page.locator(f"#sample-{sample.pk}").get_by_role("link", name="Trail").click()
+    row = page.locator(f"#sample-{sample.pk}")
+    row.screenshot(path="/tmp/seedbed-dataset-row-trail-link.png")
+    row.get_by_role("link", name="Trail").click()
     page.get_by_role("heading", name=f"sample #{sample.pk}").wait_for()
     steps = page.locator(".trail-steps > li")
     assert steps.count() == 7
