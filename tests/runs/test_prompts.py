@@ -193,3 +193,12 @@ def test_an_unreadable_answer_is_one_reject_saying_where_it_breaks(answer, detai
     [candidate] = parse_answer(answer, call_index=0, original=None)
     assert (candidate.reason, candidate.detail) == ("unparseable", detail)
     assert candidate.payload == answer
+
+
+def test_seeds_in_a_prompt_stop_at_about_10k_tokens():
+    long_seeds = tuple({"text": f"{i} " + "word " * 3000, "label": "bug"} for i in range(10))
+    content = SpecContent(task_type="classification", labels=("bug",), seeds=long_seeds)
+    plan = prompts.build_call(settings(content=content, num_shots=10, max_examples_in_prompt=10), 0)
+    shown_seeds = shown(plan)
+    assert 1 <= len(shown_seeds) < 10  # 15,000 characters each: only two fit in 40,000
+    assert len(prompt(plan)) < 50_000

@@ -131,7 +131,7 @@ class LocalSettings:
         low=50,
         high=100,
         group="quality",
-        help="Reject a text this similar (Jaccard %, word 5-grams) to one in the dataset.",
+        help="Reject a text this similar (Jaccard %, character 5-grams) to one in the dataset.",
     )
     tools: tuple[str, ...] = option(
         (), choices=Tool, group="quality", help="Tools the drafting model may call."

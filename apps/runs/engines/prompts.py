@@ -75,6 +75,22 @@ def _shots(settings: PromptSettings, rng: random.Random) -> list[dict[str, Any]]
     return rng.sample(seeds, count)
 
 
+# Seed examples in one prompt stop at about 10K tokens (~4 characters a token), however
+# many `num_shots` and `max_examples_in_prompt` allow: long seeds would crowd out the rest.
+SHOTS_CHARS_BUDGET = 40_000
+
+
+def _within_budget(shots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for shot in shots:
+        used += len(json.dumps(shot, ensure_ascii=False)) + 1
+        if kept and used > SHOTS_CHARS_BUDGET:
+            break
+        kept.append(shot)
+    return kept
+
+
 def _format_shots(shots: list[dict[str, Any]]) -> str:
     return "\n".join(json.dumps(shot, ensure_ascii=False) for shot in shots)
 
@@ -108,7 +124,7 @@ def build_call(
             "other, keeping its structure:\n" + json.dumps(original, ensure_ascii=False)
         )
     else:
-        shots = _shots(settings, rng)
+        shots = _within_budget(_shots(settings, rng))
         if settings.seed_shuffling == SeedShuffling.PROMPT:
             rng.shuffle(shots)
         if shots:
