@@ -3,9 +3,11 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 
 from apps.core.admin import RecordAdmin
 from apps.core.models import Membership
+from apps.core.options import settings_rows
 
 from . import services
 from .models import RejectedSample, Run, RunEvent, ThroughputPoint
@@ -41,7 +43,7 @@ class RunAdmin(RecordAdmin):
         "rejected_by_reason",
         "label_counts",
         "steps_done",
-        "settings",
+        "settings_table",
         "state",
         "usage_by_stage",
         "started_at",
@@ -49,7 +51,18 @@ class RunAdmin(RecordAdmin):
         "heartbeat_at",
         "error",
     ]
+    exclude = ["settings"]
     inlines = [RunEventInline]
+
+    @admin.display(description="Settings")
+    def settings_table(self, run: Run) -> str:
+        """The engine's settings as declared (labels and values), like the run page."""
+        return format_html_join(
+            "",
+            "<div><strong>{}</strong>: {}</div>",
+            ((label, value) for _, label, value in settings_rows(run.options)),
+        )
+
     actions = ["cancel_runs"]
 
     @admin.action(description="Cancel the selected runs (samples are kept)")

@@ -466,3 +466,10 @@ def test_staff_can_cancel_runs_from_the_view_only_admin_list(admin_client, run):
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.cancel_requested or run.status == RunStatus.CANCELLED
+
+
+def test_the_admin_shows_a_runs_settings_as_declared(admin_client, run):
+    page = admin_client.get(f"/admin/runs/run/{run.pk}/change/").content.decode()
+    assert page.count("<strong>Batch size</strong>: 5") == 1
+    assert "<strong>Revision types</strong>: none" in page
+    assert "<strong>Generation thinking budget</strong>: off" in page
