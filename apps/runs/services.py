@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core import jobs
-from apps.core.jobs import Outcome
 from apps.core.models import Membership, Provider
 from apps.core.options import settings_clean, settings_dump
 from apps.core.services import provider_require_model, require_editor
@@ -21,7 +20,7 @@ from apps.specs.task_types import content_of, sample_schema
 
 from .engines.local_settings import LocalSettings
 from .engines.roles import THINKING_SUFFIX, roles_dump, roles_resolve
-from .models import Run, RunEvent, RunStatus
+from .models import Run, RunEvent
 
 MAX_SAMPLES = 20_000
 MAX_MODEL_CHARS = 200  # Run.model
@@ -178,13 +177,3 @@ def run_cancel(*, membership: Membership, run: Run) -> Run:
 
 def run_event(*, run: Run, message: str, level: str = "info") -> None:
     RunEvent.objects.create(run=run, message=message, level=level)
-
-
-def run_finish(*, run_id: int, status: str, error: str = "", message: str = "") -> None:
-    """End a run once; later calls change nothing."""
-    outcomes = {
-        RunStatus.SUCCEEDED: Outcome.done(message),
-        RunStatus.FAILED: Outcome.failed(error),
-        RunStatus.CANCELLED: Outcome.cancelled(message),
-    }
-    jobs.job_finish(kind_name="run", pk=run_id, outcome=outcomes[RunStatus(status)])

@@ -136,7 +136,7 @@ def test_requests_per_minute_holds_across_two_processes(
     time.sleep(3.0)
     results = [line for worker in started for line in worker.finish(timeout=0)]
 
-    assert len(fake_openai.requests) == 10
+    assert len(fake_openai.requests) == 10, results
     assert sum(1 for line in results if line.get("ok")) == 10
 
 
