@@ -24,9 +24,11 @@ from .models import Run, RunEvent
 
 MAX_SAMPLES = 20_000
 MAX_MODEL_CHARS = 200  # Run.model
-# A run may use up to this many times the ideal number of calls (num_samples / batch
-# size) before it gives up: enough for 2 in 3 samples to be rejected.
+# A run may make up to this many times the ideal number of draft calls (num_samples /
+# batch size) before it gives up: enough for 2 in 3 samples to be rejected; twice that
+# when a judge's gate may also send drafts back (a weak judge fails many).
 CALL_BUDGET_FACTOR = 3
+GATED_CALL_BUDGET_FACTOR = 6
 
 
 def _check_range(
@@ -149,7 +151,7 @@ def run_create(
             multiplier=multiplier,
             settings=settings_dump(settings),
             state={"roles": roles_dump(roles)},
-            call_budget=max(3, CALL_BUDGET_FACTOR * math.ceil(total / settings.batch_size)),
+            call_budget=call_budget(total, settings),
             heartbeat_at=timezone.now(),  # lets the reaper re-send a queue message that got lost
             created_by=user if user is not None and user.is_authenticated else None,
         )
@@ -159,6 +161,12 @@ def run_create(
         run_event(run=run, message=queued)
         run_enqueue(run=run, chunk=0)
     return run
+
+
+def call_budget(num_samples: int, settings: LocalSettings) -> int:
+    gated = "conformance" in settings.filters
+    factor = GATED_CALL_BUDGET_FACTOR if gated else CALL_BUDGET_FACTOR
+    return max(3, factor * math.ceil(num_samples / settings.batch_size))
 
 
 def run_enqueue(*, run: Run, chunk: int) -> None:
