@@ -2,6 +2,8 @@
 thinking, models per role, usage per stage, lineage — against a fake model that plants
 violations (pipeline_model.py)."""
 
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -44,6 +46,7 @@ def test_the_conformance_gate_admits_no_planted_violation_and_still_reaches_the_
     run = drive(_run(setup, 60, filtering_types=["conformance"], revision_types=["conformance"]))
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert Sample.objects.filter(run=run).count() == 60
+    assert run.call_budget == 6 * 12  # gated: 6 x the ideal 60 / 5 draft calls
     assert set(model.planted.values()) == set(KINDS)  # every kind was tried...
     assert _admitted(run, model) == {}  # ...and none got in
     reasons = run.rejected_by_reason
@@ -73,7 +76,7 @@ def test_with_gates_off_the_deterministic_checks_still_catch_echoes_copies_and_n
     assert model.calls["judge"] == 0  # no model judged anything
     assert run.rejected_by_reason.get("near_duplicate", 0) > 0
     near = RejectedSample.objects.filter(run=run, reason="near_duplicate").first()
-    assert "sample #" in near.detail  # names the sample it repeats
+    assert re.match(r"near-duplicate of (sample \d+|another sample in this batch)", near.detail)
 
 
 def test_revisions_fix_samples_and_the_rewrite_is_judged_again(setup, fake_openai):
