@@ -9,6 +9,7 @@ cycle, a sample that still breaks its requirements or label is regenerated when 
 conformance gate is on, and kept with a flag otherwise.
 """
 
+import asyncio
 import json
 from typing import Any
 
@@ -229,15 +230,23 @@ async def judge_stage(batch: list[Candidate], ctx: Any) -> None:
                 candidate.regenerate(REASON_CONFORMANCE, str(failed[RevisionType.CONFORMANCE]))
             elif failed:
                 candidate.flagged = "; ".join(f"{check}: {why}" for check, why in failed.items())
+        # The batch's revisions go out together (the provider's concurrency limit holds),
+        # so a batch holds its lane for draft, judge, revise, judge whatever it revises.
+        outcomes = await asyncio.gather(
+            *(_revise(candidate, failed, ctx, cycle + 1) for candidate, failed in revise),
+            return_exceptions=True,
+        )
         pending = []
-        for candidate, failed in revise:
-            try:
-                await _revise(candidate, failed, ctx, cycle + 1)
-            except LLMError as exc:
-                if isinstance(exc, FATAL_ERRORS):
-                    raise
-                candidate.regenerate(REASON_NOT_JUDGED, f"its revision failed: {exc.user_message}")
+        for (candidate, _), outcome in zip(revise, outcomes, strict=True):
+            if isinstance(outcome, FATAL_ERRORS):
+                raise outcome
+            if isinstance(outcome, LLMError):
+                candidate.regenerate(
+                    REASON_NOT_JUDGED, f"its revision failed: {outcome.user_message}"
+                )
                 continue
+            if isinstance(outcome, BaseException):
+                raise outcome
             if candidate.ok:
                 await echo_stage([candidate], ctx)
             if candidate.ok:
