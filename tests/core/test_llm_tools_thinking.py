@@ -116,6 +116,11 @@ def test_openai_budget_becomes_reasoning_effort(
     assert 0 < result.usage.thinking_tokens < result.usage.output_tokens
 
 
+def test_extra_still_has_the_last_word_over_the_thinking_budget(fake_openai: FakeOpenAI) -> None:
+    run(chat(capable(fake_openai), HELLO, thinking_budget=20000, extra={"reasoning_effort": "low"}))
+    assert fake_openai.requests[0]["json"]["reasoning_effort"] == "low"
+
+
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 def test_openai_style_reasoning_fields_are_read(field: str) -> None:
     dialect = OpenAIDialect(ProviderConfig(key="p", kind="openai", base_url="http://h/v1"))

@@ -7,11 +7,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import httpx
@@ -31,7 +31,6 @@ from .transport import EagerAiohttpTransport, HTTPReply, http_client, run_sync, 
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Messages = list[dict[str, Any]]
 Slot = tuple[SlotPool, str]
 
@@ -43,6 +42,7 @@ class _Call:
     payload: bytes
     estimate: int  # tokens to reserve (0: no tokens-per-minute limit)
     model: str
+    stream: bool
     reservation: TokenReservation | None = None
 
 
@@ -128,7 +128,11 @@ class LLMClient:
         see tool_wire.py) and `thinking_budget` a number of tokens; asking either of a
         provider that cannot do it raises a CapabilityError before any request."""
         started = time.perf_counter()
-        call = await self._prepare(
+        features = bool(tools) or thinking_budget is not None
+        if features:
+            check_capabilities(self.config, thinking=thinking_budget is not None, tools=bool(tools))
+        await self._check_guard()
+        body = self._dialect.chat_body(
             messages,
             model=model,
             temperature=temperature,
@@ -138,24 +142,35 @@ class LLMClient:
             json_schema=json_schema,
             schema_name=schema_name,
             extra=extra,
-            tools=tools,
-            thinking_budget=thinking_budget,
             stream=False,
         )
-        data, parsed, attempts = await self._run(call, self._plain_attempt)
+        if features:
+            self._dialect.add_features(
+                body, tools=tools, thinking_budget=thinking_budget, extra=extra
+            )
+        call = self._call(body, messages, max_tokens, thinking_budget, False)
+        try:
+            answer: tuple[dict[str, Any], Parsed, int] = await self._policy.run(
+                partial(self._attempt, call), label=self.config.key
+            )
+        except BaseException:
+            await self._give_back(call)
+            raise
+        data, parsed, attempts = answer
         content, resp_model, finish, usage, thinking, tool_calls = parsed
         if call.reservation is not None:
             await self.limiter.settle_tokens(call.reservation, usage.total_tokens)
+        # Positional: this runs once per call, and keyword arguments cost.
         return ChatResult(
-            content=content,
-            model=resp_model or call.model,
-            finish_reason=finish,
-            usage=usage,
-            attempts=attempts,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            raw=data,
-            thinking=thinking,
-            tool_calls=tool_calls,
+            content,
+            resp_model or call.model,
+            finish,
+            usage,
+            attempts,
+            (time.perf_counter() - started) * 1000,
+            data,
+            thinking,
+            tool_calls,
         )
 
     async def stream_chat(
@@ -179,7 +194,10 @@ class LLMClient:
         retry loop); once a chunk has been yielded a failure is raised (typed), since what
         was streamed cannot be taken back.
         """
-        call = await self._prepare(
+        if thinking_budget is not None:
+            check_capabilities(self.config, thinking=True, tools=False)
+        await self._check_guard()
+        body = self._dialect.chat_body(
             messages,
             model=model,
             temperature=temperature,
@@ -189,11 +207,20 @@ class LLMClient:
             json_schema=json_schema,
             schema_name=schema_name,
             extra=extra,
-            tools=None,
-            thinking_budget=thinking_budget,
             stream=True,
         )
-        opened = await self._run(call, self._stream_attempt)
+        if thinking_budget is not None:
+            self._dialect.add_features(
+                body, tools=None, thinking_budget=thinking_budget, extra=extra
+            )
+        call = self._call(body, messages, max_tokens, thinking_budget, True)
+        try:
+            opened: _OpenStream = await self._policy.run(
+                partial(self._attempt, call), label=self.config.key
+            )
+        except BaseException:
+            await self._give_back(call)
+            raise
         reservation = call.reservation
         try:
             async with mapped_errors(self.config):
@@ -223,59 +250,55 @@ class LLMClient:
         return await policy.run(attempt, label=self.config.key)
 
     # ---- internals: one request path for plain and streamed calls --------------------
+    # Both calls check capabilities and the guard, build the body, then run `_attempt`
+    # (limiter admission, then the HTTP request) under `self._policy.run`, the one retry
+    # loop; a failed call gives its token reservation back.
 
-    async def _prepare(
-        self, messages: Messages, *, stream: bool, max_tokens: int | None, **options: Any
+    def _call(
+        self,
+        body: dict[str, Any],
+        messages: Messages,
+        max_tokens: int | None,
+        thinking_budget: int | None,
+        stream: bool,
     ) -> _Call:
-        """The checked, encoded request: capabilities, then the SSRF guard, then the body."""
-        tools = options["tools"]
-        thinking_budget = options["thinking_budget"]
-        if tools or thinking_budget is not None:
-            check_capabilities(self.config, thinking=thinking_budget is not None, tools=bool(tools))
-        await self._check_guard()
-        body = self._dialect.chat_body(messages, max_tokens=max_tokens, stream=stream, **options)
-        estimate = self._estimate(messages, max_tokens)
-        if estimate and thinking_budget is not None:
-            estimate += thinking_budget
-        return _Call(_dumps(body), estimate, body.get("model", ""))
+        """The encoded request its attempts share, with the tokens it may reserve."""
+        estimate = 0
+        if self.limiter.tokens_per_minute is not None:
+            estimate = estimate_tokens(messages, max_tokens, self.config.default_max_tokens)
+            estimate += thinking_budget or 0
+        return _Call(_dumps(body), estimate, body.get("model", ""), stream)
 
-    async def _run(self, call: _Call, attempt: Callable[[_Call, int], Awaitable[T]]) -> T:
-        """`attempt(call, n)` under the retry policy; on failure the call's token
-        reservation is given back."""
-        try:
-            return await self._policy.run(partial(attempt, call), label=self.config.key)
-        except BaseException:
-            if call.reservation is not None:
-                await self.limiter.settle_tokens(call.reservation, 0)
-            raise
+    async def _give_back(self, call: _Call) -> None:
+        """A failed call's token reservation, returned (it used none)."""
+        if call.reservation is not None:
+            await self.limiter.settle_tokens(call.reservation, 0)
 
-    async def _admit(self, call: _Call) -> Slot:
-        """A concurrency slot, the call's token reservation (once) and a request start."""
+    async def _attempt(self, call: _Call, number: int) -> Any:
+        """One HTTP request of a call, admitted by the limiter (concurrency slot, the
+        call's token reservation once, requests per minute). A plain call returns (JSON,
+        parsed answer, attempt number), parsed here so that a malformed answer is retried
+        (once); a streamed call returns the opened stream."""
         limiter = self.limiter
         slot = await limiter.acquire_slot()
         try:
             if call.estimate and call.reservation is None:
                 call.reservation = await limiter.reserve_tokens(call.estimate)
             await limiter.wait_request()
+            if not call.stream:
+                response = await self._send("POST", self._chat_url, self._headers, call.payload)
         except BaseException:
             limiter.release_slot(slot)
             raise
-        return slot
-
-    async def _plain_attempt(self, call: _Call, number: int) -> tuple[dict[str, Any], Parsed, int]:
-        slot = await self._admit(call)
-        try:
-            response = await self._send("POST", self._chat_url, self._headers, call.payload)
-        finally:
-            self.limiter.release_slot(slot)
-        # Parsed inside the attempt so that a malformed answer is retried (once).
+        if call.stream:
+            return await self._open_stream(call, slot, number)
+        limiter.release_slot(slot)
         data = decode_json(response)
         return data, self._dialect.parse_chat(data), number
 
-    async def _stream_attempt(self, call: _Call, number: int) -> _OpenStream:
-        """The stream opened and its first chunk read: a failure up to there is retried.
-        The slot is held until the stream is closed."""
-        slot = await self._admit(call)
+    async def _open_stream(self, call: _Call, slot: Slot, number: int) -> _OpenStream:
+        """The stream opened and its first chunk read (a failure up to here is retried).
+        The slot is released when the stream is closed, or at once if opening fails."""
         stack = contextlib.AsyncExitStack()
         stack.callback(self.limiter.release_slot, slot)
         try:
@@ -315,11 +338,6 @@ class LLMClient:
     async def _check_guard(self) -> None:
         if time.monotonic() >= self._guard_until:
             self._guard_until = await ensure_allowed(self.config.base_url)
-
-    def _estimate(self, messages: Messages, max_tokens: int | None) -> int:
-        if self.limiter.tokens_per_minute is None:
-            return 0
-        return estimate_tokens(messages, max_tokens, self.config.default_max_tokens)
 
     def scrub(self, text: str) -> str:
         """`text` with the API key removed, for messages and logs."""

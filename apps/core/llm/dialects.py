@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from .capabilities import apply_thinking
@@ -98,8 +98,6 @@ class OpenAIDialect:
         schema_name: str,
         extra: dict[str, Any] | None,
         stream: bool,
-        tools: list[dict[str, Any]] | None = None,
-        thinking_budget: int | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {}
         model = model or self.config.default_model
@@ -129,14 +127,21 @@ class OpenAIDialect:
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-        if tools:
-            body["tools"] = openai_tools(tools)
-        if thinking_budget is not None:
-            config = self.config
-            apply_thinking(body, config.thinking, thinking_budget, config.default_max_tokens)
         if extra:
             body.update(extra)
         return body
+
+    def add_features(
+        self,
+        body: dict[str, Any],
+        *,
+        tools: list[dict[str, Any]] | None,
+        thinking_budget: int | None,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        """Tools and a thinking budget into a `chat_body` (kept out of it: most calls
+        have neither, and the plain path stays lean); `extra` still has the last word."""
+        _add_features(body, openai_tools, self.config, tools, thinking_budget, extra)
 
     def parse_chat(self, data: dict[str, Any]) -> Parsed:
         choices = data.get("choices")
@@ -148,16 +153,22 @@ class OpenAIDialect:
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise _bad("the message content is not text")
-        # vLLM and DeepSeek say reasoning_content, OpenRouter and Ollama reasoning.
-        thinking = message.get("reasoning_content") or message.get("reasoning") or ""
-        raw_calls = message.get("tool_calls")
+        thinking = ""
+        calls: list[ToolCall] = []
+        if len(message) > 2:  # more than role and content
+            # vLLM and DeepSeek say reasoning_content, OpenRouter and Ollama reasoning.
+            found = message.get("reasoning_content") or message.get("reasoning")
+            if isinstance(found, str):
+                thinking = found
+            if raw_calls := message.get("tool_calls"):
+                calls = openai_tool_calls(raw_calls)
         return (
             content,
             str(data.get("model") or ""),
             choices[0].get("finish_reason"),
             _openai_usage(data.get("usage")),
-            thinking if isinstance(thinking, str) else "",
-            openai_tool_calls(raw_calls) if raw_calls else [],
+            thinking,
+            calls,
         )
 
     async def iter_stream(self, events: AsyncIterator[SSEEvent]) -> AsyncGenerator[ChatChunk, None]:
@@ -230,8 +241,6 @@ class AnthropicDialect:
         schema_name: str,
         extra: dict[str, Any] | None,
         stream: bool,
-        tools: list[dict[str, Any]] | None = None,
-        thinking_budget: int | None = None,
     ) -> dict[str, Any]:
         system, turns = anthropic_turns(messages)
         # No constrained decoding here: the schema is described in the system prompt.
@@ -252,14 +261,20 @@ class AnthropicDialect:
             body["stop_sequences"] = stop
         if stream:
             body["stream"] = True
-        if tools:
-            body["tools"] = anthropic_tools(tools)
-        if thinking_budget is not None:
-            config = self.config
-            apply_thinking(body, config.thinking, thinking_budget, config.default_max_tokens)
         if extra:
             body.update(extra)
         return body
+
+    def add_features(
+        self,
+        body: dict[str, Any],
+        *,
+        tools: list[dict[str, Any]] | None,
+        thinking_budget: int | None,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        """See OpenAIDialect.add_features."""
+        _add_features(body, anthropic_tools, self.config, tools, thinking_budget, extra)
 
     def parse_chat(self, data: dict[str, Any]) -> Parsed:
         blocks = data.get("content")
@@ -323,15 +338,33 @@ def make_dialect(config: ProviderConfig) -> Dialect:
     return AnthropicDialect(config) if config.is_anthropic else OpenAIDialect(config)
 
 
+def _add_features(
+    body: dict[str, Any],
+    wire_tools: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    config: ProviderConfig,
+    tools: list[dict[str, Any]] | None,
+    thinking_budget: int | None,
+    extra: dict[str, Any] | None,
+) -> None:
+    if tools:
+        body["tools"] = wire_tools(tools)
+    if thinking_budget is not None:
+        apply_thinking(body, config.thinking, thinking_budget, config.default_max_tokens)
+    if extra:
+        body.update(extra)
+
+
 def _openai_usage(usage: Any) -> Usage:
     if not isinstance(usage, dict):
         return Usage()
     details = usage.get("completion_tokens_details")
-    return Usage(
-        _int(usage.get("prompt_tokens")),
-        _int(usage.get("completion_tokens")),
-        _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0,
-    )
+    if isinstance(details, dict):
+        return Usage(
+            _int(usage.get("prompt_tokens")),
+            _int(usage.get("completion_tokens")),
+            _int(details.get("reasoning_tokens")),
+        )
+    return Usage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")))
 
 
 def _with_system_text(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
