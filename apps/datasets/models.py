@@ -134,6 +134,31 @@ class Sample(models.Model):
         return self.text[:60]
 
 
+class SampleBand(models.Model):
+    """One LSH band of a sample's MinHash signature (apps/datasets/neardup.py): samples of a
+    dataset that share a band value are candidate near-duplicates.
+
+    Written in the transaction that inserts the sample (services.samples_insert), so every
+    worker sees the same index, transactionally, with nothing kept in Redis.
+    """
+
+    index_only = True  # an index of samples, not an object of its own: not in the admin
+    pk = models.CompositePrimaryKey("dataset", "band", "sample")
+    # No database constraints: these rows are only written with their sample, whose own
+    # constraints already hold, and checking each of the 8 rows per sample would slow ingest.
+    # Deleting a dataset deletes its bands in one statement (the primary key's prefix).
+    dataset = models.ForeignKey(
+        Dataset, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    band = models.BigIntegerField(help_text="64-bit hash of a band number and its MinHash values.")
+    sample = models.ForeignKey(
+        Sample, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+
+    def __str__(self) -> str:
+        return f"band {self.band} of sample {self.sample_id}"
+
+
 class ExportFormat(models.TextChoices):
     JSONL = "jsonl", "JSON Lines"
     CSV = "csv", "CSV"

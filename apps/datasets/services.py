@@ -47,6 +47,8 @@ class NewSample:
     labels: list[str] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
     index: int | None = None
+    # Near-duplicate band keys, if the caller has them (minhash.Shingled); else computed.
+    bands: list[int] | None = None
 
 
 @transaction.atomic
@@ -91,18 +93,25 @@ SELECT %s, %s, %s, s.index, s.payload, s.text, s.text_hash, s.labels, s.lineage,
 FROM jsonb_to_recordset(%s::jsonb)
      AS s(index integer, payload jsonb, text text, text_hash text, labels jsonb, lineage jsonb)
 ON CONFLICT DO NOTHING
-RETURNING index, text_hash
+RETURNING id, text_hash
 """
 
 
 def samples_insert(
     *, dataset_id: int, version: int, run_id: int | None, samples: Iterable[NewSample]
 ) -> set[str]:
-    """Insert samples in one statement; returns the text hashes actually inserted.
+    """Insert samples in one statement, and their near-duplicate bands (neardup.py) with one
+    COPY, in one transaction; returns the text hashes actually inserted.
 
     Rows whose (run, index) or normalised text already exist are skipped, which makes a
     redelivered chunk harmless and drops exact duplicates within the dataset.
     """
+    from .minhash import text_bands
+    from .neardup import bands_copy
+
+    samples = list(samples)
+    if not samples:
+        return set()
     rows = [
         {
             "index": s.index,
@@ -114,14 +123,18 @@ def samples_insert(
         }
         for s in samples
     ]
-    if not rows:
-        return set()
-    with connection.cursor() as cursor:
+    unbanded = [s for s in samples if s.bands is None]
+    computed = iter(text_bands([s.text for s in unbanded]))
+    # A text twice in the batch is inserted once (the first); its bands are the same.
+    bands = {s.text_hash: s.bands if s.bands is not None else next(computed) for s in samples}
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             INSERT_SQL,
             [dataset_id, version, run_id, json.dumps(rows, cls=DjangoJSONEncoder)],
         )
-        return {text_hash for _, text_hash in cursor.fetchall()}
+        inserted = cursor.fetchall()
+        bands_copy(dataset_id=dataset_id, samples=[(i, bands[h]) for i, h in inserted])
+    return {text_hash for _, text_hash in inserted}
 
 
 # --- closing versions: counts computed once ------------------------------------------
@@ -273,6 +286,9 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
                 lineage=lineage,
                 review_state=ReviewState.EDITED,
             )
+            from .neardup import sample_bands_write
+
+            sample_bands_write(dataset_id=sample.dataset_id, samples=[(sample.pk, checked.text)])
             _adjust_label_counts(sample, old_labels, checked.labels)
             _adjust_rejected(
                 sample, sample.review_state, ReviewState.EDITED, old_labels, checked.labels

@@ -3,16 +3,46 @@ and where an entity's mention sits in a sample's text."""
 
 import hashlib
 import re
+import unicodedata
 
 
 def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
+# camelCase and PascalCase word boundaries ("featureRequest", "HTTPError", "v2Beta"); ASCII
+# only, after NFKC has turned full-width letters into ASCII ones.
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Punctuation, symbols, separators (`_ - . /`) and whitespace alike: word breaks.
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def _keep_marks(match: re.Match[str]) -> str:
+    # Combining marks are not \w, yet they belong to their letter (Devanagari vowel signs,
+    # accents no precomposed letter exists for): only the rest of the run is a break.
+    return "".join(c if unicodedata.category(c)[0] == "M" else " " for c in match.group())
+
+
+def _words(folded: str) -> str:
+    if folded.isascii():
+        return _NON_WORD.sub(" ", folded).strip()
+    return " ".join(_NON_WORD.sub(_keep_marks, folded).split())
+
+
+def word_text(text: str) -> str:
+    """The words of a text, in its NFKC form, casefolded, one space between them: what
+    near-duplicates are compared in (punctuation, symbols and spacing do not count)."""
+    return _words(unicodedata.normalize("NFKC", text).casefold())
+
+
 def echo_key(text: str) -> str:
-    """How a text compares with the spec's own words: normalised, without the quotes and
-    punctuation around it."""
-    return normalise_text(text).strip(" \t.,;:!?\"'`()[]")
+    """How a text compares with the spec's own words (labels, requirements, seeds): its
+    words only, whatever their case, separators, camelCase, surrounding punctuation or
+    Unicode compatibility form, so that "Feature request.", "feature-request" and
+    "featureRequest" all repeat the label `feature_request`.
+
+    Both sides, the spec's words and the text, must go through this function."""
+    return _words(_CAMEL.sub(" ", unicodedata.normalize("NFKC", text)).casefold())
 
 
 def text_hash(text: str) -> str:

@@ -48,7 +48,12 @@ def test_admin_lists_every_model(admin_client):
     from django.apps import apps
     from django.contrib import admin
 
-    ours = [m for m in apps.get_models() if m.__module__.startswith("apps.")]
+    # Index rows kept for a lookup (e.g. near-duplicate bands) are no one's to edit.
+    ours = [
+        m
+        for m in apps.get_models()
+        if m.__module__.startswith("apps.") and not getattr(m, "index_only", False)
+    ]
     missing = [m.__name__ for m in ours if not admin.site.is_registered(m)]
     assert missing == []
     for model in ours:
