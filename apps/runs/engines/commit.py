@@ -17,10 +17,11 @@ from django.utils import timezone
 
 from apps.core.jobs import Outcome
 from apps.datasets.models import Sample
+from apps.datasets.neardup import near_duplicates_find
 from apps.datasets.services import NewSample, samples_insert
 from apps.runs.models import RejectedSample, Run, ThroughputPoint
 from apps.runs.services import run_event
-from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS
+from apps.specs.task_types import REASON_DUPLICATE, REASON_LABELS, REASON_NEAR_DUPLICATE
 
 from .pipeline import Candidate, ChunkOutput
 from .usage import token_totals, usage_merge
@@ -90,6 +91,16 @@ def _apply(
             duplicates.append(candidate)
         else:
             fresh.append(candidate)
+    # Near-copies of the dataset's samples or of each other, under the dataset's lock
+    # until this transaction ends (two runs into one dataset cannot both miss them).
+    threshold = run.options.near_duplicate_threshold / 100
+    near = near_duplicates_find(
+        dataset_id=run.dataset_id, texts=[c.text for c in fresh], threshold=threshold
+    )
+    for index, found in near.items():
+        fresh[index].reject(REASON_NEAR_DUPLICATE, found.detail)
+    duplicates += [fresh[index] for index in near]
+    fresh = [c for i, c in enumerate(fresh) if i not in near]
     fresh = fresh[: max(0, run.num_samples - run.accepted)]
     # Indices continue after the highest one used: a row lost to a concurrent insert of the
     # same text by another run must not leave an index that a later sample collides with.
