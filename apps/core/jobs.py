@@ -118,6 +118,9 @@ class JobKind:
     name: ClassVar[str]
     model: ClassVar[type[Job]]
     queue: ClassVar[str] = "default"
+    # Celery options of this kind's steps, e.g. longer time limits for a step that writes
+    # a whole file (apps/datasets/jobs.py).
+    task_options: ClassVar[dict[str, Any]] = {}
 
     @property
     def stale_after(self) -> float:
@@ -142,6 +145,7 @@ class JobKind:
 KIND_PATHS: dict[str, str] = {
     "run": "apps.runs.jobs.RunJob",
     "labelling": "apps.inference.labelling_jobs.LabellingJobKind",
+    "export": "apps.datasets.jobs.ExportJobKind",
 }
 _kinds: dict[str, JobKind] = {}
 
@@ -245,7 +249,9 @@ def job_enqueue(*, kind_name: str, pk: int, step: int) -> None:
         wait_until = kind.model._default_manager.filter(pk=pk).values_list("wait_until", flat=True)
         due = wait_until.first()
         eta = min(due, timezone.now() + MAX_ETA) if due else None
-        job_step_task.apply_async((kind_name, pk, step), eta=eta, queue=kind.queue)
+        job_step_task.apply_async(
+            (kind_name, pk, step), eta=eta, queue=kind.queue, **kind.task_options
+        )
 
     transaction.on_commit(send)
 

@@ -4,8 +4,10 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.core.fields import OrderedJSONField
+from apps.core.jobs import Job
 
 
 class Dataset(models.Model):
@@ -172,8 +174,9 @@ class ExportStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
-class ExportJob(models.Model):
-    """An export written to a file by a worker; this row is the truth about its progress."""
+class ExportJob(Job):
+    """An export written to a file by a worker, in one step of the job lifecycle
+    (apps/core/jobs.py, kind "export"); this row is the truth about its progress."""
 
     project = models.ForeignKey("core.Project", on_delete=models.CASCADE, related_name="+")
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="exports")
@@ -182,27 +185,30 @@ class ExportJob(models.Model):
     skip_rejected = models.BooleanField(
         default=False, help_text="Samples a reviewer rejected are left out."
     )
+    # An export is never cancelled: its statuses stay the four users have always seen.
     status = models.CharField(
         max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )
+    # Set from the start, so that the reaper re-sends a first step whose message was lost.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     file = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT.")
     rows = models.PositiveIntegerField(default=0)
     size = models.PositiveBigIntegerField(default=0, help_text="File size in bytes.")
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["dataset", "-created_at"], name="exportjob_dataset")]
+        indexes = [
+            models.Index(fields=["dataset", "-created_at"], name="exportjob_dataset"),
+            # The reaper's scan (apps/core/jobs.py job_requeue_stale).
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=Q(status__in=["QUEUED", "RUNNING"]),
+                name="exportjob_unfinished",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Export {self.pk} of {self.dataset_id} v{self.version} ({self.format})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (ExportStatus.SUCCEEDED, ExportStatus.FAILED)

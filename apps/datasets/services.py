@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.inputs import InputError, check_payload
-from apps.core.jobs import FINISHED
+from apps.core.jobs import FINISHED, job_enqueue
 from apps.core.models import Membership, Project
 from apps.core.services import require_editor
 from apps.specs.models import TaskType
@@ -473,9 +473,7 @@ def export_job_create(
         skip_rejected=skip_rejected,
         created_by=membership.user,
     )
-    from .tasks import export_run
-
-    transaction.on_commit(lambda: export_run.delay(job.pk))
+    job_enqueue(kind_name="export", pk=job.pk, step=0)
     return job
 
 

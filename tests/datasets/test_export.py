@@ -18,6 +18,16 @@ from tests.factories import MembershipFactory, api_key_for
 pytestmark = pytest.mark.django_db
 
 
+def export_step(job_id: int) -> ExportJob | None:
+    """Step 0 of an export job in this process (what a worker does): the job after it, or
+    None when the step was not this delivery's to run."""
+    from apps.core.jobs import job_step
+
+    if job_step(kind_name="export", pk=job_id, step=0) is None:
+        return None
+    return ExportJob.objects.get(pk=job_id)
+
+
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path)
@@ -59,7 +69,7 @@ def _export_file(client, dataset: Dataset, fmt: str) -> bytes:
         return _stream(client, url, format=fmt)
     assert client.post(url, {"format": fmt}).status_code == 200
     job = ExportJob.objects.latest("pk")
-    jobs.export_job_execute(job_id=job.pk)
+    export_step(job.pk)
     return _stream(client, f"/datasets/exports/{job.pk}/download/")
 
 
@@ -116,7 +126,7 @@ def test_parquet_job_loads_back_equal_with_pandas(owner, owner_client, ner_datas
     assert f'hx-get="/datasets/exports/{job.pk}/"' in response.content.decode()
     assert 'hx-trigger="every 2s"' in response.content.decode()
 
-    jobs.export_job_execute(job_id=job.pk)
+    export_step(job.pk)
     job.refresh_from_db()
     assert (job.status, job.rows) == ("SUCCEEDED", 5)
     assert (media / job.file).is_file() and job.size > 0
@@ -259,7 +269,7 @@ def test_rejected_samples_can_be_left_out_of_an_export(owner_client, owner_key, 
     job_row = owner_client.post(url, {"format": "parquet", "skip_rejected": "on"})
     assert "without rejected" in job_row.content.decode()
     job = ExportJob.objects.get()
-    jobs.export_job_execute(job_id=job.pk)
+    export_step(job.pk)
     job.refresh_from_db()
     assert (job.skip_rejected, job.rows) == (True, kept.count())
 
@@ -317,7 +327,7 @@ def test_export_api_stream_and_job(owner_key, tickets, media):
     assert response.status_code == 202
     job = response.json()
     assert (job["status"], job["version"], job["download_url"]) == ("QUEUED", 1, None)
-    jobs.export_job_execute(job_id=job["id"])
+    export_step(job["id"])
     job = client.get(f"/api/v1/exports/{job['id']}/").json()
     assert job["status"] == "SUCCEEDED" and job["rows"] == 6
     assert job["download_url"].endswith(f"/api/v1/exports/{job['id']}/download/")
@@ -335,8 +345,8 @@ def test_export_api_stream_and_job(owner_key, tickets, media):
 
 def test_a_redelivered_job_is_not_written_twice(owner, tickets):
     job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="jsonl")
-    assert jobs.export_job_execute(job_id=job.pk).status == "SUCCEEDED"
-    assert jobs.export_job_execute(job_id=job.pk) is None  # finished: nothing to do
+    assert export_step(job.pk).status == "SUCCEEDED"
+    assert export_step(job.pk) is None  # finished: nothing to do
 
 
 def test_exports_of_other_projects_are_404(owner_client, owner_key, media):
@@ -344,7 +354,7 @@ def test_exports_of_other_projects_are_404(owner_client, owner_key, media):
     add_version(other.project, "secret", [classification(i) for i in range(2)])
     dataset = Dataset.objects.get(name="secret")
     job = services.export_job_create(membership=other, dataset=dataset, version=1, fmt="jsonl")
-    jobs.export_job_execute(job_id=job.pk)
+    export_step(job.pk)
 
     assert (
         owner_client.get(f"/datasets/{dataset.pk}/export/", {"format": "jsonl"}).status_code == 404
@@ -377,13 +387,69 @@ def test_streams_arrive_in_chunks(owner_client, tickets, monkeypatch):
     assert len(list(response.streaming_content)) == 4  # header with 2 rows, 2 + 2, rest
 
 
-def test_the_celery_task_runs_the_job(owner, tickets):
-    from apps.datasets.tasks import export_run
+def test_the_celery_task_runs_the_job(
+    owner, tickets, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.core.tasks import job_step_task
+
+    sent: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(
+        job_step_task, "apply_async", lambda args, **options: sent.append((args, options))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="csv")
+    # Sent once the row is committed, with the primary key only and the export's own limits.
+    ((args, options),) = sent
+    assert args == ("export", job.pk, 0)
+    assert (options["soft_time_limit"], options["time_limit"]) == (1500, 1600)
+    job_step_task(*args)  # what a worker runs
+    job.refresh_from_db()
+    assert (job.status, job.rows, job.steps_done) == ("SUCCEEDED", 6, 1)
+    assert job.started_at and job.finished_at and job.file
+
+
+def test_a_lost_export_is_resumed_by_the_generic_reaper(
+    owner, tickets, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.jobs import job_claim, job_requeue_stale, kind_named
+    from apps.core.tasks import job_step_task
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(job_step_task, "apply_async", lambda args, **options: sent.append(args))
+    job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="jsonl")
+    # A worker claims the step, then is killed before writing anything.
+    assert job_claim(kind_named("export"), pk=job.pk, step=0)
+    settings.RUN_STALE_SECONDS = 30
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_requeue_stale(kind_name="export") == []  # its heartbeat is recent
+    ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert job_requeue_stale(kind_name="export") == [job.pk]
+    assert sent == [("export", job.pk, 0)]
+    done = export_step(job.pk)
+    assert done is not None and (done.status, done.rows) == ("SUCCEEDED", 6)
+    assert export_step(job.pk) is None  # the broker's own redelivery: nothing to do
+
+
+def test_a_second_live_delivery_leaves_the_file_to_the_first(owner, tickets):
+    from django.db import connections
 
     job = services.export_job_create(membership=owner, dataset=tickets, version=1, fmt="csv")
-    export_run(job.pk)  # what a worker runs, with the primary key only
-    job.refresh_from_db()
-    assert job.status == "SUCCEEDED"
+    # Another worker is writing it: its session holds the job's advisory lock.
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [jobs.EXPORT_LOCK_CLASS, job.pk])
+        running = export_step(job.pk)
+        assert running is not None and running.status == "RUNNING" and not running.file
+    finally:
+        other.close()  # that worker dies: its lock goes with its connection
+    done = export_step(job.pk)
+    assert done is not None and (done.status, done.rows) == ("SUCCEEDED", 6)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -439,7 +505,7 @@ def test_the_export_panel_offers_only_files_of_the_version_shown(owner, owner_cl
     add_version(owner.project, "tickets", [classification(i) for i in range(3)])
     dataset = Dataset.objects.get(name="tickets")
     old = services.export_job_create(membership=owner, dataset=dataset, version=1, fmt="parquet")
-    jobs.export_job_execute(job_id=old.pk)
+    export_step(old.pk)
     add_version(owner.project, "tickets", [classification(i) for i in range(3, 5)])
     dataset.refresh_from_db()
     url = f"/datasets/{dataset.pk}/"
@@ -451,6 +517,6 @@ def test_the_export_panel_offers_only_files_of_the_version_shown(owner, owner_cl
     assert old_link in owner_client.get(url, {"version": 1}).content.decode()
 
     new = services.export_job_create(membership=owner, dataset=dataset, version=2, fmt="parquet")
-    jobs.export_job_execute(job_id=new.pk)
+    export_step(new.pk)
     latest = owner_client.get(url).content.decode()
     assert f'href="/datasets/exports/{new.pk}/download/"' in latest and old_link not in latest
