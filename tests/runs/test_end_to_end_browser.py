@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from apps.core import services as core_services
 from apps.datasets.models import Sample
-from apps.specs.models import Spec
 from tests.runs import responders
+from tests.runs.browser_flows import create_the_example_spec, sign_in_with_a_fake_provider
 
 pytestmark = [
     pytest.mark.slow,
@@ -23,29 +22,10 @@ def test_spec_to_run_to_reviewed_exported_dataset(
     live_server, page, celery_processes, fake_openai, tmp_path: Path
 ):
     celery_processes.start_worker()
-    user = core_services.user_create(username="fay", password="fay-pw-12345")
-    project = core_services.project_create(name="Fay's lab", owner=user)
-    membership = project.memberships.get()
-    core_services.provider_create(
-        membership=membership,
-        name="fake",
-        kind="openai",
-        base_url=fake_openai.base_url,
-        default_model="fake-model",
-        max_concurrency=4,
-    )
-
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "fay")
-    page.fill("input[name=password]", "fay-pw-12345")
-    page.click("button[type=submit]")
+    sign_in_with_a_fake_provider(page, live_server, fake_openai, "fay")
 
     # A spec from the example; the worker checks it.
-    page.get_by_role("link", name="Specs").click()
-    page.get_by_role("button", name="Start from an example").click()
-    page.get_by_role("button", name="Create spec").click()
-    page.get_by_text("succeeded").wait_for(timeout=30_000)
-    labels = Spec.objects.get().versions.get().labels
+    labels = create_the_example_spec(page)
     fake_openai.responder = responders.classification(labels)
     fake_openai.script(latency=0.5)
 

@@ -5,9 +5,8 @@ import re
 
 import pytest
 
-from apps.core import services as core_services
 from apps.datasets.models import Sample
-from apps.specs.models import Spec
+from tests.runs.browser_flows import create_the_example_spec, sign_in_with_a_fake_provider
 from tests.runs.pipeline_model import PipelineModel
 
 pytestmark = [
@@ -21,25 +20,8 @@ def test_a_quality_run_watched_live_then_a_samples_trail(
     live_server, page, celery_processes, fake_openai
 ):
     celery_processes.start_worker()
-    user = core_services.user_create(username="quinn", password="quinn-pw-12345")
-    project = core_services.project_create(name="Quinn's lab", owner=user)
-    core_services.provider_create(
-        membership=project.memberships.get(),
-        name="fake",
-        kind="openai",
-        base_url=fake_openai.base_url,
-        default_model="fake-model",
-        max_concurrency=8,
-    )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "quinn")
-    page.fill("input[name=password]", "quinn-pw-12345")
-    page.click("button[type=submit]")
-    page.get_by_role("link", name="Specs").click()
-    page.get_by_role("button", name="Start from an example").click()
-    page.get_by_role("button", name="Create spec").click()
-    page.get_by_text("succeeded").wait_for(timeout=30_000)
-    labels = Spec.objects.get().versions.get().labels
+    sign_in_with_a_fake_provider(page, live_server, fake_openai, "quinn", max_concurrency=8)
+    labels = create_the_example_spec(page)
     model = PipelineModel(labels, plant_rate=0.2, judge_fail_rate=0.3, kinds=("wrong_label",))
     fake_openai.responder = model
     fake_openai.script(latency=0.3)
