@@ -1,3 +1,4 @@
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings as conf
@@ -81,10 +82,10 @@ class Run(Job):
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.status})"
 
-    @property
+    @cached_property
     def options(self) -> Any:
         """The settings as the run's engine declares them, with the defaults of any added
-        since the run was made."""
+        since the run was made (read once per instance: a run's settings never change)."""
         from .engines.registry import settings_of
 
         return settings_of(self)
