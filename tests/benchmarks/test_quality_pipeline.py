@@ -52,7 +52,7 @@ BATCH = 5
 LATENCY = 0.1
 TARGET = 1.15
 CALL_STEPS = {"outline", "draft", "judge", "revision"}  # trail steps that are model calls
-QUALITY = {
+QUALITY: dict[str, Any] = {
     "skip_outline": True,
     "revision_types": ["conformance"],
     "filtering_types": ["conformance"],

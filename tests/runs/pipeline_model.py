@@ -111,7 +111,8 @@ class PipelineModel:
         return json.dumps({"topics": TOPICS})
 
     def _outline(self, data: dict[str, Any]) -> str:
-        size = int(re.search(r"Plan (\d+) of them", data["messages"][-1]["content"]).group(1))
+        asked = re.search(r"Plan (\d+) of them", data["messages"][-1]["content"])
+        size = int(asked.group(1)) if asked else 1
         outlines = [
             {"situation": f"case {i}", "points": ["what happened"], "label": self.labels[0]}
             for i in range(size)
