@@ -146,6 +146,7 @@ KIND_PATHS: dict[str, str] = {
     "run": "apps.runs.jobs.RunJob",
     "labelling": "apps.inference.labelling_jobs.LabellingJobKind",
     "export": "apps.datasets.jobs.ExportJobKind",
+    "spec_check": "apps.specs.jobs.SpecCheckKind",
 }
 _kinds: dict[str, JobKind] = {}
 

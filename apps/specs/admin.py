@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Spec, SpecVersion
+from apps.core.admin import RecordAdmin
+
+from .models import Spec, SpecCheck, SpecVersion
 
 
 class SpecVersionInline(admin.TabularInline):
@@ -39,3 +41,12 @@ class SpecVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SpecVersion | None = None) -> bool:
         return False
+
+
+@admin.register(SpecCheck)
+class SpecCheckAdmin(RecordAdmin):
+    list_display = ["id", "version", "status", "created_at", "finished_at"]
+    list_select_related = ["version__spec"]
+    list_filter = ["status"]
+    raw_id_fields = ["version"]
+    search_fields = ["version__spec__name"]

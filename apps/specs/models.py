@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from apps.core.fields import OrderedJSONField
+from apps.core.jobs import Job
 
 
 class TaskType(models.TextChoices):
@@ -77,3 +80,25 @@ class SpecVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.spec.name} v{self.number}"
+
+
+class SpecCheck(Job):
+    """The check of one version, as a job (apps/core/jobs.py, kind "spec_check"): the
+    reaper re-sends a check whose message was lost, so no version stays PENDING for good."""
+
+    version = models.OneToOneField(SpecVersion, on_delete=models.CASCADE, related_name="check_job")
+    # Set at creation so that a check whose first message is lost counts as stale.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # The reaper's scan (apps/core/jobs.py job_requeue_stale).
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=Q(status__in=["QUEUED", "RUNNING"]),
+                name="speccheck_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Check of {self.version_id}"

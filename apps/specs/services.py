@@ -12,13 +12,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.inputs import InputError, check_payload, check_storable
+from apps.core.jobs import job_enqueue
 from apps.core.models import Membership
 from apps.core.services import require_editor
 
 from . import checks
-from .models import Spec, SpecVersion, SpecVersionStatus, TaskType
+from .models import Spec, SpecCheck, SpecVersion, SpecVersionStatus, TaskType
 from .seeds import MAX_SEEDS, MAX_UPLOAD_BYTES
-from .tasks import spec_version_check_task
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +147,9 @@ def _refuse_unusable(task_type: str, content: dict[str, Any]) -> None:
 
 
 def _enqueue_check(version: SpecVersion) -> None:
-    version_id = version.pk  # the task gets the key, never the row
-    transaction.on_commit(lambda: spec_version_check_task.delay(version_id))
+    """Create the version's check job; its first step is sent once the version commits."""
+    check = SpecCheck.objects.create(version=version)
+    job_enqueue(kind_name="spec_check", pk=check.pk, step=0)
 
 
 def _require_project(membership: Membership, spec: Spec) -> None:

@@ -32,3 +32,11 @@ def make_spec(membership: Membership, **overrides: Any) -> Spec:
 
 def latest(spec: Spec) -> SpecVersion:
     return spec.versions.order_by("-number").first()  # type: ignore[return-value]
+
+
+def run_check(version: SpecVersion) -> Any:
+    """Step 0 of the version's check job, as a worker runs it: the outcome, or None when
+    the step was not this delivery's to run."""
+    from apps.core.jobs import job_step
+
+    return job_step(kind_name="spec_check", pk=version.check_job.pk, step=0)

@@ -1,15 +1,16 @@
 import pytest
 
 from apps.core import services as core_services
+from apps.core import tasks as core_tasks
 from apps.specs.models import Spec
-from apps.specs.tasks import spec_version_check_task
+from tests.specs.helpers import run_check
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_create_a_classification_spec_in_the_browser(live_server, page, monkeypatch):
     # No worker here: the task is run by hand below, as a worker would.
-    monkeypatch.setattr(spec_version_check_task, "delay", lambda *args: None)
+    monkeypatch.setattr(core_tasks.job_step_task, "apply_async", lambda *args, **options: None)
     user = core_services.user_create(username="erin", password="erin-pw-12345")
     core_services.project_create(name="Erin's lab", owner=user)
 
@@ -29,7 +30,7 @@ def test_create_a_classification_spec_in_the_browser(live_server, page, monkeypa
     status = page.locator("#version-status-1")
     assert "checking" in status.inner_text()
     spec = Spec.objects.get(name="Ticket intents")
-    spec_version_check_task(spec.versions.get().pk)
+    run_check(spec.versions.get())
     # The pending badge polls every 2 s and stops once the check has decided.
     status.get_by_text("succeeded").wait_for(timeout=8_000)
     assert page.locator("#version-status-1[hx-trigger]").count() == 0

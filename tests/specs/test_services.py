@@ -1,40 +1,76 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
+from apps.core import tasks as core_tasks
+from apps.core.jobs import job_requeue_stale
 from apps.core.models import Role
 from apps.specs import selectors, services
-from apps.specs.models import Spec, SpecVersion, SpecVersionStatus
-from apps.specs.tasks import spec_version_check_task
+from apps.specs.models import Spec, SpecCheck, SpecVersion, SpecVersionStatus
 from tests.factories import MembershipFactory
-from tests.specs.helpers import SEEDS, latest, make_spec
+from tests.specs.helpers import SEEDS, latest, make_spec, run_check
 
 pytestmark = pytest.mark.django_db
 
 
-def test_create_makes_pending_v1_and_enqueues_the_check_on_commit(
+def test_create_makes_pending_v1_and_sends_its_check_on_commit(
     owner, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent: list = []
-    monkeypatch.setattr(spec_version_check_task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(
+        core_tasks.job_step_task, "apply_async", lambda args, **options: sent.append(args)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         spec = make_spec(owner)
     version = latest(spec)
     assert (version.number, version.status, version.checked_at) == (1, "PENDING", None)
-    assert sent == [(version.pk,)]  # the key only, never the row
+    check = version.check_job
+    assert check.status == "QUEUED"
+    assert sent == [("spec_check", check.pk, 0)]  # keys only, never the row
 
 
-def test_check_task_succeeds_and_is_idempotent(owner):
+def test_check_job_succeeds_and_a_redelivery_changes_nothing(owner):
     version = latest(make_spec(owner))
-    spec_version_check_task(version.pk)
+    assert run_check(version).kind == "done"
     version.refresh_from_db()
     assert version.status == SpecVersionStatus.SUCCEEDED
     assert version.errors == []
+    check = version.check_job
+    check.refresh_from_db()
+    assert (check.status, check.steps_done) == ("SUCCEEDED", 1)
     checked_at = version.checked_at
     assert checked_at is not None
-    spec_version_check_task(version.pk)  # redelivered: nothing changes
+    assert run_check(version) is None  # redelivered: nothing changes
     version.refresh_from_db()
     assert version.checked_at == checked_at
-    spec_version_check_task(999_999)  # deleted meanwhile: no error
+
+
+def test_a_check_whose_message_was_lost_is_sent_again_by_the_reaper(owner, settings):
+    version = latest(make_spec(owner))  # no commit here: its message is never sent
+    assert job_requeue_stale(kind_name="spec_check") == []  # not stale yet
+    stale = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS + 1)
+    SpecCheck.objects.filter(pk=version.check_job.pk).update(heartbeat_at=stale)
+    assert job_requeue_stale(kind_name="spec_check") == [version.check_job.pk]
+    run_check(version)
+    version.refresh_from_db()
+    assert version.status == SpecVersionStatus.SUCCEEDED
+
+
+def test_a_crashing_check_fails_the_version_with_a_message(owner, monkeypatch):
+    version = latest(make_spec(owner))
+
+    def crash(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services.checks, "version_problems", crash)
+    run_check(version)
+    version.refresh_from_db()
+    assert version.status == SpecVersionStatus.FAILED
+    assert version.errors == [
+        "The check could not finish (an internal error). Save a new version to retry."
+    ]
 
 
 def test_check_fails_with_every_reason(owner):
@@ -44,7 +80,7 @@ def test_check_fails_with_every_reason(owner):
         labels=["billing", "billing"],
         seeds=[{"text": "hi", "label": "billing"}],
     )
-    spec_version_check_task(latest(spec).pk)
+    run_check(latest(spec))
     version = latest(spec)
     assert version.status == SpecVersionStatus.FAILED
     assert any(e.startswith("Description is empty") for e in version.errors)
