@@ -45,6 +45,7 @@ class RunOutputBase(serializers.ModelSerializer):
         fields = [
             "id",
             "status",
+            "origin",
             "spec_id",
             "spec_version",
             "provider",

@@ -25,6 +25,16 @@ class SeedShuffling(models.TextChoices):
     PROMPT = "prompt", "Prompt: requirements and seeds reordered in every prompt"
 
 
+class RunOrigin(models.TextChoices):
+    """Which API started a run: Seedbed's own (pages and REST API) or a compatible one."""
+
+    SEEDBED = "seedbed", "Seedbed"
+    PIONEER = "pioneer", "Pioneer API"
+    WITHPI = "withpi", "withpi API"
+    COLLINEAR = "collinear", "Collinear API"
+    DATAFRAMER = "dataframer", "Dataframer API"
+
+
 class Run(Job):
     """A generation run. This row is the truth about its progress (never Celery's)."""
 
@@ -40,6 +50,7 @@ class Run(Job):
     # None once the run has ended without keeping a sample: its empty version is dropped.
     dataset_version = models.PositiveIntegerField(null=True, blank=True)
     engine = models.CharField(max_length=20, default="local")
+    origin = models.CharField(max_length=20, choices=RunOrigin.choices, default=RunOrigin.SEEDBED)
 
     num_samples = models.PositiveIntegerField()
     multiplier = models.PositiveIntegerField(null=True, blank=True)

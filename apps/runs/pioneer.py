@@ -26,7 +26,7 @@ from apps.specs import services as spec_services
 from apps.specs.models import Spec, TaskType
 
 from . import selectors, services
-from .models import Run, RunStatus
+from .models import Run, RunOrigin, RunStatus
 
 PIONEER_STATUS = {
     RunStatus.QUEUED: "queued",
@@ -181,6 +181,7 @@ class GenerateApi(ProjectAPIView):
                 num_samples=params["num_examples"],
                 batch_size=params.get("batch_size", 5),
                 user=request.user,
+                origin=RunOrigin.PIONEER,
             )
         return Response(
             {"job_id": str(run.pk), "status": "queued", "dataset_name": run.dataset.name},

@@ -20,7 +20,7 @@ from apps.specs.task_types import content_of, sample_schema
 
 from .engines.local_settings import LocalSettings
 from .engines.roles import THINKING_SUFFIX, roles_dump, roles_resolve
-from .models import Run, RunEvent
+from .models import Run, RunEvent, RunOrigin
 
 MAX_SAMPLES = 20_000
 MAX_MODEL_CHARS = 200  # Run.model
@@ -97,6 +97,7 @@ def run_create(
     num_samples: int | None = None,
     multiplier: int | None = None,
     user: Any = None,
+    origin: str = RunOrigin.SEEDBED,
     **options: Any,
 ) -> Run:
     """A run of the local engine; `options` are its declared settings
@@ -149,6 +150,7 @@ def run_create(
             dataset_version=version.number,
             num_samples=total,
             multiplier=multiplier,
+            origin=origin,
             settings=settings_dump(settings),
             state={"roles": roles_dump(roles)},
             call_budget=call_budget(total, settings),

@@ -180,6 +180,9 @@ def test_pioneer_generate_then_poll_job(api, fake_openai):
     assert body["dataset_name"] == "reviews"
     assert body["examples_generated"] == 10
     assert len(body["examples"]) == 10
+    # An ordinary run, which says where it came from.
+    assert api.get(f"/api/v1/runs/{run_id}/").json()["origin"] == "pioneer"
+    assert api.get("/api/v1/runs/").json()[0]["origin"] == "pioneer"
     # The same dataset name again makes version 2 of the dataset.
     again = api.post(
         "/generate",

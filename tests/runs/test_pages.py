@@ -213,6 +213,18 @@ def test_viewers_get_no_run_again_button(run):
     assert "Run again" not in client.get(reverse("run_detail", args=[run.pk])).content.decode()
 
 
+def test_a_run_started_through_a_compatible_api_says_so_on_its_pages(owner_client, run):
+    detail = reverse("run_detail", args=[run.pk])
+    assert "origin-tag" not in owner_client.get(detail).content.decode()
+    Run.objects.filter(pk=run.pk).update(origin="dataframer")
+    assert "via Dataframer API" in owner_client.get(detail).content.decode()
+    listing = owner_client.get(reverse("run_list")).content.decode()
+    assert (
+        '<small class="origin-tag" title="Started through this compatible API">Dataframer API'
+        in (listing)
+    )
+
+
 def test_detail_polls_while_running_and_escapes_samples(owner_client, run):
     add_samples(run, ["<script>alert('x')</script> crash on save", "Second ticket"])
     RejectedSample.objects.create(
