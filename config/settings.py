@@ -38,6 +38,9 @@ INSTALLED_APPS = [
     "apps.runs",
     "apps.datasets",
     "apps.inference",
+    "apps.withpi",
+    "apps.collinear",
+    "apps.dataframer",
 ]
 
 MIDDLEWARE = [

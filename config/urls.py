@@ -31,6 +31,11 @@ urlpatterns = [
         ClassificationLabelExistingApi.as_view(),
         name="pioneer_label_classification",
     ),
+    # withpi clients set PI_CLIENT_BASE_URL to http://<host>/v1 (README).
+    path("v1/", include("apps.withpi.urls")),
+    # Collinear's and Dataframer's paths, as their clients call them.
+    path("api/v1/", include("apps.collinear.urls")),
+    path("api/", include("apps.dataframer.urls")),
     path("specs/", include("apps.specs.urls")),
     path("runs/", include("apps.runs.urls")),
     path("datasets/", include("apps.datasets.urls")),

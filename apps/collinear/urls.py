@@ -1,0 +1,3 @@
+"""The Collinear-compatible API's paths (mounted in config/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The Dataframer-compatible API's paths (mounted in config/urls.py)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""The Withpi-compatible API's paths (mounted in config/urls.py)."""
+
+urlpatterns: list = []
