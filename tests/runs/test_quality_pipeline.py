@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.core.models import ModelPrice
-from apps.datasets.models import Sample
+from apps.datasets.minhash import text_bands
+from apps.datasets.models import Sample, SampleBand
 from apps.runs import services
 from apps.runs.engines.prompts import PromptSettings, build_call
 from apps.runs.models import RejectedSample, RunStatus
@@ -77,6 +78,10 @@ def test_with_gates_off_the_deterministic_checks_still_catch_echoes_copies_and_n
     assert run.rejected_by_reason.get("near_duplicate", 0) > 0
     near = RejectedSample.objects.filter(run=run, reason="near_duplicate").first()
     assert re.match(r"near-duplicate of (sample \d+|another sample in this batch)", near.detail)
+    # Every accepted sample is banded for later checks, with the keys of its own text.
+    for sample in Sample.objects.filter(run=run):
+        keys = set(SampleBand.objects.filter(sample=sample).values_list("band", flat=True))
+        assert keys == set(text_bands([sample.text])[0]), sample.text
 
 
 def test_revisions_fix_samples_and_the_rewrite_is_judged_again(setup, fake_openai):

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.core.jobs import Outcome
+from apps.datasets.minhash import Shingled
 from apps.datasets.models import Sample
 from apps.datasets.neardup import near_duplicates_find
 from apps.datasets.services import NewSample, samples_insert
@@ -94,12 +95,13 @@ def _apply(
     # Near-copies of the dataset's samples or of each other, under the dataset's lock
     # until this transaction ends (two runs into one dataset cannot both miss them).
     threshold = run.options.near_duplicate_threshold / 100
-    near = near_duplicates_find(
-        dataset_id=run.dataset_id, texts=[c.text for c in fresh], threshold=threshold
-    )
+    # Shingled once: the check and the insert share the band keys.
+    shingled = Shingled([c.text for c in fresh])
+    near = near_duplicates_find(dataset_id=run.dataset_id, texts=shingled, threshold=threshold)
     for index, found in near.items():
         fresh[index].reject(REASON_NEAR_DUPLICATE, found.detail)
     duplicates += [fresh[index] for index in near]
+    fresh_bands = [shingled.bands[i] for i in range(len(fresh)) if i not in near]
     fresh = [c for i, c in enumerate(fresh) if i not in near]
     fresh = fresh[: max(0, run.num_samples - run.accepted)]
     # Indices continue after the highest one used: a row lost to a concurrent insert of the
@@ -119,8 +121,9 @@ def _apply(
                 labels=c.labels,
                 lineage=_lineage(run, c),
                 index=first_index + i,
+                bands=bands,
             )
-            for i, c in enumerate(fresh)
+            for i, (c, bands) in enumerate(zip(fresh, fresh_bands, strict=False))
         ],
     )
     kept = [c for c in fresh if c.text_hash in inserted]
