@@ -65,6 +65,7 @@ PAYLOAD_COLUMNS: dict[str, list[tuple[str, str]]] = {
     TaskType.CLASSIFICATION: [("text", _STR), ("label", _STR), ("labels", _STRLIST)],
     TaskType.DECODER: [("instruction", _STR), ("input", _STR), ("response", _STR)],
     TaskType.CONVERSATION: [("conv_prefix", _MESSAGES), ("response", _MESSAGE)],
+    TaskType.INPUTS: [("input", _STR)],
 }
 METADATA = [
     ("sample_id", _INT),

@@ -114,6 +114,8 @@ def _columns(version: SpecVersion) -> list[str]:
         return ["instruction", "input", "response"]
     if task_type == TaskType.CONVERSATION:
         return ["conv_prefix", "response"]
+    if task_type == TaskType.INPUTS:
+        return ["input"]
     names: list[str] = []
     for seed in version.seeds or []:
         for name in seed if isinstance(seed, dict) else ():

@@ -13,6 +13,9 @@ class TaskType(models.TextChoices):
     DECODER = "decoder", "Instruction → response"
     CONVERSATION = "conversation", "Conversation"
     CUSTOM = "custom", "Custom fields"
+    # Prompts a user would send to an LLM application (withpi's inputs), not labelled
+    # samples: only the text, deduplicated like any sample.
+    INPUTS = "inputs", "LLM inputs"
 
     @classmethod
     def listed(cls) -> str:

@@ -41,6 +41,7 @@ CSV_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     TaskType.CLASSIFICATION: (("text", "label"), ()),
     TaskType.DECODER: (("instruction", "response"), ("input",)),
     TaskType.CONVERSATION: (("conv_prefix", "response"), ()),
+    TaskType.INPUTS: (("input",), ()),
 }
 # Cells of these columns hold JSON (a list of entities, a list of messages, a message).
 CSV_JSON_COLUMNS: dict[str, set[str]] = {

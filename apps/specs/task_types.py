@@ -322,12 +322,42 @@ class Custom:
         return Checked(ok=True, payload=payload, text=text)
 
 
+class Inputs:
+    """Plain-text inputs for an LLM application (prompts, questions, requests), as
+    withpi generates them: `{"input": "..."}`, seeded by example inputs."""
+
+    loose = False
+
+    def schema(self, content: SpecContent) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"input": {"type": "string", "minLength": 1}},
+            "required": ["input"],
+        }
+
+    def describe(self, content: SpecContent) -> str:
+        return (
+            "Each sample is one `input` a real user would send to this application: the "
+            "complete text of a request, question or prompt, specific and self-contained. "
+            "Write only the input, never an answer to it."
+        )
+
+    def check(self, payload: Any, content: SpecContent) -> Checked:
+        if error := _content_errors(content, payload, loose=self.loose):
+            return _reject(REASON_SCHEMA, error)
+        text = payload["input"]
+        if not text.strip():
+            return _reject(REASON_EMPTY, "input is empty")
+        return Checked(ok=True, payload={"input": text}, text=text)
+
+
 HANDLERS: dict[str, TaskHandler] = {
     TaskType.NER: Ner(),
     TaskType.CLASSIFICATION: Classification(),
     TaskType.DECODER: Decoder(),
     TaskType.CONVERSATION: Conversation(),
     TaskType.CUSTOM: Custom(),
+    TaskType.INPUTS: Inputs(),
 }
 
 
