@@ -7,7 +7,6 @@ version). Job ids are run ids.
 
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,10 +21,10 @@ from apps.core.schema import RATE_LIMITED
 from apps.core.services import require_editor
 from apps.core.throttle import generate_throttle
 from apps.datasets.models import Sample
-from apps.specs import services as spec_services
-from apps.specs.models import Spec, TaskType
+from apps.specs.models import TaskType
 
 from . import selectors, services
+from .compat import compat_spec_version, request_user
 from .models import Run, RunOrigin, RunStatus
 
 PIONEER_STATUS = {
@@ -88,31 +87,6 @@ def _errors_by_field(problems: list[str]) -> dict[str, list[str]]:
     return by_field
 
 
-def _user(request: Request) -> User | None:
-    return request.user if isinstance(request.user, User) else None
-
-
-def _spec_version_for(
-    membership: Any, request: Request, task_type: str, dataset_name: str, content: dict[str, Any]
-) -> Any:
-    """The spec version for a request: the spec `pioneer-<dataset>-<task>`, whose latest
-    version is reused when the request asks for the same thing, else a new version."""
-    name = f"pioneer-{dataset_name}-{task_type}"[:120]
-    spec = Spec.objects.filter(project=membership.project, name=name).first()
-    if spec is None:
-        spec = spec_services.spec_create(
-            membership=membership, name=name, task_type=task_type, user=_user(request), **content
-        )
-    version = spec_services.spec_version_reuse_or_create(
-        membership=membership, spec=spec, user=_user(request), **content
-    )
-    if version.status == "PENDING":
-        version = spec_services.spec_version_check(version=version)
-    if version.errors:
-        raise ValidationError(_errors_by_field(version.errors))
-    return version
-
-
 class GenerateAccepted(serializers.Serializer):
     job_id = serializers.CharField(help_text="Poll GET /generate/jobs/<job_id>.")
     status = serializers.CharField(help_text="`queued`.")
@@ -169,8 +143,13 @@ class GenerateApi(ProjectAPIView):
             "seeds": [_seed(params["task_type"], e) for e in params.get("examples", [])],
         }
         with transaction.atomic():
-            version = _spec_version_for(
-                self.membership, request, params["task_type"], params["dataset_name"], content
+            version = compat_spec_version(
+                membership=self.membership,
+                user=request_user(request),
+                name=f"pioneer-{params['dataset_name']}-{params['task_type']}",
+                task_type=params["task_type"],
+                content=content,
+                errors_by_field=_errors_by_field,
             )
             run = services.run_create(
                 membership=self.membership,
