@@ -178,6 +178,9 @@ class StageUsage:
     # None: a model of the stage has no price (an unknown cost, never 0).
     cost: Decimal | None
     models: list[str]
+    # The provider whose page sets the price of an unpriced model of the stage (the
+    # run's own for usage recorded before models were listed with their provider).
+    price_provider_id: int | None = None
     # The stage's bar in the chart: x offsets and widths of its input and output tokens.
     bar_input: float = 0.0
     bar_output: float = 0.0
@@ -262,6 +265,14 @@ def cost_per_accepted(usage: Any, accepted: int) -> Decimal | None:
 BAR_HEIGHT, BAR_GAP, BAR_LABEL = 18, 8, 90
 
 
+def _price_provider(entry: dict[str, Any]) -> int | None:
+    unpriced = entry.get("unpriced")
+    if isinstance(unpriced, list) and unpriced and isinstance(unpriced[0], list):
+        provider_id = unpriced[0][0]
+        return provider_id if isinstance(provider_id, int) else None
+    return None
+
+
 def run_usage(run: Run, chart_width: int = 600) -> RunUsage:
     """Calls, tokens, latency and cost per stage, a total row, the cost per accepted sample
     and a bar chart of tokens per stage: all from `Run.usage_by_stage` (no query)."""
@@ -285,6 +296,7 @@ def run_usage(run: Run, chart_width: int = 600) -> RunUsage:
                 avg_latency_ms=latency / (calls + failed) if calls + failed else None,
                 cost=_cost(entry.get("cost")),
                 models=[str(m) for m in models],
+                price_provider_id=_price_provider(entry) or run.provider_id,
             )
         )
     if not stages:

@@ -94,6 +94,28 @@ def test_usage_table_without_a_price_says_so_and_links_to_the_provider(owner_cli
     assert "$0" not in page
 
 
+def test_an_unpriced_model_of_another_provider_links_to_that_provider(owner_client, run):
+    # The judge ran on another provider of the project (a revision model of its own).
+    judge_provider = ProviderFactory(project=run.project, name="judges")
+    row = dict.fromkeys(USAGE_KEYS, 0)
+    row.update(calls=3, input_tokens=900, output_tokens=100, latency_ms=600)
+    _price(run)  # the draft model has a price; the judge's has none
+    usage = usage_merge(
+        {},
+        {
+            **_counts(run, draft=(4, 3000, 1500, 2000)),
+            ("judge", judge_provider.pk, "judge-model"): row,
+        },
+    )
+    assert usage["judge"]["unpriced"] == [[judge_provider.pk, "judge-model"]]
+    assert "unpriced" not in usage["draft"]
+    Run.objects.filter(pk=run.pk).update(usage_by_stage=usage, accepted=3)
+    page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    judge_url = reverse("provider_detail", args=[judge_provider.pk])
+    assert page.count('<span class="unpriced">no price set</span>') == 1
+    assert f'<a href="{judge_url}" title="Set the price of judge-model' in page
+
+
 def test_usage_is_live_in_the_status_fragment_at_a_constant_query_count(owner_client, run):
     url = reverse("run_detail", args=[run.pk])
     Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)

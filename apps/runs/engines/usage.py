@@ -3,7 +3,7 @@
 `Run.usage_by_stage` maps a stage (plan, outline, draft, judge, revision) to its calls,
 failed calls, tokens, latency, the models that served it and its cost in USD as a decimal
 string — or null once a call of the stage was made with a model that has no price on its
-provider's page: nothing is priced silently.
+provider's page (listed in `unpriced` as [provider id, model]): nothing is priced silently.
 """
 
 from collections.abc import Mapping
@@ -39,6 +39,9 @@ def usage_merge(
         entry["cost"] = (
             None if spent is None or entry["cost"] is None else str(Decimal(entry["cost"]) + spent)
         )
+        if spent is None and [provider_id, model] not in entry.get("unpriced", []):
+            # Where its price is set: the provider of the model, whichever role used it.
+            entry["unpriced"] = [*entry.get("unpriced", []), [provider_id, model]]
     return merged
 
 
