@@ -116,6 +116,45 @@ def test_openai_budget_becomes_reasoning_effort(
     assert 0 < result.usage.thinking_tokens < result.usage.output_tokens
 
 
+def _openai_body(base_url: str, thinking_budget: int | None, **extra: Any) -> dict[str, Any]:
+    config = ProviderConfig(
+        key="p", kind="openai", base_url=base_url, api_key="sk-x", thinking="reasoning_effort"
+    )
+    dialect = OpenAIDialect(config)
+    body = dialect.chat_body(
+        HELLO,
+        model="o4-mini",
+        temperature=0.7,
+        top_p=0.9,
+        max_tokens=500,
+        stop=None,
+        json_schema=None,
+        schema_name="answer",
+        extra=None,
+        stream=False,
+    )
+    dialect.add_features(body, tools=None, thinking_budget=thinking_budget, extra=extra or None)
+    return body
+
+
+def test_openai_itself_gets_max_completion_tokens_and_no_sampling_with_reasoning() -> None:
+    # OpenAI's reasoning models answer 400 to max_tokens, and to a temperature or top_p
+    # other than the default.
+    for base_url in ("https://api.openai.com/v1", "https://team.openai.azure.com/openai/v1"):
+        plain = _openai_body(base_url, None)
+        assert plain["max_completion_tokens"] == 500 and "max_tokens" not in plain
+        assert (plain["temperature"], plain["top_p"]) == (0.7, 0.9)
+        reasoning = _openai_body(base_url, 4096)
+        assert reasoning["reasoning_effort"] == "medium"
+        assert reasoning["max_completion_tokens"] == 500
+        assert not {"max_tokens", "temperature", "top_p"} & set(reasoning)
+        # What the caller sets in `extra` is still sent.
+        assert _openai_body(base_url, 4096, temperature=1)["temperature"] == 1
+    # Other OpenAI-compatible servers keep the field they all know.
+    other = _openai_body("https://api.groq.com/openai/v1", 4096)
+    assert other["max_tokens"] == 500 and other["temperature"] == 0.7
+
+
 def test_extra_still_has_the_last_word_over_the_thinking_budget(fake_openai: FakeOpenAI) -> None:
     run(chat(capable(fake_openai), HELLO, thinking_budget=20000, extra={"reasoning_effort": "low"}))
     assert fake_openai.requests[0]["json"]["reasoning_effort"] == "low"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from .capabilities import apply_thinking
 from .config import ChatChunk, ProviderConfig, ToolCall, Usage
@@ -70,10 +71,18 @@ def error_text(obj: Any) -> str:
     return ""
 
 
+def is_openai_host(base_url: str) -> bool:
+    """OpenAI's own API (or Azure's): it wants `max_completion_tokens`, and its reasoning
+    models refuse `max_tokens` and any temperature or top_p but the default."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
 class OpenAIDialect:
     def __init__(self, config: ProviderConfig) -> None:
         base = config.base_url.rstrip("/")
         self.config = config
+        self.openai_host = is_openai_host(base)
         self.chat_url = f"{base}/chat/completions"
         self.models_url = f"{base}/models"
         self.headers = {
@@ -121,7 +130,7 @@ class OpenAIDialect:
         if top_p is not None:
             body["top_p"] = top_p
         if max_tokens is not None:
-            body["max_tokens"] = max_tokens
+            body["max_completion_tokens" if self.openai_host else "max_tokens"] = max_tokens
         if stop:
             body["stop"] = stop
         if stream:
@@ -141,7 +150,12 @@ class OpenAIDialect:
     ) -> None:
         """Tools and a thinking budget into a `chat_body` (kept out of it: most calls
         have neither, and the plain path stays lean); `extra` still has the last word."""
-        _add_features(body, openai_tools, self.config, tools, thinking_budget, extra)
+        _add_features(body, openai_tools, self.config, tools, thinking_budget, None)
+        if thinking_budget is not None and self.openai_host:
+            body.pop("temperature", None)
+            body.pop("top_p", None)
+        if extra:
+            body.update(extra)
 
     def parse_chat(self, data: dict[str, Any]) -> Parsed:
         choices = data.get("choices")
