@@ -147,6 +147,8 @@ KIND_PATHS: dict[str, str] = {
     "labelling": "apps.inference.labelling_jobs.LabellingJobKind",
     "export": "apps.datasets.jobs.ExportJobKind",
     "spec_check": "apps.specs.jobs.SpecCheckKind",
+    "dataframer_spec": "apps.dataframer.jobs.SpecGenerationKind",
+    "dataframer_zip": "apps.dataframer.jobs.ArchiveKind",
 }
 _kinds: dict[str, JobKind] = {}
 
