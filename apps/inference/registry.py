@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,16 @@ class ModelNotFound(Http404):
         self.model_id = model_id
 
 
+# Model UUIDs (Collinear's `model_id`) are uuid5 of the model id in this fixed namespace:
+# the same id gets the same UUID across restarts, machines and releases.
+MODEL_UUID_NAMESPACE = uuid.UUID("5eedbed0-c011-4ea2-9d1d-0de1a0000001")
+
+
+def model_uuid(model_id: str) -> uuid.UUID:
+    """The stable UUID of a model id (`<provider>/<model>`, `<provider>` or an alias)."""
+    return uuid.uuid5(MODEL_UUID_NAMESPACE, model_id)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     id: str
@@ -57,8 +68,19 @@ class ModelEntry:
     upstream_model: str
     alias: bool = False
 
+    @property
+    def uuid(self) -> uuid.UUID:
+        return model_uuid(self.id)
+
     def as_openai(self) -> dict[str, Any]:
-        return {"id": self.id, "object": "model", "created": 0, "owned_by": self.owned_by}
+        return {
+            "id": self.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": self.owned_by,
+            # For clients that name models by UUID (Collinear's model_id).
+            "metadata": {"uuid": str(self.uuid)},
+        }
 
 
 @dataclass(frozen=True)
@@ -124,6 +146,14 @@ def model_list(project: Project) -> list[ModelEntry]:
 async def amodel_list(project_id: int) -> list[ModelEntry]:
     providers, aliases = await sync_to_async(_fresh_db(_load), thread_sensitive=False)(project_id)
     return _assemble(providers, aliases, await _listings(providers))
+
+
+def model_by_uuid(project: Project, model_uuid_: uuid.UUID) -> ModelEntry:
+    """The project's model whose UUID this is (as `model_list` shows it), or ModelNotFound."""
+    for entry in model_list(project):
+        if entry.uuid == model_uuid_:
+            return entry
+    raise ModelNotFound(str(model_uuid_))
 
 
 # ---- resolution ----------------------------------------------------------------------
