@@ -14,7 +14,8 @@ from apps.runs.services import run_cancel, run_create
 from apps.specs.models import SpecVersion
 
 from .errors import ApiError, bad_request, conflict
-from .models import DataframerRun, GeneratedSpec
+from .files import archive_path
+from .models import DataframerRun, GeneratedSpec, RunArchive
 from .models_resolve import ResolvedModel, model_choose, model_named
 from .presenters import spec_status
 
@@ -138,10 +139,14 @@ def dataframer_run_cancel(*, membership: Membership, dataframer_run: DataframerR
 
 
 def dataframer_run_delete(*, membership: Membership, dataframer_run: DataframerRun) -> None:
-    """Delete a finished run and its files. Its samples stay in the Seedbed dataset version
+    """Delete a finished run, its files and its ZIP. Its samples stay in the Seedbed dataset version
     they were written to (a dataset is Seedbed's to keep); a run still going is refused."""
     require_editor(membership)
     if dataframer_run.run.status not in FINISHED:
         raise conflict("The run is still going: cancel it first.")
+    archive = RunArchive.objects.filter(run=dataframer_run).exclude(file="").first()
     with transaction.atomic():
         dataframer_run.run.delete()
+        if archive is not None:
+            path = archive_path(archive)
+            transaction.on_commit(lambda: path.unlink(missing_ok=True))

@@ -16,7 +16,7 @@ from apps.specs.models import Spec, SpecVersion, TaskType
 from apps.specs.services import spec_create, spec_version_check, spec_version_create
 
 from . import generation, spec_yaml
-from .errors import bad_request, conflict
+from .errors import ApiError, bad_request, conflict
 from .models import GeneratedSpec, SeedDataset, SpecYaml
 from .models_resolve import model_choose
 from .seeds import layout_of, seeds_of
@@ -165,8 +165,9 @@ def generated_spec_update(
                 refuse_unusable=True,
             )
         except ValidationError as exc:
+            # Well-formed YAML that makes no usable spec: 422, as opposed to a broken limit.
             problems = [m for messages in exc.message_dict.values() for m in messages]
-            raise bad_request("content_yaml", " ".join(problems)) from exc
+            raise ApiError(422, {"content_yaml": problems}) from exc
         SpecYaml.objects.create(
             spec=spec,
             number=version.number,
