@@ -41,31 +41,31 @@ class _JobInput(serializers.Serializer):
     batch_size = serializers.IntegerField(min_value=1, max_value=MAX_BATCH, default=5)
     num_shots = serializers.IntegerField(min_value=0, max_value=MAX_SHOTS, default=5)
     exploration_mode = serializers.ChoiceField(
-        ExplorationMode.values, default=ExplorationMode.BALANCED
+        ExplorationMode.choices, default=ExplorationMode.BALANCED
     )
     run_parallel_batches = serializers.BooleanField(default=True)
     # Seedbed's own: `<provider>/<model>`; default: the project's embedded model.
     model = _text(max_length=200, required=False)
 
 
-class GenerateInput(_JobInput):
+class DataGenerateInput(_JobInput):
     num_inputs_to_generate = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES)
     seeds = serializers.ListField(child=_text(), max_length=MAX_SEEDS)
 
 
-class Pair(serializers.Serializer):
+class LlmPair(serializers.Serializer):
     llm_input = _text()
     llm_output = _text()
 
 
-class PairsInput(_JobInput):
+class PairsGenerateInput(_JobInput):
     application_description = _text(required=False, allow_blank=True)
     num_pairs_to_generate = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES)
-    seeds = serializers.ListField(child=Pair(), max_length=MAX_SEEDS)
+    seeds = serializers.ListField(child=LlmPair(), max_length=MAX_SEEDS)
     system_prompt = _text(required=False, allow_blank=True)
 
 
-class ListInput(serializers.Serializer):
+class JobListInput(serializers.Serializer):
     state = serializers.ChoiceField(list(STATUS_OF_STATE), required=False)
 
 

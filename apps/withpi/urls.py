@@ -6,11 +6,11 @@ from django.urls import path
 from . import streams, views
 
 urlpatterns = [
-    path("data/generate", views.GenerateApi.as_view(), name="withpi_generate"),
-    path("data/generate/<str:job_id>", views.GenerateJobApi.as_view(), name="withpi_job"),
+    path("data/generate", views.InputsJobsApi.as_view(), name="withpi_generate"),
+    path("data/generate/<str:job_id>", views.InputsJobApi.as_view(), name="withpi_job"),
     path("data/generate/<str:job_id>/data", streams.inputs_data, name="withpi_data"),
     path("data/generate/<str:job_id>/messages", streams.inputs_messages, name="withpi_messages"),
-    path("data/generate_input_response_pairs", views.PairsApi.as_view(), name="withpi_pairs"),
+    path("data/generate_input_response_pairs", views.PairsJobsApi.as_view(), name="withpi_pairs"),
     path(
         "data/generate_input_response_pairs/<str:job_id>",
         views.PairsJobApi.as_view(),

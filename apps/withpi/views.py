@@ -15,13 +15,13 @@ from apps.runs.compat import request_user
 from apps.runs.models import Run
 
 from . import selectors, services
-from .inputs import GenerateInput, ListInput, PairsInput, invalid_response
+from .inputs import DataGenerateInput, JobListInput, PairsGenerateInput, invalid_response
 from .kinds import INPUTS, PAIRS, STATUS_OF_STATE, JobKind
 
 TAG = "withpi-compatible"
 
 
-class StatusOutput(serializers.Serializer):
+class DataGenerationStatus(serializers.Serializer):
     job_id = serializers.CharField()
     state = serializers.ChoiceField(list(STATUS_OF_STATE))
     detailed_status = serializers.ListField(child=serializers.CharField())
@@ -43,11 +43,11 @@ class _KindApi(ProjectAPIView):
 
 
 class _StartApi(_KindApi):
-    input_class: type[serializers.Serializer] = GenerateInput
+    input_class: type[serializers.Serializer] = DataGenerateInput
     start = staticmethod(services.inputs_job_start)
 
     def get(self, request: Request) -> Response:
-        query = ListInput(data=request.query_params)
+        query = JobListInput(data=request.query_params)
         if not query.is_valid():
             return invalid_response(query.errors, where="query")
         state = query.validated_data.get("state", "")
@@ -87,19 +87,19 @@ class _JobApi(_KindApi):
 
 
 @extend_schema(tags=[TAG])
-class GenerateApi(_StartApi):
-    @extend_schema(responses=StatusOutput(many=True))
+class InputsJobsApi(_StartApi):
+    @extend_schema(responses=DataGenerationStatus(many=True))
     def get(self, request: Request) -> Response:
         return super().get(request)
 
-    @extend_schema(request=GenerateInput, responses=StatusOutput)
+    @extend_schema(request=DataGenerateInput, responses=DataGenerationStatus)
     def post(self, request: Request) -> Response:
         return super().post(request)
 
 
 @extend_schema(tags=[TAG])
-class GenerateJobApi(_JobApi):
-    @extend_schema(responses=StatusOutput)
+class InputsJobApi(_JobApi):
+    @extend_schema(responses=DataGenerationStatus)
     def get(self, request: Request, job_id: str) -> Response:
         return super().get(request, job_id)
 
@@ -109,16 +109,16 @@ class GenerateJobApi(_JobApi):
 
 
 @extend_schema(tags=[TAG])
-class PairsApi(GenerateApi):
+class PairsJobsApi(InputsJobsApi):
     kind = PAIRS
-    input_class = PairsInput
+    input_class = PairsGenerateInput
     start = staticmethod(services.pairs_job_start)
 
-    @extend_schema(request=PairsInput, responses=StatusOutput)
+    @extend_schema(request=PairsGenerateInput, responses=DataGenerationStatus)
     def post(self, request: Request) -> Response:
         return super().post(request)
 
 
 @extend_schema(tags=[TAG])
-class PairsJobApi(GenerateJobApi):
+class PairsJobApi(InputsJobApi):
     kind = PAIRS

@@ -4,8 +4,10 @@ official withpi client's (`PI_CLIENT_BASE_URL=<server>/v1`, header `x-api-key`).
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +18,7 @@ from apps.core.models import Membership, Role
 from tests.factories import MembershipFactory, ProviderFactory, api_key_for
 from tests.inference.conftest import gateway_server  # noqa: F401  (the session's uvicorn)
 from tests.inference.server import GatewayServer
-from tests.runs import responders
+from tests.runs.responders import _batch_size, _schema
 
 # What the Stainless client sends with every call.
 CLIENT_HEADERS = {"X-Stainless-Lang": "python", "X-Stainless-Package-Version": "1.78.1"}
@@ -65,6 +67,23 @@ class Pi:
             yield from response.iter_lines()
 
 
+def distinct_samples() -> Callable[[dict[str, Any]], str]:
+    """A fake model's answers: every string field of every sample distinct and far from
+    the others (a hash in it), so that none is a near-duplicate of another."""
+    counter = itertools.count()
+
+    def respond(data: dict[str, Any]) -> str:
+        fields = _schema(data)["properties"]["samples"]["items"]["properties"]
+        samples = []
+        for _ in range(_batch_size(data)):
+            n = next(counter)
+            noise = hashlib.sha256(str(n).encode()).hexdigest()[:24]
+            samples.append({name: f"{name} number {n} ({noise})" for name in fields})
+        return json.dumps({"samples": samples})
+
+    return respond
+
+
 def inputs_body(**changes: Any) -> dict[str, Any]:
     """PI-UTILS tests/data/seed_request.json."""
     body = {
@@ -106,7 +125,7 @@ def pi(transactional_db, gateway_server, fake_openai) -> Pi:  # noqa: F811
         default_model="fake-gpt",
         max_concurrency=16,
     )
-    fake_openai.responder = responders.custom()
+    fake_openai.responder = distinct_samples()
     return Pi(gateway_server, membership, api_key_for(membership))
 
 
