@@ -117,7 +117,7 @@ def data_of(lines: list[str]) -> list[Any]:
 
 @pytest.fixture
 def pi(transactional_db, gateway_server, fake_openai) -> Pi:  # noqa: F811
-    membership = MembershipFactory(role=Role.OWNER)
+    membership: Membership = MembershipFactory.create(role=Role.OWNER)
     ProviderFactory(
         project=membership.project,
         name="embedded",
@@ -132,4 +132,5 @@ def pi(transactional_db, gateway_server, fake_openai) -> Pi:  # noqa: F811
 @pytest.fixture
 def other_key(transactional_db) -> str:
     """A key of another project."""
-    return api_key_for(MembershipFactory())
+    membership: Membership = MembershipFactory.create()
+    return api_key_for(membership)
