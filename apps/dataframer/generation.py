@@ -150,4 +150,10 @@ def spec_write(
         schema_name="spec",
         max_tokens=MAX_ANSWER_TOKENS,
     )
-    return _body(load_json_answer(result.content))
+    try:
+        answer = load_json_answer(result.content)
+    except ValueError as exc:
+        raise ValueError(
+            f"The model {model} did not answer with the spec as JSON ({exc})."
+        ) from exc
+    return _body(answer)

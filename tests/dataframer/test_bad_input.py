@@ -169,6 +169,19 @@ def test_specs_refuse_what_they_cannot_use(df):
     assert _error(lambda: delete_dataset(dataset.id)).status_code == 409
 
 
+def test_a_model_that_writes_no_spec_fails_it_with_the_reason(df, fake_openai):
+    dataset = _seed(df.client)
+    fake_openai.responder = lambda data: "I would rather not."
+    failed = _written_spec(df.client, dataset.id, name="refused")
+    assert failed.status == "FAILED" and failed.content_yaml is None
+    assert "JSON" in failed.error or "json" in failed.error.lower(), failed.error
+    runs = df.client.dataframer.runs
+    error = _error(lambda: runs.create(spec_id=failed.id, number_of_samples=5))
+    assert error.status_code == 400 and "FAILED" in error.body["spec_id"][0]
+    df.client.dataframer.specs.delete(failed.id)
+    assert df.client.dataframer.specs.list() == []
+
+
 def test_runs_refuse_bad_parameters(df):
     runs = df.client.dataframer.runs
     spec = _written_spec(df.client, _seed(df.client).id)
