@@ -1,6 +1,7 @@
 """Reads for runs, always scoped to the caller's project."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -62,18 +63,43 @@ class Progress:
     per_second: float | None
     eta_seconds: float | None
     lines: list[str]
+    # From the start to the end, or to now while the run goes on.
+    elapsed_seconds: float | None = None
 
 
-def run_progress(run: Run) -> Progress:
-    """Percent done, throughput, ETA and withpi-style `detailed_status` lines."""
+# The ETA follows the pace of the last minute (early calls, a provider's slow spell and
+# waits fade out of it) rather than the average since the start.
+ETA_WINDOW_SECONDS = 60
+
+
+def recent_rate(run: Run, window: float = ETA_WINDOW_SECONDS) -> float | None:
+    """Samples accepted per second over the last `window` seconds of throughput points
+    (two index probes); None before a window's worth of points exists."""
+    now = timezone.now()
+    points = ThroughputPoint.objects.filter(run=run).order_by("-at")
+    newest = points.values_list("at", "accepted_total").first()
+    before = (
+        points.filter(at__lte=now - timedelta(seconds=window))
+        .values_list("at", "accepted_total")
+        .first()
+    )
+    if newest is None or before is None or newest[0] <= before[0]:
+        return None
+    return (newest[1] - before[1]) / (newest[0] - before[0]).total_seconds()
+
+
+def run_progress(run: Run, *, rate: float | None = None) -> Progress:
+    """Percent done, throughput, ETA and withpi-style `detailed_status` lines. `rate`: the
+    recent pace (recent_rate), which the ETA prefers to the average since the start."""
     percent = 100.0 * run.accepted / run.num_samples if run.num_samples else 0.0
-    per_second = eta = None
-    if run.started_at and run.accepted:
+    per_second = eta = elapsed = None
+    if run.started_at:
         end = run.finished_at or timezone.now()
         elapsed = max((end - run.started_at).total_seconds(), 0.001)
-        per_second = run.accepted / elapsed
-        if not run.is_finished:
-            eta = (run.num_samples - run.accepted) / per_second
+        if run.accepted:
+            per_second = run.accepted / elapsed
+    if per_second and not run.is_finished:
+        eta = (run.num_samples - run.accepted) / (rate if rate else per_second)
     lines = [f"{run.accepted} of {run.num_samples} samples accepted ({percent:.0f}%)."]
     if run.calls or run.failed_calls:
         calls = ngettext("%d provider call answered", "%d provider calls answered", run.calls)
@@ -102,7 +128,11 @@ def run_progress(run: Run) -> Progress:
     if run.error:
         lines.append(run.error)
     return Progress(
-        percent=min(percent, 100.0), per_second=per_second, eta_seconds=eta, lines=lines
+        percent=min(percent, 100.0),
+        per_second=per_second,
+        eta_seconds=eta,
+        lines=lines,
+        elapsed_seconds=elapsed,
     )
 
 
@@ -163,7 +193,25 @@ def run_throughput(
     coords = " ".join(
         f"{width * t / span:.1f},{height - height * total / top:.1f}" for t, total in series
     )
-    return {"points": coords, "width": width, "height": height, "max": top, "seconds": span}
+    return {
+        "points": coords,
+        "width": width,
+        "height": height,
+        "max": top,
+        "seconds": span,
+        "ticks": time_ticks(span),
+    }
+
+
+# Steps of a time axis, in seconds: the first that gives at most 6 ticks is used.
+TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200)
+
+
+def time_ticks(span: float, most: int = 6) -> list[tuple[float, float]]:
+    """(percent of the width, seconds since the start) of a time axis's ticks."""
+    step = next((s for s in TICK_STEPS if span / s <= most), TICK_STEPS[-1])
+    count = int(span // step)
+    return [(100.0 * i * step / span, float(i * step)) for i in range(count + 1)]
 
 
 @dataclass

@@ -84,7 +84,9 @@ def _status_context(membership: Membership, run_id: int) -> dict:
     labels, label_max = selectors.label_bars(run.label_counts)
     return {
         "run": run,
-        "progress": selectors.run_progress(run),
+        "progress": selectors.run_progress(
+            run, rate=None if run.is_finished else selectors.recent_rate(run)
+        ),
         "events": selectors.run_events(run=run),
         "events_shown": selectors.EVENTS_SHOWN,
         "newest": selectors.run_newest_samples(run=run),

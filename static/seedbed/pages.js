@@ -38,3 +38,27 @@ document.addEventListener("htmx:confirm", (event) => {
     event.preventDefault();
   }
 });
+
+// <details data-keep-open="key"> inside a polled fragment: one a person opened stays open
+// when the poll swaps the fragment in again (the server sends them closed).
+const openBeforeSwap = new Set();
+document.addEventListener("htmx:beforeSwap", (event) => {
+  openBeforeSwap.clear();
+  event.detail.target.querySelectorAll("details[data-keep-open][open]").forEach((details) => {
+    openBeforeSwap.add(details.dataset.keepOpen);
+  });
+});
+document.addEventListener("htmx:afterSettle", () => {
+  if (!openBeforeSwap.size) return;
+  document.querySelectorAll("details[data-keep-open]").forEach((details) => {
+    if (openBeforeSwap.has(details.dataset.keepOpen)) details.open = true;
+  });
+});
+
+// A fragment with data-clears-messages (a run that has ended) takes the page's flash
+// messages away: "Run 7 queued." is old news then.
+document.addEventListener("htmx:afterSettle", () => {
+  if (document.querySelector("[data-clears-messages]")) {
+    document.querySelectorAll(".messages").forEach((box) => box.remove());
+  }
+});

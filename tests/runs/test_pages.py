@@ -12,7 +12,7 @@ from django.utils.html import escape
 from apps.core.models import Role
 from apps.datasets.models import Sample
 from apps.runs import services
-from apps.runs.models import RejectedSample, Run, RunEvent, RunStatus
+from apps.runs.models import RejectedSample, Run, RunEvent, RunStatus, ThroughputPoint
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.queries import count_queries
 from tests.runs.factories import SpecVersionFactory, insert_samples
@@ -266,6 +266,52 @@ def test_eta_reads_as_a_duration(owner_client, run, accepted, eta):
     )
     fragment = owner_client.get(reverse("run_detail", args=[run.pk]), HTTP_HX_REQUEST="true")
     assert eta in fragment.content.decode()
+
+
+def test_eta_follows_the_last_minute_s_pace_not_the_average_since_the_start(owner_client, run):
+    # 1,000 samples in the first 15 minutes, then 10 a second for the last 100 s: the
+    # average says an hour for the remaining 3,000, the last minute's pace 5 minutes.
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING,
+        started_at=now - timedelta(seconds=1000),
+        accepted=2000,
+        num_samples=5000,
+    )
+    for ago, total in [(100, 1000), (70, 1300), (40, 1600), (0, 2000)]:
+        point = ThroughputPoint.objects.create(run=run, accepted_total=total)
+        ThroughputPoint.objects.filter(pk=point.pk).update(at=now - timedelta(seconds=ago))
+    fragment = owner_client.get(reverse("run_detail", args=[run.pk]), HTTP_HX_REQUEST="true")
+    body = fragment.content.decode()
+    assert "ETA 4 min" in body or "ETA 5 min" in body, re.findall(r"ETA [^<]*", body)
+
+
+def test_run_page_shows_its_times_duration_and_a_time_axis(owner_client, run):
+    started = timezone.now() - timedelta(seconds=150)
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.SUCCEEDED, started_at=started, finished_at=started + timedelta(seconds=125)
+    )
+    for seconds, total in [(60, 10), (125, 40)]:
+        point = ThroughputPoint.objects.create(run=run, accepted_total=total)
+        ThroughputPoint.objects.filter(pk=point.pk).update(at=started + timedelta(seconds=seconds))
+    body = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert f'started <time datetime="{started.isoformat()}">{started:%Y-%m-%d %H:%M:%S}' in body
+    assert 'took <span id="run-duration">2 min 5 s</span>' in body
+    # 125 s of chart: a tick every 30 s, labelled as durations, placed along the width.
+    axis = re.search(r'<div class="chart-axis"[^>]*>(.*?)</div>', body).group(1)
+    assert re.findall(r">([^<]+)</span>", axis) == ["0 s", "30 s", "1 min", "1 min 30 s", "2 min"]
+    assert 'style="left: 48.0%"' in axis  # 60 of 125 s
+    # A finished run's fragment takes the "Run queued" message away.
+    assert "data-clears-messages" in body
+
+
+def test_a_running_run_says_how_long_it_has_been_running(owner_client, run):
+    Run.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, started_at=timezone.now() - timedelta(seconds=42)
+    )
+    body = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert re.search(r'running for <span id="run-duration">4[23] s</span>', body)
+    assert "data-clears-messages" not in body
 
 
 @pytest.mark.parametrize(

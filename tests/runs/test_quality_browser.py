@@ -40,6 +40,7 @@ def test_a_quality_run_watched_live_then_a_samples_trail(
     page.screenshot(path="/tmp/quality-form.png", full_page=True)
     page.get_by_role("button", name="Start run").click()
     page.get_by_role("heading", name=re.compile(r"Run #\d+")).wait_for()
+    assert re.fullmatch(r"Run \d+ queued\.", page.locator(".messages").inner_text().strip())
 
     # Live: samples and the judge's work appear before the end.
     page.wait_for_function(
@@ -51,6 +52,8 @@ def test_a_quality_run_watched_live_then_a_samples_trail(
     page.screenshot(path="/tmp/quality-run-live.png", full_page=True)
     page.get_by_text("Succeeded", exact=True).wait_for(timeout=120_000)
     assert page.locator("#accepted-count").inner_text() == "40"
+    assert page.locator(".messages").count() == 0  # "Run N queued." is gone once it ended
+    assert page.locator(".chart-axis span").first.inner_text() == "0 s"
     page.screenshot(path="/tmp/quality-run-finished.png", full_page=True)
     assert not any(text in model.planted for text in Sample.objects.values_list("text", flat=True))
 
