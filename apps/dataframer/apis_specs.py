@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from apps.core.api import ProjectAPIView
 
 from . import selectors, spec_services
+from .models import GeneratedSpec
 from .presenters import spec_json, spec_summary_json
 
 FLAGS = (
@@ -71,7 +72,7 @@ class SpecListApi(ProjectAPIView):
 
 
 class SpecDetailApi(ProjectAPIView):
-    def _spec(self, spec_id: str):  # type: ignore[no-untyped-def]
+    def _spec(self, spec_id: str) -> GeneratedSpec:
         return selectors.generated_spec_get(project=self.membership.project, spec_id=spec_id)
 
     def _query(self, request: Request) -> dict:

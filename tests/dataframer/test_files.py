@@ -25,6 +25,7 @@ def _finished_run(client, spec_id: str, payloads: list[dict]) -> str:
     """A run of the spec whose samples are `payloads`, marked SUCCEEDED."""
     created = client.dataframer.runs.create(spec_id=spec_id, number_of_samples=len(payloads))
     run = DataframerRun.objects.get(pk=created.id).run
+    assert run.dataset_version is not None
     for index, payload in enumerate(payloads):
         text = str(payload)
         Sample.objects.create(
