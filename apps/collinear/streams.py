@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
-from apps.inference.registry import _fresh_db
+from apps.inference.registry import fresh_db
 from apps.runs.models import Run
 
 from . import selectors
@@ -27,8 +27,8 @@ ROWS_PER_POLL = 500
 # connection that waits for a slow model.
 KEEPALIVE_SECONDS = 15.0
 
-_fetch = sync_to_async(_fresh_db(selectors.fan_out_rows), thread_sensitive=False)
-_finished = sync_to_async(_fresh_db(selectors.run_finished), thread_sensitive=False)
+_fetch = sync_to_async(fresh_db(selectors.fan_out_rows), thread_sensitive=False)
+_finished = sync_to_async(fresh_db(selectors.run_finished), thread_sensitive=False)
 
 
 def _row(by_text: dict[str, dict[str, Any]], payload: Any, original: Any) -> dict[str, Any]:

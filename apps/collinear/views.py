@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.inference.gateway.auth import KeyInfo, authenticate
 from apps.inference.gateway.errors import GatewayError
-from apps.inference.registry import _fresh_db
+from apps.inference.registry import fresh_db
 from apps.runs.models import Run
 
 from .errors import CollinearError
@@ -20,7 +20,7 @@ from .services import fan_out_start, membership_for_key
 from .streams import fan_out_response
 
 
-@_fresh_db
+@fresh_db
 def _start(request: HttpRequest, key: KeyInfo) -> tuple[Run, FanOutRequest]:
     fan_out = parse_fan_out(request.body)
     membership = membership_for_key(user_id=key.user_id, project_id=key.project_id)

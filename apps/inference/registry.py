@@ -144,7 +144,7 @@ def model_list(project: Project) -> list[ModelEntry]:
 
 
 async def amodel_list(project_id: int) -> list[ModelEntry]:
-    providers, aliases = await sync_to_async(_fresh_db(_load), thread_sensitive=False)(project_id)
+    providers, aliases = await sync_to_async(fresh_db(_load), thread_sensitive=False)(project_id)
     return _assemble(providers, aliases, await _listings(providers))
 
 
@@ -211,7 +211,7 @@ def client_for(provider: Provider) -> LLMClient:
     return client
 
 
-def _fresh_db(fn: Any) -> Any:
+def fresh_db(fn: Any) -> Any:
     """Run `fn` on a worker thread's own connection, closed after: those threads see no
     request signals, so a kept connection would never be checked or recycled."""
 
@@ -256,7 +256,7 @@ async def resolve(project_id: int, model_id: str) -> Resolved:
 async def _lookup(project_id: int, model_id: str) -> Resolved:
     key = (project_id, model_id)
     try:
-        providers, aliases = await sync_to_async(_fresh_db(_load), thread_sensitive=False)(
+        providers, aliases = await sync_to_async(fresh_db(_load), thread_sensitive=False)(
             project_id
         )
         provider, model, check = _candidate(providers, aliases, model_id)
