@@ -8,10 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.models import Project
 
 from . import seed_services, selectors
 from .errors import bad_request
 from .files import seed_file_url
+from .models import SeedDataset
 from .presenters import seed_dataset_json
 from .uploads import (
     MAX_FILES,
@@ -39,6 +41,12 @@ def _files(request: Request, field: str) -> list[UploadedFile]:
     return files
 
 
+def _created(project: Project, dataset: SeedDataset) -> Response:
+    """The new dataset as the selectors read it (its files without their content)."""
+    fresh = selectors.seed_dataset_get(project=project, dataset_id=str(dataset.id))
+    return Response(seed_dataset_json(fresh), status=status.HTTP_201_CREATED)
+
+
 class SeedDatasetListApi(ProjectAPIView):
     def get(self, request: Request) -> Response:
         datasets = selectors.seed_dataset_list(project=self.membership.project)
@@ -61,7 +69,7 @@ class SeedDatasetCreateApi(ProjectAPIView):
             uploads=uploads,
             description=request.data.get("description", ""),
         )
-        return Response(seed_dataset_json(dataset), status=status.HTTP_201_CREATED)
+        return _created(self.membership.project, dataset)
 
 
 class SeedDatasetZipApi(ProjectAPIView):
@@ -77,7 +85,7 @@ class SeedDatasetZipApi(ProjectAPIView):
             uploads=uploads,
             description=request.data.get("description", ""),
         )
-        return Response(seed_dataset_json(dataset), status=status.HTTP_201_CREATED)
+        return _created(self.membership.project, dataset)
 
 
 class SeedDatasetDetailApi(ProjectAPIView):

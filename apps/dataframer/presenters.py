@@ -24,7 +24,7 @@ def _email(user: Any) -> str | None:
 
 
 def seed_dataset_json(dataset: SeedDataset, *, files: bool = True) -> dict[str, Any]:
-    rows = list(dataset.files.only("id", "path", "file_type", "size_bytes").order_by("position"))
+    rows = list(dataset.files.all())  # prefetched by the selectors, content left out
     data: dict[str, Any] = {
         "id": str(dataset.id),
         "name": dataset.name,

@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from apps.core.models import Project
 
@@ -18,7 +18,13 @@ def _uuid(value: str, what: str) -> uuid.UUID:
 
 
 def seed_dataset_list(*, project: Project) -> QuerySet[SeedDataset]:
-    return SeedDataset.objects.filter(project=project).select_related("created_by")
+    """With each dataset's files (never their content): two queries for any number."""
+    files = SeedFile.objects.only("id", "dataset_id", "path", "file_type", "size_bytes")
+    return (
+        SeedDataset.objects.filter(project=project)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("files", queryset=files.order_by("position")))
+    )
 
 
 def seed_dataset_get(*, project: Project, dataset_id: str) -> SeedDataset:
