@@ -96,11 +96,19 @@ def generated_spec_request(
     return spec
 
 
-def _metadata(spec: GeneratedSpec, number: int) -> dict[str, Any]:
+def _metadata(spec: GeneratedSpec, number: int, schema: dict[str, Any]) -> dict[str, Any]:
+    """The read-only part of the YAML: where the spec comes from and the samples' fields
+    (their structure, from the seeds)."""
+    fields = {
+        name: {"type": field.get("type", "string"), "required": name in schema.get("required", [])}
+        for name, field in schema.get("properties", {}).items()
+    }
     return {
         "name": spec.name,
         "version": number,
         "dataset_name": spec.seed_dataset.name if spec.seed_dataset else None,
+        "dataset_type": spec.seed_dataset.dataset_type if spec.seed_dataset else None,
+        "fields": fields,
         "seedbed_spec_id": spec.spec_id,
     }
 
@@ -139,7 +147,9 @@ def generated_spec_build(*, spec: GeneratedSpec) -> Spec:
         )
         GeneratedSpec.objects.filter(pk=spec.pk).update(spec=made, updated_at=timezone.now())
         spec.spec = made
-        SpecYaml.objects.create(spec=spec, number=1, content_yaml=body.dump(_metadata(spec, 1)))
+        SpecYaml.objects.create(
+            spec=spec, number=1, content_yaml=body.dump(_metadata(spec, 1, schema))
+        )
     # Judged here rather than by its own check job, so the spec is final when this ends.
     version = made.versions.get(number=1)
     spec_version_check(version=version)
@@ -171,7 +181,7 @@ def generated_spec_update(
         SpecYaml.objects.create(
             spec=spec,
             number=version.number,
-            content_yaml=body.dump(_metadata(spec, version.number)),
+            content_yaml=body.dump(_metadata(spec, version.number, version.custom_schema or {})),
         )
         GeneratedSpec.objects.filter(pk=spec.pk).update(updated_at=timezone.now())
     # Judged now (its check job then finds it decided): the spec stays SUCCEEDED across an

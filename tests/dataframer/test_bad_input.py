@@ -227,8 +227,26 @@ def test_runs_refuse_bad_parameters(df):
     )
     assert as_json.status_code == 400 and as_json.headers["content-type"] == "application/json"
 
-    run = runs.create(spec_id=spec.id, number_of_samples=5, generation_model="claude-haiku-4-5")
+    run = runs.create(
+        spec_id=spec.id,
+        number_of_samples=5,
+        generation_model="claude-haiku-4-5",
+        enable_revisions=True,  # legacy: every revision type and structural filtering
+    )
     assert run.status == "PENDING"
+    assert run.runtime_params.revision_types == [
+        "coherence_flow",
+        "consistency",
+        "distinguishability",
+        "conformance",
+    ]
+    assert run.runtime_params.filtering_types == ["structural"]
+    budget = _error(
+        lambda: runs.create(
+            spec_id=spec.id, number_of_samples=5, generation_model="fake/fake-gpt-thinking"
+        )
+    )
+    assert "generation_thinking_budget" in budget.body  # the provider cannot think
     assert _error(lambda: runs.delete(run.id)).status_code == 409  # still going
     runs.cancel(run.id)
     assert runs.retrieve(run.id).status == "CANCELED"

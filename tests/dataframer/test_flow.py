@@ -71,6 +71,8 @@ def test_seeds_spec_run_files_and_cancel(df, celery_processes, fake_openai):
     )
     assert spec.status == "SUCCEEDED", spec.error
     content = yaml.safe_load(spec.content_yaml)["spec"]
+    fields = yaml.safe_load(spec.content_yaml)["metadata"]["fields"]
+    assert fields == {"text": {"type": "string", "required": True}, "label": fields["label"]}
     assert [a["axis_name"] for a in content["data_property_variations"]] == ["tone", "product_area"]
     assert content["data_property_variations"][0]["probabilities"]["calm"] == 0.5
     assert "label matches" in content["requirements"]
