@@ -36,6 +36,8 @@ class CollinearError(Exception):
         response = JsonResponse({"detail": detail}, status=self.status)
         if self.status == 401:
             response["WWW-Authenticate"] = "Bearer"
+        elif self.status == 405:
+            response["Allow"] = "POST"
         return response
 
 

@@ -20,7 +20,7 @@ from apps.runs import services as run_services
 from apps.runs.compat import compat_spec_version
 from apps.runs.engines.local_settings import MAX_BATCH
 from apps.runs.models import Run, RunOrigin, SeedShuffling
-from apps.specs.models import TaskType
+from apps.specs.models import SpecVersion, TaskType
 
 from .errors import CollinearError, Problem
 from .inputs import FanOutRequest
@@ -67,6 +67,26 @@ def _refused_by(exc: ValidationError) -> CollinearError:
     return CollinearError(400, problems)
 
 
+def _spec_version(membership: Membership, content: dict[str, Any]) -> SpecVersion:
+    def checked() -> SpecVersion:
+        return compat_spec_version(
+            membership=membership,
+            user=membership.user,
+            name=SPEC_NAME,
+            task_type=TaskType.CUSTOM,
+            content=content,
+            errors_by_field=lambda problems: {"seeds": problems},
+        )
+
+    try:
+        return checked()
+    except ValidationError as exc:
+        # Two first requests of a project at once: the other one created the spec.
+        if "name" not in getattr(exc, "error_dict", {}):
+            raise
+        return checked()
+
+
 def fan_out_start(*, membership: Membership, request: FanOutRequest) -> Run:
     """The run that writes `multiplier` variations of each example; CollinearError when the
     model or the examples cannot make one."""
@@ -92,14 +112,7 @@ def fan_out_start(*, membership: Membership, request: FanOutRequest) -> Run:
     }
     try:
         with transaction.atomic():
-            version = compat_spec_version(
-                membership=membership,
-                user=membership.user,
-                name=SPEC_NAME,
-                task_type=TaskType.CUSTOM,
-                content=content,
-                errors_by_field=lambda problems: {"seeds": problems},
-            )
+            version = _spec_version(membership, content)
             return run_services.run_create(
                 membership=membership,
                 spec_version=version,

@@ -148,4 +148,4 @@ def test_only_post(live_collinear):
     answer = httpx.get(
         f"{live_collinear.base_url}/api/v1/synth_data/generate", headers=live_collinear.headers()
     )
-    assert answer.status_code == 405
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
