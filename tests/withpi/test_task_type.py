@@ -63,7 +63,7 @@ def test_the_check_keeps_only_the_input():
     assert check_sample({"input": 3}, content).reason == REASON_SCHEMA
 
 
-def test_the_engine_asks_for_inputs_dedups_and_exports_them(owner, fake_openai):
+def test_the_engine_asks_for_inputs_dedups_shows_and_exports_them(owner, owner_client, fake_openai):
     provider = ProviderFactory(project=owner.project, base_url=fake_openai.base_url)
     spec = spec_services.spec_create(
         membership=owner,
@@ -94,6 +94,8 @@ def test_the_engine_asks_for_inputs_dedups_and_exports_them(owner, fake_openai):
     prompt = fake_openai.requests[0]["json"]["messages"][1]["content"]
     assert "one `input` a real user would send" in prompt
     assert "roux without lumps" in prompt  # the seed, as an example
+    page = owner_client.get(reverse("dataset_detail", args=[run.dataset_id])).content.decode()
+    assert "LLM inputs" in page and inputs[0] in page
     rows = b"".join(export.stream_chunks(run.dataset, run.dataset_version, "csv")).decode()
     header, *lines = list(csv.reader(io.StringIO(rows)))
     assert header[0] == "input"
