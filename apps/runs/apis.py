@@ -13,8 +13,45 @@ from apps.specs.models import SpecVersion
 
 from . import selectors, services
 from .engines.local_settings import LocalSettings
+from .estimate import estimate_data
 from .forms import MAX_RUNS_PAGE, RunFilters
 from .models import Run
+
+
+class RangeOutput(serializers.Serializer):
+    low = serializers.IntegerField()
+    high = serializers.IntegerField()
+
+
+class CostRangeOutput(serializers.Serializer):
+    low = serializers.DecimalField(max_digits=14, decimal_places=4)
+    high = serializers.DecimalField(max_digits=14, decimal_places=4)
+
+
+class StageEstimateOutput(serializers.Serializer):
+    stage = serializers.CharField()
+    model = serializers.CharField(help_text="provider/model of the stage's role.")
+    calls = RangeOutput()
+    input_tokens = RangeOutput()
+    output_tokens = RangeOutput()
+    cost_usd = CostRangeOutput(allow_null=True, help_text="null: the model has no price.")
+
+
+class EstimateOutput(serializers.Serializer):
+    """What `POST /api/v1/runs/?dry_run=true` answers (apps/runs/estimate.py)."""
+
+    num_samples = serializers.IntegerField()
+    calls = RangeOutput()
+    input_tokens = RangeOutput()
+    output_tokens = RangeOutput()
+    cost_usd = CostRangeOutput(
+        allow_null=True, help_text="null while any stage's model has no price."
+    )
+    unpriced_models = serializers.ListField(child=serializers.CharField())
+    seconds = RangeOutput()
+    stages = StageEstimateOutput(many=True)
+    basis = serializers.CharField(help_text="Earlier runs of the spec, or the settings alone.")
+    assumptions = serializers.ListField(child=serializers.CharField())
 
 
 class RunOutputBase(serializers.ModelSerializer):
@@ -177,9 +214,24 @@ class RunListApi(ProjectAPIView):
         )
         return Response(RunOutput(runs, many=True).data)
 
-    @extend_schema(request=RunInput, responses={201: RunOutput})
+    @extend_schema(
+        request=RunInput,
+        responses={201: RunOutput, 200: EstimateOutput},
+        parameters=[
+            OpenApiParameter(
+                "dry_run",
+                bool,
+                description="true: start nothing; answer 200 with what the run would take "
+                "(calls, tokens, cost, time as low/high ranges, and the assumptions), after "
+                "the same checks as a real start.",
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         require_editor(self.membership)
+        dry_run = request.query_params.get("dry_run", "").lower()
+        if dry_run not in ("", "true", "false", "1", "0"):
+            raise serializers.ValidationError({"dry_run": ["dry_run must be true or false."]})
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)
@@ -200,6 +252,11 @@ class RunListApi(ProjectAPIView):
                 else "Name a provider: this project has no embedded one."
             )
             raise serializers.ValidationError({"provider_id": [problem]})
+        if dry_run in ("true", "1"):
+            estimate = services.run_estimate(
+                membership=self.membership, spec_version=version, provider=provider, **params
+            )
+            return Response(estimate_data(estimate))
         run = services.run_create(
             membership=self.membership,
             spec_version=version,

@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,7 +20,8 @@ from apps.specs.services import spec_version_require_succeeded
 from apps.specs.task_types import content_of, sample_schema
 
 from .engines.local_settings import LocalSettings
-from .engines.roles import THINKING_SUFFIX, roles_dump, roles_resolve
+from .engines.roles import THINKING_SUFFIX, RoleModel, roles_dump, roles_resolve
+from .estimate import Estimate, estimate_plan
 from .models import Run, RunEvent, RunOrigin
 
 MAX_SAMPLES = 20_000
@@ -87,7 +89,21 @@ def run_params_validate(
     return total, settings
 
 
-def run_create(
+@dataclass(frozen=True)
+class RunPlan:
+    """A run's parameters, checked: what `run_create` starts and `run_estimate` prices."""
+
+    spec_version: SpecVersion
+    provider: Provider
+    model: str
+    dataset_name: str
+    num_samples: int
+    multiplier: int | None
+    settings: LocalSettings
+    roles: dict[str, RoleModel]
+
+
+def run_plan(
     *,
     membership: Membership,
     spec_version: SpecVersion,
@@ -96,12 +112,11 @@ def run_create(
     dataset_name: str = "",
     num_samples: int | None = None,
     multiplier: int | None = None,
-    user: Any = None,
-    origin: str = RunOrigin.SEEDBED,
     **options: Any,
-) -> Run:
-    """A run of the local engine; `options` are its declared settings
-    (engines/local_settings.py), each defaulting as declared."""
+) -> RunPlan:
+    """Check a run's parameters (ValidationError naming each bad field and its limit) and
+    resolve each role's provider and model; `options` are the local engine's declared
+    settings (engines/local_settings.py), each defaulting as declared."""
     require_editor(membership)
     if spec_version.spec.project_id != membership.project_id:
         raise ValidationError({"spec_version": "No such spec version in this project."})
@@ -125,7 +140,36 @@ def run_create(
     roles = roles_resolve(
         project=membership.project, provider=provider, model=model, options=settings
     )
-    model = roles["generation"].model
+    return RunPlan(
+        spec_version=spec_version,
+        provider=provider,
+        model=roles["generation"].model,
+        dataset_name=dataset_name,
+        num_samples=total,
+        multiplier=multiplier,
+        settings=settings,
+        roles=roles,
+    )
+
+
+def run_estimate(*, membership: Membership, **params: Any) -> Estimate:
+    """What a run with these parameters would take (calls, tokens, cost, time), without
+    starting it; the same checks as `run_create`."""
+    return estimate_plan(run_plan(membership=membership, **params), project=membership.project)
+
+
+def run_create(
+    *,
+    membership: Membership,
+    user: Any = None,
+    origin: str = RunOrigin.SEEDBED,
+    **params: Any,
+) -> Run:
+    """A run of the local engine, from parameters that `run_plan` checks."""
+    plan = run_plan(membership=membership, **params)
+    spec_version, provider, model = plan.spec_version, plan.provider, plan.model
+    dataset_name, total, multiplier = plan.dataset_name, plan.num_samples, plan.multiplier
+    settings, roles = plan.settings, plan.roles
     # Only the writes are one transaction: the model check above may ask the provider.
     with transaction.atomic():
         version = dataset_version_create(

@@ -1,6 +1,7 @@
 """The run page's usage and cost per stage, its rejected candidates' trails, and the cost
 fields of the runs API."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -141,8 +142,11 @@ def test_rejected_candidates_show_their_trail_escaped(owner_client, run):
         lineage={"run_id": run.pk, "call": 0, "trail": full_trail()},
     )
     page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
-    trail = page[page.index('<details class="reject-trail">') :]
-    assert trail.startswith('<details class="reject-trail"><summary><small>Trail</small>')
+    trail = page[page.index('<details class="reject-trail"') :]
+    assert re.match(
+        r'<details class="reject-trail" data-keep-open="reject-trail-\d+"><summary><small>Trail',
+        trail,
+    )
     assert 'class="trail" hx-disable' in trail
     assert '<span class="verdict-chip fail">fail</span> <strong>requirements</strong>' in trail
     assert "Fixed: <code>requirements</code>" in trail

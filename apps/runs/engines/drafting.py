@@ -7,6 +7,7 @@ from apps.core.llm import ChatResult, load_json_answer
 from apps.core.llm.tool_specs import TOOLS
 
 from .context import StageContext
+from .local_settings import LocalSettings
 from .planning import outline_messages, outline_schema, with_outline
 from .prompts import CallPlan
 from .stages import Candidate, parse_answer
@@ -85,6 +86,20 @@ def _fields(schema: dict[str, Any]) -> list[str]:
     return list(items.get("properties", {}))
 
 
+def drafts_by_field(options: LocalSettings, task_type: str, schema: dict[str, Any]) -> bool:
+    """Whether a batch is drafted one call per field (`unified_multifield` off)."""
+    return (
+        not options.unified_multifield
+        and task_type in MULTIFIELD_TASKS
+        and len(_fields(schema)) > 1
+    )
+
+
+def calls_per_draft(options: LocalSettings, task_type: str, schema: dict[str, Any]) -> int:
+    """Draft calls one batch takes (tool turns aside): one, or one per field."""
+    return len(_fields(schema)) if drafts_by_field(options, task_type, schema) else 1
+
+
 def _one_field(schema: dict[str, Any], name: str) -> dict[str, Any]:
     """The batch schema with only field `name` in each sample."""
     samples = schema["properties"]["samples"]
@@ -148,9 +163,7 @@ async def draft_batch(
     messages: list[dict[str, Any]] = list(plan.messages)
     if not ctx.options.skip_outline:
         messages = with_outline(plan.messages, await _outline(ctx, plan, trail))
-    by_field = not ctx.options.unified_multifield and (
-        ctx.prompt.content.task_type in MULTIFIELD_TASKS and len(_fields(schema)) > 1
-    )
+    by_field = drafts_by_field(ctx.options, ctx.prompt.content.task_type, schema)
     if by_field:
         answer, finish, thinking, attempts = await _draft_by_field(
             ctx, messages, schema=schema, sampling=sampling, trail=trail

@@ -19,12 +19,11 @@ from apps.core.options import settings_load
 from apps.core.services import provider_config
 from apps.runs.models import Run
 from apps.runs.services import run_event
-from apps.specs.task_types import content_of
 
 from .commit import chunk_commit, chunk_flush
 from .local_settings import LocalSettings
 from .pipeline import ChunkInput, ChunkOutput, plan_topics, run_chunk
-from .prompts import PromptSettings
+from .prompts import prompt_settings
 from .roles import ROLES, RoleModel, roles_load
 from .usage import usage_merge
 
@@ -56,28 +55,16 @@ def _role_configs(run: Run) -> dict[str, tuple[RoleModel, ProviderConfig]]:
 
 
 def chunk_input(run: Run) -> ChunkInput:
-    version = run.spec_version
-    content = content_of(version)
     options = settings_load(LocalSettings, run.settings)
+    prompt = prompt_settings(run.spec_version, options, tuple(run.state.get("topics", ())))
+    content = prompt.content
     roles = _role_configs(run)
     return ChunkInput(
         provider=roles["generation"][1],
         model=run.model,
         roles=roles,
         options=options,
-        prompt=PromptSettings(
-            description=version.description,
-            instruction=version.instruction,
-            requirements=tuple(version.requirements or ()),
-            content=content,
-            batch_size=options.batch_size,
-            num_shots=options.num_shots,
-            max_examples_in_prompt=options.max_examples_in_prompt,
-            seed_shuffling=options.seed_shuffling,
-            exploration_mode=options.exploration_mode,
-            random_seed=options.random_seed,
-            topics=tuple(run.state.get("topics", ())),
-        ),
+        prompt=prompt,
         num_samples=run.num_samples,
         accepted=run.accepted,
         calls_done=run.calls + run.failed_calls,

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.runs.models import ExplorationMode, SeedShuffling
-from apps.specs.task_types import SpecContent, handler
+from apps.specs.models import SpecVersion
+from apps.specs.task_types import SpecContent, content_of, handler
 
+from .local_settings import LocalSettings
 from .planning import attributes_for
 
 # Sampling settings per exploration mode (withpi's names). Higher modes trade
@@ -178,3 +180,22 @@ def wanted_labels(
         if shortfall >= batch_size:
             break
     return wanted
+
+
+def prompt_settings(
+    version: SpecVersion, options: LocalSettings, topics: tuple[str, ...] = ()
+) -> PromptSettings:
+    """What the prompts of a run of `version` with these settings are made from."""
+    return PromptSettings(
+        description=version.description,
+        instruction=version.instruction,
+        requirements=tuple(version.requirements or ()),
+        content=content_of(version),
+        batch_size=options.batch_size,
+        num_shots=options.num_shots,
+        max_examples_in_prompt=options.max_examples_in_prompt,
+        seed_shuffling=options.seed_shuffling,
+        exploration_mode=options.exploration_mode,
+        random_seed=options.random_seed,
+        topics=topics,
+    )
