@@ -35,9 +35,15 @@ def compat_spec_version(
     name = name[:120]
     spec = Spec.objects.filter(project=membership.project, name=name).first()
     if spec is None:
-        spec = spec_services.spec_create(
-            membership=membership, name=name, task_type=task_type, user=user, **content
-        )
+        try:
+            spec = spec_services.spec_create(
+                membership=membership, name=name, task_type=task_type, user=user, **content
+            )
+        except ValidationError as exc:
+            # Two first requests at once (another web process): the other made the spec.
+            spec = Spec.objects.filter(project=membership.project, name=name).first()
+            if spec is None or "name" not in getattr(exc, "error_dict", {}):
+                raise
     version = spec_services.spec_version_reuse_or_create(
         membership=membership, spec=spec, user=user, **content
     )
