@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,21 @@ class Pi:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/plain")
             yield from response.iter_lines()
+
+
+def read_in_background(
+    pi: Pi, job_id: str, stream: str, path: str = GENERATE
+) -> tuple[list[str], threading.Thread]:
+    """The stream's lines as they arrive (appended one by one), and the reading thread."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in pi.stream_lines(job_id, stream, path=path):
+            lines.append(line)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return lines, thread
 
 
 def distinct_samples() -> Callable[[dict[str, Any]], str]:

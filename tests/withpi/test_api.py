@@ -1,6 +1,8 @@
 """The withpi job endpoints through real HTTP (uvicorn), without a worker: jobs stay
 queued. Streams and finished jobs are in test_jobs.py, bad input in test_bad_input.py."""
 
+import time
+
 import pytest
 
 from apps.core.models import Role
@@ -8,8 +10,9 @@ from apps.datasets.models import Dataset
 from apps.runs.models import Run, RunOrigin, RunStatus
 from apps.specs.models import TaskType
 from tests.factories import MembershipFactory, api_key_for
+from tests.inference.server import wait_until
 
-from .conftest import GENERATE, PAIRS, inputs_body, pairs_body
+from .conftest import GENERATE, PAIRS, inputs_body, pairs_body, read_in_background
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")
 
@@ -143,3 +146,21 @@ def test_generate_requests_are_rate_limited(pi):
         limited = client.post(GENERATE, json=inputs_body())
     assert limited.status_code == 429
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_open_streams_hold_no_server_thread(pi):
+    """Many more streams than the server has threads stay open while it keeps answering;
+    they all end when the job does."""
+    job_id = pi.start(inputs_body())["job_id"]
+    streams = [read_in_background(pi, job_id, "messages") for _ in range(40)]
+    wait_until(lambda: all(lines for lines, _ in streams), 20, "every stream's first line")
+    for _ in range(3):
+        started = time.monotonic()
+        assert pi.retrieve(job_id)["state"] == "QUEUED"
+        assert time.monotonic() - started < 2
+    with pi.client() as client:
+        assert client.delete(f"{GENERATE}/{job_id}").status_code == 200
+    for lines, thread in streams:
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        assert lines[-1] == "CANCELLED: 0 inputs generated."

@@ -3,7 +3,6 @@
 input-response pairs come back as `{llm_input, llm_output}`."""
 
 import json
-import threading
 import time
 
 import pytest
@@ -12,24 +11,9 @@ from apps.datasets.models import Sample
 from apps.runs.models import Run
 from tests.runs.workers import wait_for
 
-from .conftest import PAIRS, data_of, inputs_body, pairs_body
+from .conftest import PAIRS, data_of, inputs_body, pairs_body, read_in_background
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("allow_loopback")]
-
-
-def _read_in_background(
-    pi, job_id: str, stream: str, path: str = "/data/generate"
-) -> tuple[list[str], threading.Thread]:
-    """The stream's lines as they arrive (appended one by one), and the reading thread."""
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in pi.stream_lines(job_id, stream, path=path):
-            lines.append(line)
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return lines, thread
 
 
 def test_data_and_messages_stream_while_the_job_runs(pi, celery_processes, fake_openai):
@@ -37,7 +21,7 @@ def test_data_and_messages_stream_while_the_job_runs(pi, celery_processes, fake_
     celery_processes.start_worker()
     body = inputs_body(num_inputs_to_generate=12, batch_size=2, run_parallel_batches=False)
     job_id = pi.start(body)["job_id"]
-    messages, messages_reader = _read_in_background(pi, job_id, "messages")
+    messages, messages_reader = read_in_background(pi, job_id, "messages")
 
     streamed: list[str] = []
     seen_while_running = None
@@ -78,8 +62,8 @@ def test_cancel_stops_the_job_and_keeps_its_inputs(pi, celery_processes, fake_op
     celery_processes.start_worker()
     body = inputs_body(num_inputs_to_generate=60, batch_size=2, run_parallel_batches=False)
     job_id = pi.start(body)["job_id"]
-    data, data_reader = _read_in_background(pi, job_id, "data")
-    messages, messages_reader = _read_in_background(pi, job_id, "messages")
+    data, data_reader = read_in_background(pi, job_id, "data")
+    messages, messages_reader = read_in_background(pi, job_id, "messages")
     wait_for(lambda: len(data) >= 2, 60, "the first inputs", celery_processes)
     with pi.client() as client:
         assert client.delete(f"/data/generate/{job_id}").status_code == 200
