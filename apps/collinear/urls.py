@@ -2,8 +2,14 @@
 
 from django.urls import path
 
-from . import views
+from apps.inference.gateway.openapi import documented
+
+from . import openapi, views
 
 urlpatterns = [
-    path("synth_data/generate", views.synth_data_generate, name="collinear_generate"),
+    path(
+        "synth_data/generate",
+        documented(views.synth_data_generate, openapi.SynthDataGenerate),
+        name="collinear_generate",
+    ),
 ]

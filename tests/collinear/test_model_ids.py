@@ -32,6 +32,10 @@ def test_models_list_and_page_show_each_models_uuid(live_collinear, client):
     assert uuids["fake/fake-gpt"] == live_collinear.model_id
     assert uuids["support"] == str(model_uuid("support"))
     assert uuids["fake/fake-gpt-mini"] == str(model_uuid("fake/fake-gpt-mini"))
+    one = httpx.get(
+        f"{live_collinear.base_url}/v1/models/support", headers=live_collinear.headers()
+    )
+    assert one.json()["metadata"] == {"uuid": uuids["support"]}
     client.force_login(membership.user)
     page = client.get("/inference/models/").content.decode()
     assert all(value in page for value in uuids.values())

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apps.core.llm import Usage
 from apps.inference.models import Protocol
-from apps.inference.registry import ModelNotFound, amodel_list, resolve
+from apps.inference.registry import ModelNotFound, amodel_list, model_uuid, resolve
 
 from . import messages as m
 from .auth import authenticate
@@ -279,6 +279,7 @@ async def models(request: HttpRequest, model_id: str | None = None) -> HttpRespo
                     "object": "model",
                     "created": 0,
                     "owned_by": resolved.provider.name,
+                    "metadata": {"uuid": str(model_uuid(model_id))},
                 }
             )
         else:

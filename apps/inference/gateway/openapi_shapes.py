@@ -237,11 +237,18 @@ class OpenAIResponse(serializers.Serializer):
     usage = serializers.DictField(allow_null=True)
 
 
+class ModelMetadata(serializers.Serializer):
+    uuid = serializers.UUIDField(
+        help_text="The model's stable UUID: uuid5 of its id (the Collinear API's model_id)."
+    )
+
+
 class OpenAIModel(serializers.Serializer):
     id = serializers.CharField()
     object = _always("model")
     created = serializers.IntegerField()
     owned_by = serializers.CharField(help_text="The provider's name.")
+    metadata = ModelMetadata()
 
 
 class OpenAIModelList(serializers.Serializer):
