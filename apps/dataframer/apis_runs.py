@@ -1,10 +1,12 @@
 """Runs and their files: `/api/dataframer/runs/...`."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.schema import ErrorOutput
 from apps.runs.models import RunStatus
 from apps.runs.services import MAX_SAMPLES
 
@@ -12,6 +14,7 @@ from . import archives, run_services, selectors
 from .errors import conflict, not_found
 from .files import archive_url, generated_file, generated_files, run_file_url
 from .presenters import run_json, run_summary_json
+from .schemas import TAG, ArchiveOut, DownloadOut, RunListItemOut, RunOut
 
 
 def _names() -> serializers.ListField:
@@ -52,10 +55,19 @@ class RunCreateInput(serializers.Serializer):
 
 
 class RunListApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG], operation_id="dataframer_runs_list", responses=RunListItemOut(many=True)
+    )
     def get(self, request: Request) -> Response:
         runs = selectors.dataframer_run_list(project=self.membership.project)
         return Response([run_summary_json(r) for r in runs])
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_runs_create",
+        request=RunCreateInput,
+        responses={201: RunOut},
+    )
     def post(self, request: Request) -> Response:
         data = RunCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -69,12 +81,16 @@ class RunListApi(ProjectAPIView):
 
 
 class RunDetailApi(ProjectAPIView):
+    @extend_schema(tags=[TAG], operation_id="dataframer_runs_retrieve", responses=RunOut)
     def get(self, request: Request, run_id: str) -> Response:
         found = selectors.dataframer_run_get(project=self.membership.project, run_id=run_id)
         done = found.run.status == RunStatus.SUCCEEDED
         files = [f.as_json() for f in generated_files(found)] if done else []
         return Response(run_json(found, files))
 
+    @extend_schema(
+        tags=[TAG], operation_id="dataframer_runs_delete", responses={204: None, 409: ErrorOutput}
+    )
     def delete(self, request: Request, run_id: str) -> Response:
         found = selectors.dataframer_run_get(project=self.membership.project, run_id=run_id)
         run_services.dataframer_run_delete(membership=self.membership, dataframer_run=found)
@@ -82,6 +98,12 @@ class RunDetailApi(ProjectAPIView):
 
 
 class RunCancelApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_runs_cancel",
+        request=None,
+        responses={204: None, 409: ErrorOutput},
+    )
     def post(self, request: Request, run_id: str) -> Response:
         found = selectors.dataframer_run_get(project=self.membership.project, run_id=run_id)
         run_services.dataframer_run_cancel(membership=self.membership, dataframer_run=found)
@@ -89,6 +111,7 @@ class RunCancelApi(ProjectAPIView):
 
 
 class RunFileApi(ProjectAPIView):
+    @extend_schema(tags=[TAG], operation_id="dataframer_runs_files_download", responses=DownloadOut)
     def get(self, request: Request, run_id: str, file_id: str) -> Response:
         found = selectors.dataframer_run_get(project=self.membership.project, run_id=run_id)
         file = generated_file(found, file_id)
@@ -106,6 +129,11 @@ class RunFileApi(ProjectAPIView):
 class RunArchiveApi(ProjectAPIView):
     """202 while the ZIP is written on the workers, then 200 with its URL."""
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_runs_files_download_all",
+        responses={200: ArchiveOut, 202: ArchiveOut, 409: ErrorOutput},
+    )
     def get(self, request: Request, run_id: str) -> Response:
         found = selectors.dataframer_run_get(project=self.membership.project, run_id=run_id)
         if found.run.status != RunStatus.SUCCEEDED:

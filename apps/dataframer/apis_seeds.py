@@ -3,18 +3,28 @@
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
 from apps.core.models import Project
+from apps.core.schema import ErrorOutput
 
 from . import seed_services, selectors
 from .errors import bad_request
 from .files import seed_file_url
 from .models import SeedDataset
 from .presenters import seed_dataset_json
+from .schemas import (
+    TAG,
+    DownloadOut,
+    SeedDatasetFilesIn,
+    SeedDatasetListItemOut,
+    SeedDatasetOut,
+    SeedDatasetZipIn,
+)
 from .uploads import (
     MAX_FILES,
     SINGLE_FILE_MAX_BYTES,
@@ -48,12 +58,23 @@ def _created(project: Project, dataset: SeedDataset) -> Response:
 
 
 class SeedDatasetListApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_seed_datasets_list",
+        responses=SeedDatasetListItemOut(many=True),
+    )
     def get(self, request: Request) -> Response:
         datasets = selectors.seed_dataset_list(project=self.membership.project)
         return Response([seed_dataset_json(d, files=False) for d in datasets])
 
 
 class SeedDatasetCreateApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_seed_datasets_create",
+        request={"multipart/form-data": SeedDatasetFilesIn},
+        responses={201: SeedDatasetOut, 409: ErrorOutput},
+    )
     def post(self, request: Request) -> Response:
         files = _files(request, "files")
         if not files:
@@ -73,6 +94,12 @@ class SeedDatasetCreateApi(ProjectAPIView):
 
 
 class SeedDatasetZipApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_seed_datasets_create_from_zip",
+        request={"multipart/form-data": SeedDatasetZipIn},
+        responses={201: SeedDatasetOut, 409: ErrorOutput},
+    )
     def post(self, request: Request) -> Response:
         archives = _files(request, "zip_file")
         if len(archives) != 1:
@@ -89,11 +116,19 @@ class SeedDatasetZipApi(ProjectAPIView):
 
 
 class SeedDatasetDetailApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG], operation_id="dataframer_seed_datasets_retrieve", responses=SeedDatasetOut
+    )
     def get(self, request: Request, dataset_id: str) -> Response:
         project = self.membership.project
         dataset = selectors.seed_dataset_get(project=project, dataset_id=dataset_id)
         return Response(seed_dataset_json(dataset))
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_seed_datasets_delete",
+        responses={204: None, 409: ErrorOutput},
+    )
     def delete(self, request: Request, dataset_id: str) -> Response:
         project = self.membership.project
         dataset = selectors.seed_dataset_get(project=project, dataset_id=dataset_id)
@@ -102,6 +137,9 @@ class SeedDatasetDetailApi(ProjectAPIView):
 
 
 class SeedFileApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG], operation_id="dataframer_seed_datasets_files_download", responses=DownloadOut
+    )
     def get(self, request: Request, dataset_id: str, file_id: str) -> Response:
         project = self.membership.project
         dataset = selectors.seed_dataset_get(project=project, dataset_id=dataset_id)

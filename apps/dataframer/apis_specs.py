@@ -1,14 +1,17 @@
 """Specs: `/api/dataframer/specs/...`."""
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import ProjectAPIView
+from apps.core.schema import ErrorOutput
 
 from . import selectors, spec_services
 from .models import GeneratedSpec
 from .presenters import spec_json, spec_summary_json
+from .schemas import TAG, SpecListItemOut, SpecOut
 
 FLAGS = (
     "extrapolate_axes",
@@ -44,10 +47,19 @@ class SpecUpdateInput(serializers.Serializer):
 
 
 class SpecListApi(ProjectAPIView):
+    @extend_schema(
+        tags=[TAG], operation_id="dataframer_specs_list", responses=SpecListItemOut(many=True)
+    )
     def get(self, request: Request) -> Response:
         specs = selectors.generated_spec_list(project=self.membership.project)
         return Response([spec_summary_json(s) for s in specs])
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_specs_create",
+        request=SpecCreateInput,
+        responses={201: SpecOut, 409: ErrorOutput},
+    )
     def post(self, request: Request) -> Response:
         data = SpecCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,10 +92,22 @@ class SpecDetailApi(ProjectAPIView):
         query.is_valid(raise_exception=True)
         return dict(query.validated_data)
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_specs_retrieve",
+        responses=SpecOut,
+        parameters=[OpenApiParameter("include_versions", bool)],
+    )
     def get(self, request: Request, spec_id: str) -> Response:
         include = self._query(request)["include_versions"]
         return Response(spec_json(self._spec(spec_id), include_versions=include))
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_specs_update",
+        request=SpecUpdateInput,
+        responses={200: SpecOut, 409: ErrorOutput, 422: ErrorOutput},
+    )
     def put(self, request: Request, spec_id: str) -> Response:
         data = SpecUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -93,6 +117,12 @@ class SpecDetailApi(ProjectAPIView):
         )
         return Response(spec_json(self._spec(spec_id)))
 
+    @extend_schema(
+        tags=[TAG],
+        operation_id="dataframer_specs_delete",
+        responses={204: None, 409: ErrorOutput},
+        parameters=[OpenApiParameter("force", bool)],
+    )
     def delete(self, request: Request, spec_id: str) -> Response:
         force = self._query(request)["force"]
         spec = self._spec(spec_id)
