@@ -260,8 +260,9 @@ def _guessed(plan: RunPlan) -> tuple[dict[str, _Stage], list[str]]:
                 seconds=ZERO,
             )
         assumptions.append(
-            f"The judge fails {fail.low:.0%} to {fail.high:.0%} of the samples in each of "
-            f"{cycles} cycle{'s' if cycles > 1 else ''}; each failure is revised and judged again."
+            f"The judge fails {fail.low:.0%} to {fail.high:.0%} of the samples per cycle "
+            f"({cycles} cycle{'s' if cycles > 1 else ''} at most); each failure is revised "
+            "and judged again."
         )
     return {
         name: _with_thinking_and_speed(plan, name, stage, assumptions)

@@ -1,5 +1,6 @@
 """Run pages: list, form, detail with a live status fragment."""
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from apps.specs import selectors as spec_selectors
 from apps.specs.seeds import LABELLED_TASKS
 
 from . import selectors, services
+from .estimate import Estimate, estimate_data
 from .forms import SETTING_GROUPS, RunFilters, RunForm
 from .models import RunStatus
 
@@ -66,17 +68,34 @@ def run_create(request: HttpRequest, membership: Membership) -> HttpResponse:
         earlier = selectors.run_get(project=membership.project, run_id=again)
         initial = RunForm.initial_from(earlier)
     form = RunForm(request.POST or None, project=membership.project, initial=initial)
+    estimate = None
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.run_create(
-                membership=membership, user=request.user, **form.service_kwargs()
-            )
+            if "estimate" in request.POST:  # the Estimate button: start nothing
+                estimate = _estimate_context(
+                    services.run_estimate(membership=membership, **form.service_kwargs())
+                )
+            else:
+                run = services.run_create(
+                    membership=membership, user=request.user, **form.service_kwargs()
+                )
+                messages.success(request, f"Run {run.pk} queued.")
+                return redirect("run_detail", run_id=run.pk)
         except ValidationError as exc:
             form.add_error(None, exc)
-        else:
-            messages.success(request, f"Run {run.pk} queued.")
-            return redirect("run_detail", run_id=run.pk)
-    return render(request, "runs/form.html", {"form": form, "earlier": earlier})
+    context = {"form": form, "earlier": earlier, "estimate": estimate}
+    return render(request, "runs/form.html", context)
+
+
+def _estimate_context(estimate: Estimate) -> dict[str, Any]:
+    """The estimate as the API gives it, with each stage's bar (calls, low and high, as a
+    share of the busiest stage's high) for the chart."""
+    data = estimate_data(estimate)
+    top = max((stage["calls"]["high"] for stage in data["stages"]), default=0) or 1
+    for stage in data["stages"]:
+        stage["bar_low"] = 100 * stage["calls"]["low"] / top
+        stage["bar_high"] = 100 * (stage["calls"]["high"] - stage["calls"]["low"]) / top
+    return data
 
 
 def _status_context(membership: Membership, run_id: int) -> dict:

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from apps.core.models import Role
+from apps.core.models import ModelPrice, Role
 from apps.datasets.models import Sample
 from apps.runs import services
 from apps.runs.models import RejectedSample, Run, RunEvent, RunStatus, ThroughputPoint
@@ -172,6 +172,40 @@ def test_form_starts_a_run(owner_client, owner, django_capture_on_commit_callbac
     assert len(callbacks) == 1  # the first chunk is sent to the queue after commit
     assert (run.num_samples, run.dataset.name) == (30, "tickets")
     assert run.options.exploration_mode == "CREATIVE"
+
+
+def test_the_estimate_button_shows_ranges_and_starts_nothing(owner_client, owner):
+    version = SpecVersionFactory(spec__project=owner.project)
+    provider = ProviderFactory(project=owner.project, name="acme", default_model="m1")
+    ModelPrice.objects.create(
+        provider=provider, model="m1", input_per_million=1, output_per_million=4
+    )
+    fields = {
+        "spec_version": version.pk,
+        "provider": provider.pk,
+        "num_samples": 200,
+        "batch_size": 5,
+        "num_shots": 3,
+        "max_examples_in_prompt": 10,
+        "exploration_mode": "BALANCED",
+        "seed_shuffling": "sample",
+        "concurrency": 4,
+        "random_seed": 0,
+        "near_duplicate_threshold": 90,
+        "max_revision_cycles": 1,
+    }
+    page = owner_client.post(reverse("run_create"), {**fields, "estimate": "1"})
+    body = page.content.decode()
+    assert page.status_code == 200 and Run.objects.count() == 0
+    assert "Estimate for 200 samples" in body and "nothing was started" in body
+    assert re.search(r'id="estimate-cost">\$0\.\d{4}–\$0\.\d{4}<', body)
+    assert re.search(r'<th scope="row">draft</th><td><code>acme/m1</code></td>\s*<td>4\d', body)
+    assert 'class="estimate-bar"' in body and "guessed from the spec and the settings" in body
+    # The form keeps what was typed; bad fields are marked as for a start.
+    assert 'name="num_samples" value="200"' in body
+    page = owner_client.post(reverse("run_create"), {**fields, "num_samples": 0, "estimate": "1"})
+    assert "Nothing was started." in page.content.decode()
+    assert "Estimate for" not in page.content.decode()
 
 
 def test_run_again_starts_a_form_with_the_earlier_settings(owner_client, owner, run):
