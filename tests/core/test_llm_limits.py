@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -116,6 +116,15 @@ def start_workers(workers: list[Worker], count: int, *args: str) -> list[Worker]
     return new
 
 
+def settled(reached: Callable[[], bool], *, within: float = 60.0, then: float = 3.0) -> None:
+    """Wait until `reached()` (a loaded machine starts the processes slowly), then `then`
+    seconds more, in which a limit that does not hold would let more calls through."""
+    deadline = time.monotonic() + within
+    while not reached() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(then)
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(django_settings.REDIS_URL, decode_responses=True)
@@ -133,7 +142,7 @@ def test_requests_per_minute_holds_across_two_processes(
     args = ("--base-url", fake_openai.base_url, "--key", key, "--calls", "10", "--rpm", "10")
 
     started = start_workers(workers, 2, *args)
-    time.sleep(3.0)
+    settled(lambda: len(fake_openai.requests) >= 10)
     results = [line for worker in started for line in worker.finish(timeout=0)]
 
     assert len(fake_openai.requests) == 10, results
@@ -151,7 +160,7 @@ def test_tokens_per_minute_holds_across_two_processes(
     )  # fmt: skip
 
     started = start_workers(workers, 2, *args)
-    time.sleep(3.0)
+    settled(lambda: len(fake_openai.requests) >= 5)
     for worker in started:
         worker.finish(timeout=0)
 

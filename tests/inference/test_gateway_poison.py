@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from apps.inference.models import Inference
+from tests.inference.server import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,8 +40,12 @@ def test_one_poisoned_request_among_100_loses_no_other_row(gw, poison):
         ]
     assert statuses == [200] * 100
     assert poisoned.status_code < 500, poisoned.text
+    # Rows are written behind the answers: wait for the 100 answered calls themselves (the
+    # poisoned one, refused with a 400 or stored safely, may land before the last of them).
+    ok = Inference.objects.filter(project=gw.project, status="ok")
+    wait_until(lambda: ok.count() >= 100, 10.0, "100 answered calls in the history")
     rows = gw.rows(100)
-    assert len(rows) in (100, 101)  # the poisoned one refused with a 400, or stored safely
+    assert len(rows) in (100, 101)
     assert sum(r.status == "ok" for r in rows) == 100
     # The writer is not stuck behind it: a later call is recorded too.
     with httpx.Client(timeout=30) as client:
