@@ -3,6 +3,7 @@ run's samples when asked for; the ZIP of them all; and the signed, expiring URLs
 download both without the API key (as pydataframer's presigned URLs do)."""
 
 import json
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ def archive_write(*, archive: RunArchive) -> tuple[str, int]:
     run = dataframer_run.run
     relative = f"dataframer/archives/{run.project_id}/{dataframer_run.id}.zip"
     path = Path(settings.MEDIA_ROOT) / relative
-    partial = path.with_name(path.name + ".part")
+    # A name of its own per delivery: two deliveries of the step (the reaper re-sent a slow
+    # one) each write their own copy, and the rename makes one of them the file.
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")
     path.parent.mkdir(parents=True, exist_ok=True)
     files = generated_files(dataframer_run)
     summary = {
