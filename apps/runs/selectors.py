@@ -57,6 +57,29 @@ def run_get(*, project: Project, run_id: int) -> Run:
         raise Http404("No such run.") from exc
 
 
+COMPARE_CHOICES = 50
+
+
+def compare_choices(*, run: Run) -> list[Run]:
+    """Runs to compare `run` with, newest first: those of the same spec, then the others."""
+    others = run_list(project=run.project).exclude(pk=run.pk).order_by("-id")[:COMPARE_CHOICES]
+    spec_id = run.spec_version.spec_id
+    return sorted(others, key=lambda other: other.spec_version.spec_id != spec_id)
+
+
+def previous_run(*, run: Run) -> Run | None:
+    """The run of the same spec made just before `run` (what "Run again" was run from,
+    most often): the first one to compare it with."""
+    return (
+        Run.objects.filter(
+            project=run.project_id, spec_version__spec=run.spec_version.spec_id, pk__lt=run.pk
+        )
+        .order_by("-pk")
+        .only("pk")
+        .first()
+    )
+
+
 @dataclass
 class Progress:
     percent: float

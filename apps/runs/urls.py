@@ -5,6 +5,7 @@ from . import apis, views
 urlpatterns = [
     path("", views.run_list, name="run_list"),
     path("new/", views.run_create, name="run_create"),
+    path("compare/", views.run_compare_page, name="run_compare"),
     path("<int:run_id>/", views.run_detail, name="run_detail"),
     path("<int:run_id>/cancel/", views.run_cancel, name="run_cancel"),
 ]

@@ -18,6 +18,7 @@ from apps.specs import selectors as spec_selectors
 from apps.specs.seeds import LABELLED_TASKS
 
 from . import selectors, services
+from .compare import run_compare
 from .estimate import Estimate, estimate_data
 from .forms import SETTING_GROUPS, RunFilters, RunForm
 from .models import RunStatus
@@ -122,6 +123,7 @@ def _status_context(membership: Membership, run_id: int) -> dict:
 @project_view
 def run_detail(request: HttpRequest, membership: Membership, run_id: int) -> HttpResponse:
     context = _status_context(membership, run_id)
+    context["previous"] = selectors.previous_run(run=context["run"])
     context["settings"] = [
         (SETTING_GROUPS[group], label, value)
         for group, label, value in settings_rows(context["run"].options)
@@ -137,3 +139,19 @@ def run_cancel(request: HttpRequest, membership: Membership, run_id: int) -> Htt
     if getattr(request, "htmx", False):
         return render(request, "runs/detail.html#live-status", _status_context(membership, run_id))
     return redirect("run_detail", run_id=run_id)
+
+
+@project_view
+def run_compare_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Two runs side by side; without `b`, a choice of the run to compare `a` with (the
+    previous run of the same spec first)."""
+    first = query_int(request.GET, "a", minimum=1)
+    second = query_int(request.GET, "b", minimum=1)
+    if first is None:
+        return redirect("run_list")
+    a = selectors.run_get(project=membership.project, run_id=first)
+    context: dict[str, Any] = {"a": a, "choices": selectors.compare_choices(run=a)}
+    if second is not None:
+        b = selectors.run_get(project=membership.project, run_id=second)
+        context.update(b=b, diff=run_compare(a, b))
+    return render(request, "runs/compare.html", context)
