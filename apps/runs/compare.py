@@ -70,12 +70,8 @@ def run_compare(a: Run, b: Run) -> dict[str, Any]:
     figures = [
         _row("Samples wanted", a.num_samples, b.num_samples),
         _row("Accepted", a.accepted, b.accepted),
-        _row("Acceptance rate (%)", *(_acceptance(run) for run in (a, b)), shown="{:.1f}"),
-        _row(
-            "Duplicate rate (%)",
-            *(_share(run.duplicates, _candidates(run)) for run in (a, b)),
-            shown="{:.1f}",
-        ),
+        _row("Acceptance rate (%)", _acceptance(a), _acceptance(b), shown="{:.1f}"),
+        _row("Duplicate rate (%)", _duplicate_rate(a), _duplicate_rate(b), shown="{:.1f}"),
         _row("Calls", a.calls + a.failed_calls, b.calls + b.failed_calls),
         _row("Tokens", a.input_tokens + a.output_tokens, b.input_tokens + b.output_tokens),
         _row("Cost per accepted sample (USD)", _cost_per(a), _cost_per(b), shown="{:.4f}"),
@@ -132,6 +128,10 @@ def _candidates(run: Run) -> int:
 
 def _acceptance(run: Run) -> float | None:
     return _share(run.accepted, _candidates(run))
+
+
+def _duplicate_rate(run: Run) -> float | None:
+    return _share(run.duplicates, _candidates(run))
 
 
 def _cost_per(run: Run) -> float | None:
