@@ -17,7 +17,7 @@ from apps.runs.compat import compat_spec_version
 from apps.runs.models import Run, RunOrigin
 from apps.runs.selectors import usual_provider_id
 
-from .kinds import INPUTS, PAIRS, JobKind
+from .kinds import INPUTS, PAIRS, STATES, JobKind
 
 # run_parallel_batches=false: one call at a time.
 PARALLEL_CALLS, SERIAL_CALLS = 8, 1
@@ -132,6 +132,6 @@ def pairs_job_start(*, membership: Membership, user: User | None, params: dict[s
 def job_cancel(*, membership: Membership, run: Run) -> str:
     """Stop the job (no new calls; the items so far are kept); what happened, in words."""
     if run.is_finished:
-        return f"Job {run.pk} had already ended ({run.status.lower()}); nothing to cancel."
+        return f"Job {run.pk} had already ended ({STATES[run.status]}); nothing to cancel."
     run_services.run_cancel(membership=membership, run=run)
     return f"Job {run.pk} cancelled: no new calls are made; the items generated so far are kept."

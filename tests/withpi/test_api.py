@@ -67,7 +67,7 @@ def test_retrieve_list_by_state_and_cancel_a_queued_job(pi):
         ended = [j["job_id"] for j in client.get(GENERATE, params={"state": "CANCELLED"}).json()]
         assert ended == [job_id]
         again = client.delete(f"{GENERATE}/{job_id}")
-        assert again.status_code == 200 and "already ended" in again.text
+        assert again.status_code == 200 and "already ended (CANCELLED)" in again.text
         # A job that has ended: both streams answer at once and end.
         assert client.get(f"{GENERATE}/{job_id}/data").text == ""
         messages = client.get(f"{GENERATE}/{job_id}/messages").text.splitlines()
