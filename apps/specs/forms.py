@@ -72,7 +72,8 @@ class SpecForm(forms.Form):
         strip=False,
         label="Seed examples (JSONL)",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "spec-mono"}),
-        help_text="One JSON object per line, shaped like a sample of the task type.",
+        help_text="One JSON object per line, shaped like a sample of the task type "
+        '(LLM inputs: {"input": "…"}).',
     )
     seeds_file = forms.FileField(
         required=False,

@@ -31,7 +31,7 @@ FORM = {
 
 def test_an_inputs_spec_is_written_on_the_spec_pages(owner_client):
     form = owner_client.get(reverse("spec_create")).content.decode()
-    assert 'value="inputs"' in form and "LLM inputs" in form
+    assert 'value="inputs"' in form and "LLM inputs: {&quot;input&quot;" in form
     assert owner_client.post(reverse("spec_create"), FORM).status_code == 302
     spec = Spec.objects.get()
     assert spec.task_type == TaskType.INPUTS
