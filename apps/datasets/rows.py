@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from html import escape as _esc
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
 from .models import ReviewState, Sample
+from .row_actions import row_actions
 
 STATE_LABELS = dict(ReviewState.choices)
 
@@ -154,33 +156,27 @@ def _source(sample: Sample) -> str:
     return f'<span class="sample-source muted">{" · ".join(parts)}</span>' if parts else ""
 
 
-def _review_button(prefix: str, sample: Sample, state: str, text: str, style: str) -> str:
-    pressed = sample.review_state == state
-    outline, aria = ("", ' aria-pressed="true"') if pressed else (" outline", "")
-    return (
-        f'<button class="small {style}{outline}"{aria} hx-post="{prefix}{sample.pk}/review/" '
-        f'hx-vals=\'{{"state": "{state}"}}\' hx-target="#sample-{sample.pk}" '
-        f'hx-swap="outerHTML">{text}</button>'
-    )
+@dataclass(frozen=True)
+class RowOptions:
+    """What every row of one page shares."""
+
+    task_type: str
+    can_edit: bool
+    prefix: str
+    field_order: Sequence[str] = ()
 
 
-def sample_row(
-    sample: Sample, task_type: str, can_edit: bool, prefix: str, field_order: Sequence[str] = ()
-) -> SafeString:
+def sample_row(sample: Sample, options: RowOptions) -> SafeString:
     """One row. Only `_meta` and `sample_body` carry sample content, and both are escaped;
-    the rest is ids, fixed words and the URL prefix."""
-    pk, state, prefix = int(sample.pk), _esc(sample.review_state), _esc(prefix)
-    actions = ""
-    if can_edit:
-        actions = (
-            '<div class="sample-actions">'
-            + _review_button(prefix, sample, ReviewState.ACCEPTED, "Accept", "")
-            + _review_button(prefix, sample, ReviewState.REJECTED, "Reject", "secondary")
-            + f'<button class="small outline contrast" hx-get="{prefix}{pk}/edit/" '
-            f'hx-target="#sample-{pk}" hx-swap="outerHTML">Edit</button></div>'
-        )
+    the rest is ids, fixed words, the URL prefix and (escaped) labels. The data-* attributes
+    are what the keyboard review (static/seedbed/dataset-review.js) reads and undoes."""
+    pk, state, prefix = int(sample.pk), _esc(sample.review_state), _esc(options.prefix)
+    actions = row_actions(sample, prefix) if options.can_edit else ""
+    labels = _esc(json.dumps(sample.labels if isinstance(sample.labels, list) else []))
+    body = sample_body(sample, options.task_type, options.field_order)
     html = (
-        f'<article class="sample state-{state}" id="sample-{pk}">'
+        f'<article class="sample state-{state}" id="sample-{pk}" data-state="{state}" '
+        f'data-url="{prefix}{pk}/" data-labels="{labels}">'
         f'<div class="sample-head"><span class="sample-id">#{pk}</span>'
         f'<a class="trail-link" href="{prefix}{pk}/lineage/" title="Where this sample came from '
         f'and every step that made it">Trail</a>'
@@ -188,7 +184,7 @@ def sample_row(
         f'<span class="review-badge {state}">'
         f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span></div>"
         # htmx ignores everything inside: the content is untrusted.
-        f'<div class="sample-body" hx-disable>{sample_body(sample, task_type, field_order)}</div>'
+        f'<div class="sample-body" hx-disable>{body}</div>'
         f"{actions}</article>"
     )
     return mark_safe(html)  # noqa: S308 - built from escaped pieces only

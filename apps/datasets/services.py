@@ -232,7 +232,9 @@ REVIEWABLE = (ReviewState.ACCEPTED, ReviewState.REJECTED, ReviewState.UNREVIEWED
 def sample_review(*, membership: Membership, sample: Sample, state: str) -> Sample:
     """Accept or reject a sample (or put it back to unreviewed)."""
     require_editor(membership)
-    if state not in REVIEWABLE:
+    # "edited" only comes back by an undo, to a sample that was edited before.
+    restores_edit = state == ReviewState.EDITED and "before_edit" in (sample.lineage or {})
+    if state not in REVIEWABLE and not restores_edit:
         allowed = ", ".join(REVIEWABLE)
         raise ValidationError({"review_state": f"review_state must be one of {allowed}."})
     with transaction.atomic():

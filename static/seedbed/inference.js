@@ -1,9 +1,8 @@
-// Inference history: keyboard review and the entity rows of the correction editor.
+// Inference history: keyboard review (the keys are review-keys.js, shared with the dataset
+// page) and the entity rows of the correction editor.
 //
-//   j / k     next / previous call          c   mark correct, then next call
-//   x         mark incorrect: opens the editor for the right answer, next after saving
-//   e         open the correction editor
-//   ?         show the shortcut list        Esc closes the editor, Ctrl+Enter saves it
+//   c (or a)   mark correct, then next call
+//   x (or r)   mark incorrect: opens the editor for the right answer, next after saving
 //
 // Call content is never put into the page as HTML here: only .value and .textContent.
 (function () {
@@ -30,57 +29,35 @@
     row.click(); // htmx loads its detail
   }
 
-  function move(step) {
-    var all = rows();
-    if (!all.length) return;
-    var index = all.indexOf(selected());
-    var next = index < 0 ? 0 : Math.min(all.length - 1, Math.max(0, index + step));
-    if (next !== index) select(all[next]);
-  }
-
-  function press(key) {
-    var button = document.querySelector("#inference-detail [data-key='" + key + "']");
-    if (button && !button.disabled) { button.click(); return true; }
-    return false;
-  }
-
   function closeEditor() {
     advanceAfterSwap = false;
     var editor = document.getElementById("call-editor");
     if (editor) editor.textContent = "";
   }
 
-  function typing(target) {
-    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  function review(key) {
+    var pressed = SeedbedKeys.press(document.getElementById("inference-detail"), key);
+    advanceAfterSwap = pressed && rows().length > 0;
   }
 
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      var form = event.target.closest && event.target.closest("form.call-editor");
-      if (form) { event.preventDefault(); form.requestSubmit(); }
-      return;
-    }
-    if (event.key === "Escape") {
-      if (document.querySelector("#call-editor form")) { event.preventDefault(); closeEditor(); }
-      return;
-    }
-    if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
-    switch (event.key) {
-      case "j": move(1); break;
-      case "k": move(-1); break;
-      case "c":
-      case "x":
-        advanceAfterSwap = press(event.key) && rows().length > 0;
-        break;
-      case "e": press("e"); break;
-      case "?": {
-        var help = document.getElementById("shortcuts");
-        if (help) help.open = !help.open;
-        break;
-      }
-      default: return;
-    }
-    event.preventDefault();
+  var keys = SeedbedKeys.attach({
+    rows: rows,
+    selected: selected,
+    select: select,
+    saveForm: "form.call-editor",
+    escape: function () {
+      if (!document.querySelector("#call-editor form")) return false;
+      closeEditor();
+      return true;
+    },
+    actions: {
+      c: review,
+      x: review,
+      // The dataset page's accept / reject keys mean the same here.
+      a: function () { review("c"); },
+      r: function () { review("x"); },
+      e: function () { SeedbedKeys.press(document.getElementById("inference-detail"), "e"); },
+    },
   });
 
   document.addEventListener("click", function (event) {
@@ -101,7 +78,7 @@
     if (!target) return;
     if (target.id === "inference-detail" && advanceAfterSwap) {
       advanceAfterSwap = false;
-      move(1);
+      keys.move(1);
     }
     if (target.id === "inference-detail" && showDetailAfterSwap) {
       showDetailAfterSwap = false;

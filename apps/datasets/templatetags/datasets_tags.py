@@ -31,20 +31,28 @@ def _field_order(context: template.Context) -> list[str]:
     return cache["field_order"]
 
 
+def _row_options(context: template.Context) -> rows.RowOptions:
+    cache = context.render_context
+    if "row_options" not in cache:
+        cache["row_options"] = rows.RowOptions(
+            task_type=context["dataset"].task_type,
+            can_edit=_can_edit(context),
+            prefix=_prefix(context),
+            field_order=_field_order(context),
+        )
+    return cache["row_options"]
+
+
 @register.simple_tag(takes_context=True)
 def sample_row(context: template.Context, sample: Any) -> SafeString:
-    dataset = context["dataset"]
-    return rows.sample_row(
-        sample, dataset.task_type, _can_edit(context), _prefix(context), _field_order(context)
-    )
+    return rows.sample_row(sample, _row_options(context))
 
 
 @register.simple_tag(takes_context=True)
 def sample_rows(context: template.Context, samples: Any) -> SafeString:
     """All rows of a page in one tag (a template loop per row costs more than the query)."""
-    task_type, can_edit, prefix = context["dataset"].task_type, _can_edit(context), _prefix(context)
-    order = _field_order(context)
-    html = "".join(rows.sample_row(s, task_type, can_edit, prefix, order) for s in samples)
+    options = _row_options(context)
+    html = "".join(rows.sample_row(s, options) for s in samples)
     return mark_safe(html)  # noqa: S308 - each row is built with format_html
 
 

@@ -1,0 +1,81 @@
+"""Keyboard-only review of a dataset's samples in headless Chromium."""
+
+import pytest
+
+from apps.core import services as core_services
+from apps.datasets.models import DatasetVersion, Sample
+from tests.datasets.helpers import add_version, classification
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+XSS = " <img src=x onerror=window.__xss=1>"
+
+
+def _login(page, live_server, username: str, password: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def settle(page) -> None:
+    """Wait until htmx has no request, swap or settle under way."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
+def _selected_id(page) -> int:
+    return int(page.locator(".sample.selected").get_attribute("id").removeprefix("sample-"))
+
+
+def test_review_30_samples_by_keyboard_only(live_server, page):
+    user = core_services.user_create(username="kira", password="kira-pw-12345")
+    project = core_services.project_create(name="Kira's lab", owner=user)
+    payloads = [classification(i) for i in range(30)]
+    payloads[0]["text"] += XSS
+    add_version(project, "tickets", payloads)
+
+    _login(page, live_server, "kira", "kira-pw-12345")
+    page.get_by_role("link", name="Datasets").click()
+    page.get_by_role("link", name="tickets").click()
+    page.locator(".sample").nth(29).wait_for()
+    page.screenshot(path="/tmp/review-start.png", full_page=True)
+
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").get_attribute("open") is not None
+    page.keyboard.press("?")
+
+    # Newest first: sample i of the list is the (29 - i)th inserted. Every 4th is rejected,
+    # the others accepted; a/r move on to the next sample by themselves.
+    page.keyboard.press("j")
+    expected: dict[int, str] = {}
+    for i in range(30):
+        sample_id = _selected_id(page)
+        key = "r" if i % 4 == 0 else "a"
+        page.keyboard.press(key)
+        state = "rejected" if key == "r" else "accepted"
+        page.locator(f"#sample-{sample_id}.state-{state}").wait_for()
+        settle(page)
+        expected[sample_id] = state
+        if i == 10:
+            page.screenshot(path="/tmp/review-middle.png", full_page=False)
+    assert len(expected) == 30
+
+    # u undoes the last action (the 30th sample's accept); k and r redo it as a reject.
+    last = max(expected, key=lambda pk: -pk)  # the oldest sample is the last in the list
+    page.keyboard.press("u")
+    page.locator(f"#sample-{last}.state-unreviewed").wait_for()
+    settle(page)
+    assert _selected_id(page) == last
+    page.keyboard.press("r")
+    page.locator(f"#sample-{last}.state-rejected").wait_for()
+    settle(page)
+    expected[last] = "rejected"
+    page.screenshot(path="/tmp/review-done.png", full_page=True)
+
+    states = dict(Sample.objects.values_list("id", "review_state"))
+    assert states == expected
+    version = DatasetVersion.objects.get(dataset__name="tickets")
+    assert version.rejected_count == sum(s == "rejected" for s in expected.values())
+    assert page.evaluate("window.__xss === undefined")
