@@ -20,7 +20,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from . import selectors
 from .models import ReviewState, Sample
-from .row_actions import row_actions
+from .row_actions import label_buttons, row_actions
+from .selectors_review import LabelChoices
 
 STATE_LABELS = dict(ReviewState.choices)
 
@@ -166,12 +167,19 @@ class RowOptions:
     field_order: Sequence[str] = ()
 
 
-def sample_row(sample: Sample, options: RowOptions) -> SafeString:
+def sample_row(
+    sample: Sample, options: RowOptions, choices: LabelChoices | None = None, error: str = ""
+) -> SafeString:
     """One row. Only `_meta` and `sample_body` carry sample content, and both are escaped;
     the rest is ids, fixed words, the URL prefix and (escaped) labels. The data-* attributes
     are what the keyboard review (static/seedbed/dataset-review.js) reads and undoes."""
     pk, state, prefix = int(sample.pk), _esc(sample.review_state), _esc(options.prefix)
-    actions = row_actions(sample, prefix) if options.can_edit else ""
+    actions = ""
+    if options.can_edit:
+        actions = label_buttons(sample, prefix, choices) if choices and choices.labels else ""
+        actions += row_actions(sample, prefix)
+    if error:
+        actions += f'<small class="error row-error" role="alert">{_esc(error)}</small>'
     labels = _esc(json.dumps(sample.labels if isinstance(sample.labels, list) else []))
     body = sample_body(sample, options.task_type, options.field_order)
     html = (

@@ -303,6 +303,31 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
     return sample
 
 
+def sample_label(
+    *, membership: Membership, sample: Sample, label: str = "", labels: list[str] | None = None
+) -> Sample:
+    """One label button: a single-label sample takes `label`, a multi-label one adds or
+    removes it; or `labels` replaces them all (an undo). Checked like any edit."""
+    require_editor(membership)
+    payload = dict(sample.payload) if isinstance(sample.payload, dict) else {}
+    multi = "labels" in payload and "label" not in payload
+    if labels is None:
+        if not label:
+            raise ValidationError({"label": "Choose a label."})
+        current = [x for x in payload.get("labels") or [] if isinstance(x, str)]
+        toggled = [x for x in current if x != label] + ([] if label in current else [label])
+        labels = toggled if multi else [label]
+    if not all(isinstance(x, str) for x in labels):
+        raise ValidationError({"label": "Labels are strings."})
+    if multi:
+        payload["labels"] = labels
+    elif len(labels) == 1:
+        payload["label"] = labels[0]
+    else:
+        raise ValidationError({"label": "A single-label sample has exactly one label."})
+    return sample_edit(membership=membership, sample=sample, payload=payload)
+
+
 def open_versions_close(*, dataset: Dataset) -> None:
     """Close versions whose run has finished but that nobody closed (a crashed finisher)."""
     pending = [

@@ -10,6 +10,7 @@ urlpatterns: list = [
     path("samples/<int:sample_id>/", views_samples.sample_row, name="sample_row"),
     path("samples/<int:sample_id>/review/", views_samples.sample_review, name="sample_review"),
     path("samples/<int:sample_id>/edit/", views_samples.sample_edit, name="sample_edit"),
+    path("samples/<int:sample_id>/labels/", views_samples.sample_labels, name="sample_labels"),
     path(
         "samples/<int:sample_id>/lineage/",
         views_samples.sample_lineage,

@@ -55,9 +55,10 @@ def _readable(value: Any, field_order: Sequence[str] = ()) -> Any:
     return value
 
 
-def _row(request: HttpRequest, sample: Sample, status: int = 200) -> HttpResponse:
-    context = {"sample": sample, "dataset": sample.dataset}
-    return render(request, f"{DETAIL}#sample-row", context, status=status)
+def _row(request: HttpRequest, sample: Sample, error: str = "") -> HttpResponse:
+    # 200 with an error too: htmx swaps only successful responses.
+    context = {"sample": sample, "dataset": sample.dataset, "row_error": error}
+    return render(request, f"{DETAIL}#sample-row", context)
 
 
 def _editor(request: HttpRequest, sample: Sample, text: str, error: str = "") -> HttpResponse:
@@ -129,6 +130,30 @@ def sample_review(request: HttpRequest, membership: Membership, sample_id: int) 
         )
     except ValidationError as exc:
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain")
+    return _row(request, sample)
+
+
+@project_view
+@require_POST
+def sample_labels(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
+    """A label button (`label`), or every label at once (`labels`, a JSON list: an undo)."""
+    sample = selectors.sample_get(membership.project, sample_id)
+    labels = None
+    try:
+        if "labels" in request.POST:
+            labels = parse_json(request.POST["labels"], "labels")
+            if not isinstance(labels, list):
+                raise ValidationError("labels must be a JSON list.")
+        sample = services.sample_label(
+            membership=membership,
+            sample=sample,
+            label=request.POST.get("label", "").strip(),
+            labels=labels,
+        )
+    except InputError as exc:
+        return _row(request, sample, exc.message)
+    except ValidationError as exc:
+        return _row(request, sample, " ".join(exc.messages))
     return _row(request, sample)
 
 

@@ -46,12 +46,19 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     assert page.locator("#shortcuts").get_attribute("open") is not None
     page.keyboard.press("?")
 
-    # Newest first: sample i of the list is the (29 - i)th inserted. Every 4th is rejected,
-    # the others accepted; a/r move on to the next sample by themselves.
+    # Every 4th sample is rejected, the others accepted; every 3rd (all "shipping") first
+    # gets the label of key 1 ("account": the dataset's labels are sorted). a/r move on.
     page.keyboard.press("j")
     expected: dict[int, str] = {}
+    relabelled: set[int] = set()
     for i in range(30):
         sample_id = _selected_id(page)
+        if i % 3 == 1:
+            page.keyboard.press("1")
+            page.locator(f"#sample-{sample_id}.state-edited").wait_for()
+            settle(page)
+            relabelled.add(sample_id)
+            assert _selected_id(page) == sample_id
         key = "r" if i % 4 == 0 else "a"
         page.keyboard.press(key)
         state = "rejected" if key == "r" else "accepted"
@@ -76,6 +83,9 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
 
     states = dict(Sample.objects.values_list("id", "review_state"))
     assert states == expected
+    labels = dict(Sample.objects.values_list("id", "payload__label"))
+    assert {pk for pk, label in labels.items() if label == "account"} >= relabelled
+    assert len(relabelled) == 10
     version = DatasetVersion.objects.get(dataset__name="tickets")
     assert version.rejected_count == sum(s == "rejected" for s in expected.values())
     assert page.evaluate("window.__xss === undefined")

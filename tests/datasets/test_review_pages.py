@@ -63,3 +63,73 @@ def test_another_projects_sample_is_404(owner_client):
     assert owner_client.post(url, {"state": "accepted"}, **HTMX).status_code == 404
     sample.refresh_from_db()
     assert sample.review_state == "unreviewed"
+
+
+def _labels_url(sample: Sample) -> str:
+    return f"/datasets/samples/{sample.pk}/labels/"
+
+
+def test_label_buttons_follow_the_labels_and_set_one(owner_client, tickets):
+    sample = Sample.objects.get(payload__label="billing")
+    html = owner_client.get(f"/datasets/{tickets.pk}/").content.decode()
+    assert '<div class="label-buttons" role="group" aria-label="Label">' in html
+    # The dataset's labels in order, keyed 1, 2, 3; the carried one pressed.
+    for number, label in enumerate(["account", "billing", "shipping"], 1):
+        assert f'data-key="{number}"' in html and f">{label} <kbd>{number}</kbd>" in html
+    response = owner_client.post(_labels_url(sample), {"label": "shipping"}, **HTMX)
+    assert response.status_code == 200
+    row = response.content.decode()
+    assert 'data-state="edited"' in row and 'data-labels="[&quot;shipping&quot;]"' in row
+    sample.refresh_from_db()
+    assert (sample.payload["label"], sample.labels) == ("shipping", ["shipping"])
+    assert sample.lineage["before_edit"]["label"] == "billing"
+
+
+def test_an_unknown_label_is_an_inline_error_and_changes_nothing(owner_client, tickets):
+    sample = Sample.objects.get(payload__label="billing")
+    for data in ({"label": "<b>nope</b>"}, {"labels": "not json"}, {"labels": '{"a": 1}'}, {}):
+        response = owner_client.post(_labels_url(sample), data, **HTMX)
+        assert response.status_code == 200, data
+        html = response.content.decode()
+        assert 'class="error row-error" role="alert"' in html, data
+        assert "<b>nope</b>" not in html
+    sample.refresh_from_db()
+    assert (sample.payload["label"], sample.review_state) == ("billing", "unreviewed")
+
+
+def test_multi_label_buttons_toggle_and_undo_sets_them_all(owner, owner_client):
+    payloads = [
+        {"text": "Refund and late parcel.", "labels": ["billing", "shipping"]},
+        {"text": "Locked out.", "labels": ["account"]},
+        # Without a spec, an edit may use the labels the dataset's samples carry.
+        {"text": "Charged twice.", "labels": ["billing"]},
+    ]
+    dataset = add_version(owner.project, "multi", payloads).dataset
+    sample = Sample.objects.get(text="Refund and late parcel.")
+    html = owner_client.get(f"/datasets/{dataset.pk}/").content.decode()
+    assert 'aria-label="Labels (any number)"' in html
+    owner_client.post(_labels_url(sample), {"label": "billing"}, **HTMX)
+    sample.refresh_from_db()
+    assert sample.labels == ["shipping"]
+    owner_client.post(_labels_url(sample), {"label": "account"}, **HTMX)
+    sample.refresh_from_db()
+    assert sorted(sample.labels) == ["account", "shipping"]
+    undo = {"labels": '["billing", "shipping"]'}
+    response = owner_client.post(_labels_url(sample), undo, **HTMX)
+    assert "row-error" not in response.content.decode()
+    sample.refresh_from_db()
+    assert sorted(sample.labels) == ["billing", "shipping"]
+
+
+def test_labels_of_another_projects_sample_are_404_and_viewers_403(owner_client, tickets):
+    from django.test import Client
+
+    other = MembershipFactory()
+    add_version(other.project, "theirs", [classification(1)])
+    theirs = Sample.objects.get(dataset__project=other.project)
+    assert owner_client.post(_labels_url(theirs), {"label": "billing"}).status_code == 404
+    viewer = MembershipFactory(project=tickets.project, role="viewer")
+    client = Client()
+    client.force_login(viewer.user)
+    mine = Sample.objects.filter(dataset=tickets)[0]
+    assert client.post(_labels_url(mine), {"label": "billing"}).status_code == 403

@@ -6,7 +6,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
-from apps.datasets import rows, selectors
+from apps.datasets import rows, selectors, selectors_review
 from apps.specs.models import TaskType
 
 register = template.Library()
@@ -31,6 +31,12 @@ def _field_order(context: template.Context) -> list[str]:
     return cache["field_order"]
 
 
+def _label_choices(
+    context: template.Context, samples: Any
+) -> dict[int, selectors_review.LabelChoices]:
+    return selectors_review.label_choices(context["dataset"], list(samples))
+
+
 def _row_options(context: template.Context) -> rows.RowOptions:
     cache = context.render_context
     if "row_options" not in cache:
@@ -44,15 +50,18 @@ def _row_options(context: template.Context) -> rows.RowOptions:
 
 
 @register.simple_tag(takes_context=True)
-def sample_row(context: template.Context, sample: Any) -> SafeString:
-    return rows.sample_row(sample, _row_options(context))
+def sample_row(context: template.Context, sample: Any, error: str = "") -> SafeString:
+    options = _row_options(context)
+    choices = _label_choices(context, [sample]) if options.can_edit else {}
+    return rows.sample_row(sample, options, choices.get(sample.pk), error)
 
 
 @register.simple_tag(takes_context=True)
 def sample_rows(context: template.Context, samples: Any) -> SafeString:
     """All rows of a page in one tag (a template loop per row costs more than the query)."""
     options = _row_options(context)
-    html = "".join(rows.sample_row(s, options) for s in samples)
+    choices = _label_choices(context, samples) if options.can_edit else {}
+    html = "".join(rows.sample_row(s, options, choices.get(s.pk)) for s in samples)
     return mark_safe(html)  # noqa: S308 - each row is built with format_html
 
 
