@@ -64,6 +64,13 @@ class DatasetVersion(models.Model):
     rejected_labels = models.JSONField(
         default=dict, blank=True, help_text="Label counts of those rejected samples."
     )
+    # Kept the same way, for the review progress ("312 of 1,000 reviewed").
+    accepted_count = models.PositiveIntegerField(
+        default=0, help_text="Samples of this version that are accepted now."
+    )
+    edited_count = models.PositiveIntegerField(
+        default=0, help_text="Samples of this version that are edited (and not since reviewed)."
+    )
     # jsonb keeps no key order, so a custom dataset's columns come from here: the run's
     # schema, or the fields of an imported file in the order it first had them.
     field_order = OrderedJSONField(
@@ -102,6 +109,16 @@ class Sample(models.Model):
     review_state = models.CharField(
         max_length=12, choices=ReviewState.choices, default=ReviewState.UNREVIEWED
     )
+    # Who set the review state last, and when (a review, an edit or an undo).
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # never looked up by user; an index would slow every ingest
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     search = models.GeneratedField(
         expression=models.Func(
             models.Value("english"),

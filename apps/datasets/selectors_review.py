@@ -1,4 +1,5 @@
-"""Reads of the dataset page's review: the label buttons of a page of samples.
+"""Reads of the dataset page's review: the label buttons of a page of samples, and the
+review progress of a version.
 
 Like selectors.py, every function takes the caller's dataset (already checked against the
 user's project), so tenancy stays in one place.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from apps.specs.models import TaskType
 
 from .models import Dataset, Sample
-from .selectors import label_distribution
+from .selectors import label_distribution, version_rows, version_size
 
 KEYED_LABELS = 9  # the keys 1–9
 
@@ -53,3 +54,27 @@ def label_choices(dataset: Dataset, samples: Sequence[Sample]) -> dict[int, Labe
             labels = fallback
         choices[sample.pk] = LabelChoices(labels=labels, multi=_is_multi(sample))
     return choices
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    total: int
+    accepted: int
+    rejected: int
+    edited: int
+
+    @property
+    def reviewed(self) -> int:
+        return self.accepted + self.rejected + self.edited
+
+
+def review_progress(dataset: Dataset, version: int, total: int | None = None) -> ReviewProgress:
+    """How much of version n (versions 1..n) is reviewed, from the counters every review
+    keeps per version: no sample is read. `total` is the version's size if known."""
+    rows = [v for v in version_rows(dataset) if v.number <= version]
+    return ReviewProgress(
+        total=version_size(dataset, version) if total is None else total,
+        accepted=sum(v.accepted_count for v in rows),
+        rejected=sum(v.rejected_count for v in rows),
+        edited=sum(v.edited_count for v in rows),
+    )

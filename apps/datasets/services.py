@@ -203,25 +203,37 @@ def _adjust_label_counts(sample: Sample, old: list[str], new: list[str]) -> None
     version.save(update_fields=["added_labels"])
 
 
-def _adjust_rejected(
+# The per-version counter of each review state that has one.
+STATE_COUNTERS = {
+    ReviewState.ACCEPTED: "accepted_count",
+    ReviewState.REJECTED: "rejected_count",
+    ReviewState.EDITED: "edited_count",
+}
+
+
+def _adjust_review_counts(
     sample: Sample, old_state: str, new_state: str, old_labels: list[str], new_labels: list[str]
 ) -> None:
-    """Keep the version's count of rejected samples and their labels right."""
+    """Keep the version's counts of accepted, edited and rejected samples (and the rejected
+    ones' labels) right, in the caller's transaction: pages never count samples."""
     was, now = old_state == ReviewState.REJECTED, new_state == ReviewState.REJECTED
-    if not was and not now:
+    if old_state == new_state and not (now and sorted(old_labels) != sorted(new_labels)):
         return
     version = DatasetVersion.objects.select_for_update().get(
         dataset_id=sample.dataset_id, number=sample.version
     )
+    changed = {"rejected_labels"}
+    for state, step in ((old_state, -1), (new_state, 1)):
+        if name := STATE_COUNTERS.get(state):  # type: ignore[call-overload]
+            setattr(version, name, getattr(version, name) + step)
+            changed.add(name)
     counts = Counter(version.rejected_labels)
     if was:
-        version.rejected_count -= 1
         counts.subtract(old_labels)
     if now:
-        version.rejected_count += 1
         counts.update(new_labels)
     version.rejected_labels = {label: n for label, n in counts.items() if n > 0}
-    version.save(update_fields=["rejected_count", "rejected_labels"])
+    version.save(update_fields=sorted(changed))
 
 
 # --- review and edit -------------------------------------------------------------------
@@ -241,9 +253,13 @@ def sample_review(*, membership: Membership, sample: Sample, state: str) -> Samp
         current = (
             Sample.objects.select_for_update().only("review_state", "labels").get(pk=sample.pk)
         )
-        Sample.objects.filter(pk=sample.pk).update(review_state=state)
-        _adjust_rejected(sample, current.review_state, state, current.labels, current.labels)
+        reviewed_at = timezone.now()
+        Sample.objects.filter(pk=sample.pk).update(
+            review_state=state, reviewed_by=membership.user, reviewed_at=reviewed_at
+        )
+        _adjust_review_counts(sample, current.review_state, state, current.labels, current.labels)
     sample.review_state = state
+    sample.reviewed_by, sample.reviewed_at = membership.user, reviewed_at
     return sample
 
 
@@ -287,12 +303,14 @@ def sample_edit(*, membership: Membership, sample: Sample, payload: Any) -> Samp
                 labels=checked.labels,
                 lineage=lineage,
                 review_state=ReviewState.EDITED,
+                reviewed_by=membership.user,
+                reviewed_at=timezone.now(),
             )
             from .neardup import sample_bands_write
 
             sample_bands_write(dataset_id=sample.dataset_id, samples=[(sample.pk, checked.text)])
             _adjust_label_counts(sample, old_labels, checked.labels)
-            _adjust_rejected(
+            _adjust_review_counts(
                 sample, sample.review_state, ReviewState.EDITED, old_labels, checked.labels
             )
     except IntegrityError as exc:

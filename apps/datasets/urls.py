@@ -6,6 +6,11 @@ urlpatterns: list = [
     path("", views.dataset_list, name="dataset_list"),
     path("import/", views.dataset_import, name="dataset_import"),
     path("<int:dataset_id>/", views.dataset_detail, name="dataset_detail"),
+    path(
+        "<int:dataset_id>/progress/",
+        views.dataset_review_progress,
+        name="dataset_review_progress",
+    ),
     path("<int:dataset_id>/export/", views_exports.dataset_export, name="dataset_export"),
     path("samples/<int:sample_id>/", views_samples.sample_row, name="sample_row"),
     path("samples/<int:sample_id>/review/", views_samples.sample_review, name="sample_review"),

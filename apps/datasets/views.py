@@ -6,16 +6,17 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from apps.core.models import Membership
 from apps.core.services import require_editor
 from apps.core.web import MissingPart, int_or_none, project_view, upload_name
 from apps.specs.models import TaskType
 
-from . import importing, selectors, services
+from . import importing, selectors, selectors_review, services
 from .models import Dataset, ExportFormat, ReviewState
 
 DETAIL = "datasets/dataset_detail.html"
@@ -153,6 +154,9 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
     kept, rejected = selectors.label_distribution_kept(dataset, context["version"], labels)
     kept_counts = dict(kept)
     context.update(
+        progress=selectors_review.review_progress(
+            dataset, context["version"], current.total if current else None
+        ),
         versions=versions,
         current=current,
         labels=labels,
@@ -175,3 +179,21 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         ],
     )
     return render(request, DETAIL, context)
+
+
+@project_view
+@require_GET
+def dataset_review_progress(
+    request: HttpRequest, membership: Membership, dataset_id: int
+) -> HttpResponse:
+    """The progress line alone: the page asks for it again after each review."""
+    dataset = selectors.dataset_get(membership.project, dataset_id)
+    version = int_or_none(request.GET.get("version")) or dataset.latest_version
+    if not 1 <= version <= dataset.latest_version:
+        raise Http404(selectors.version_missing(dataset, version))
+    context = {
+        "dataset": dataset,
+        "version": version,
+        "progress": selectors_review.review_progress(dataset, version),
+    }
+    return render(request, f"{DETAIL}#review-progress", context)

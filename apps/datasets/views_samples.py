@@ -58,7 +58,11 @@ def _readable(value: Any, field_order: Sequence[str] = ()) -> Any:
 def _row(request: HttpRequest, sample: Sample, error: str = "") -> HttpResponse:
     # 200 with an error too: htmx swaps only successful responses.
     context = {"sample": sample, "dataset": sample.dataset, "row_error": error}
-    return render(request, f"{DETAIL}#sample-row", context)
+    response = render(request, f"{DETAIL}#sample-row", context)
+    if request.method == "POST" and not error:
+        # The page's review progress line asks for its new counts.
+        response["HX-Trigger"] = "sample-reviewed"
+    return response
 
 
 def _editor(request: HttpRequest, sample: Sample, text: str, error: str = "") -> HttpResponse:

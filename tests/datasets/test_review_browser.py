@@ -40,6 +40,7 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     page.get_by_role("link", name="Datasets").click()
     page.get_by_role("link", name="tickets").click()
     page.locator(".sample").nth(29).wait_for()
+    assert "0 of 30 reviewed" in page.locator("#review-progress").inner_text()
     page.screenshot(path="/tmp/review-start.png", full_page=True)
 
     page.keyboard.press("?")
@@ -79,6 +80,11 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     page.locator(f"#sample-{last}.state-rejected").wait_for()
     settle(page)
     expected[last] = "rejected"
+    rejected = sum(s == "rejected" for s in expected.values())
+    assert rejected == 9
+    # The progress line follows each review without a reload.
+    page.get_by_text("30 of 30 reviewed").wait_for()
+    assert "21 accepted, 9 rejected" in page.locator("#review-progress").inner_text()
     page.screenshot(path="/tmp/review-done.png", full_page=True)
 
     states = dict(Sample.objects.values_list("id", "review_state"))
@@ -87,5 +93,7 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     assert {pk for pk, label in labels.items() if label == "account"} >= relabelled
     assert len(relabelled) == 10
     version = DatasetVersion.objects.get(dataset__name="tickets")
-    assert version.rejected_count == sum(s == "rejected" for s in expected.values())
+    assert (version.accepted_count, version.rejected_count, version.edited_count) == (21, 9, 0)
+    assert set(Sample.objects.values_list("reviewed_by__username", flat=True)) == {"kira"}
+    assert Sample.objects.filter(reviewed_at=None).count() == 0
     assert page.evaluate("window.__xss === undefined")

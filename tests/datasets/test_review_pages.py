@@ -133,3 +133,74 @@ def test_labels_of_another_projects_sample_are_404_and_viewers_403(owner_client,
     client.force_login(viewer.user)
     mine = Sample.objects.filter(dataset=tickets)[0]
     assert client.post(_labels_url(mine), {"label": "billing"}).status_code == 403
+
+
+def _counts(dataset) -> list[tuple[int, int, int, int]]:
+    from apps.datasets.models import DatasetVersion
+
+    return list(
+        DatasetVersion.objects.filter(dataset=dataset)
+        .order_by("number")
+        .values_list("number", "accepted_count", "rejected_count", "edited_count")
+    )
+
+
+def test_reviews_keep_the_counters_and_record_who_and_when(owner, owner_client, tickets):
+    add_version(owner.project, "tickets", [classification(i) for i in range(10, 12)])
+    first, second, third = Sample.objects.filter(version=1).order_by("id")
+    newer = Sample.objects.filter(version=2).order_by("id")[0]
+    review = "/datasets/samples/{}/review/"
+    response = owner_client.post(review.format(first.pk), {"state": "accepted"}, **HTMX)
+    assert response["HX-Trigger"] == "sample-reviewed"
+    owner_client.post(review.format(second.pk), {"state": "rejected"}, **HTMX)
+    owner_client.post(review.format(newer.pk), {"state": "accepted"}, **HTMX)
+    owner_client.post(_labels_url(third), {"label": "shipping"}, **HTMX)
+    assert _counts(tickets) == [(1, 1, 1, 1), (2, 1, 0, 0)]
+    # Changing one's mind moves a sample between counters; unreviewed leaves them all.
+    owner_client.post(review.format(first.pk), {"state": "rejected"}, **HTMX)
+    owner_client.post(review.format(third.pk), {"state": "accepted"}, **HTMX)
+    owner_client.post(review.format(newer.pk), {"state": "unreviewed"}, **HTMX)
+    assert _counts(tickets) == [(1, 1, 2, 0), (2, 0, 0, 0)]
+    first.refresh_from_db()
+    assert first.reviewed_by == owner.user and first.reviewed_at is not None
+
+    html = owner_client.get(f"/datasets/{tickets.pk}/").content.decode()
+    assert "<strong>3 of 5 reviewed</strong> in v2;\n  1 accepted, 2 rejected</span>" in html
+    html = owner_client.get(f"/datasets/{tickets.pk}/?version=1").content.decode()
+    assert "<strong>3 of 3 reviewed</strong> in v1;" in html
+    fragment = owner_client.get(f"/datasets/{tickets.pk}/progress/?version=2", **HTMX)
+    assert fragment.status_code == 200
+    text = fragment.content.decode()
+    assert text.lstrip().startswith('<p id="review-progress"') and "3 of 5 reviewed" in text
+
+
+def test_a_failed_review_changes_no_counter(owner_client, tickets):
+    sample = Sample.objects.order_by("id")[0]
+    review = f"/datasets/samples/{sample.pk}/review/"
+    assert owner_client.post(review, {"state": "bogus"}, **HTMX).status_code == 400
+    response = owner_client.post(_labels_url(sample), {"label": "nope"}, **HTMX)
+    assert "row-error" in response.content.decode() and "HX-Trigger" not in response
+    assert _counts(tickets) == [(1, 0, 0, 0)]
+
+
+def test_progress_of_a_missing_version_or_another_project_is_404(owner_client, tickets):
+    assert owner_client.get(f"/datasets/{tickets.pk}/progress/?version=9").status_code == 404
+    other = MembershipFactory()
+    theirs = add_version(other.project, "theirs", [classification(1)]).dataset
+    assert owner_client.get(f"/datasets/{theirs.pk}/progress/").status_code == 404
+
+
+def test_the_migration_counts_the_reviews_already_stored(owner):
+    from django.db import connection
+
+    from apps.datasets.migrations import __name__ as package
+
+    migration = __import__(f"{package}.0009_review_progress", fromlist=["COUNT_REVIEWED"])
+    version = add_version(owner.project, "tickets", [classification(i) for i in range(4)])
+    a, b, c, _ = Sample.objects.order_by("id")
+    Sample.objects.filter(pk__in=[a.pk, b.pk]).update(review_state="accepted")
+    Sample.objects.filter(pk=c.pk).update(review_state="edited")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.COUNT_REVIEWED)
+    version.refresh_from_db()
+    assert (version.accepted_count, version.edited_count) == (2, 1)

@@ -76,6 +76,7 @@ class Command(BaseCommand):
         now = timezone.now()
         labels: Counter[str] = Counter()
         rejected: Counter[str] = Counter()
+        accepted = 0
         connection.ensure_connection()
         raw = connection.connection
         assert raw is not None
@@ -85,6 +86,7 @@ class Command(BaseCommand):
                 state = rng.choices(states, (85, 10, 5))[0]
                 if state == ReviewState.REJECTED:
                     rejected[label] += 1
+                accepted += state == ReviewState.ACCEPTED
                 copy.write_row(
                     (
                         version.dataset_id,
@@ -104,4 +106,5 @@ class Command(BaseCommand):
             added_labels=dict(labels),
             rejected_count=rejected.total(),
             rejected_labels=dict(rejected),
+            accepted_count=accepted,
         )
