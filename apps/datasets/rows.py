@@ -165,6 +165,7 @@ class RowOptions:
     can_edit: bool
     prefix: str
     field_order: Sequence[str] = ()
+    compact: bool = False  # the table view: one line each, the rest behind <details>
 
 
 def sample_row(
@@ -182,17 +183,37 @@ def sample_row(
         actions += f'<small class="error row-error" role="alert">{_esc(error)}</small>'
     labels = _esc(json.dumps(sample.labels if isinstance(sample.labels, list) else []))
     body = sample_body(sample, options.task_type, options.field_order)
-    html = (
-        f'<article class="sample state-{state}" id="sample-{pk}" data-state="{state}" '
-        f'data-url="{prefix}{pk}/" data-labels="{labels}">'
-        f'<div class="sample-head"><span class="sample-id">#{pk}</span>'
+    badge = (
+        f'<span class="review-badge {state}">'
+        f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span>"
+    )
+    trail = (
         f'<a class="trail-link" href="{prefix}{pk}/lineage/" title="Where this sample came from '
         f'and every step that made it">Trail</a>'
         f'<span class="muted">{_esc(_meta(sample))}</span>{_source(sample)}'
-        f'<span class="review-badge {state}">'
-        f"{_esc(STATE_LABELS.get(sample.review_state, sample.review_state))}</span></div>"
-        # htmx ignores everything inside: the content is untrusted.
-        f'<div class="sample-body" hx-disable>{body}</div>'
-        f"{actions}</article>"
+    )
+    # htmx ignores everything inside hx-disable: the content is untrusted.
+    if options.compact:
+        content = (
+            f'<details class="sample-line"><summary><span class="sample-id">#{pk}</span>{badge}'
+            f'<span class="sample-preview" hx-disable>{_esc(_preview(sample.text))}</span>'
+            f'</summary><div class="sample-head">{trail}</div>'
+            f'<div class="sample-body" hx-disable>{body}</div></details>'
+        )
+    else:
+        content = (
+            f'<div class="sample-head"><span class="sample-id">#{pk}</span>{trail}{badge}</div>'
+            f'<div class="sample-body" hx-disable>{body}</div>'
+        )
+    compact = " compact" if options.compact else ""
+    html = (
+        f'<article class="sample{compact} state-{state}" id="sample-{pk}" data-state="{state}" '
+        f'data-url="{prefix}{pk}/" data-labels="{labels}">{content}{actions}</article>'
     )
     return mark_safe(html)  # noqa: S308 - built from escaped pieces only
+
+
+def _preview(text: str, size: int = 160) -> str:
+    """The start of a sample's text on one line (the table view); escaped by the caller."""
+    line = " ".join(text.split())
+    return line if len(line) <= size else line[: size - 1] + "…"

@@ -18,6 +18,7 @@ from apps.specs.models import TaskType
 
 from . import importing, selectors, selectors_review, services
 from .models import Dataset, ExportFormat, ReviewState
+from .sample_view import CARDS, TABLE, sample_view
 
 DETAIL = "datasets/dataset_detail.html"
 
@@ -133,10 +134,14 @@ def dataset_detail(request: HttpRequest, membership: Membership, dataset_id: int
         q=filters.q or None,
         after_id=cursor,
     )
+    view = sample_view(request)
     context: dict[str, Any] = {
         "dataset": dataset,
         "filters": filters,
         "samples": samples,
+        "compact": view == TABLE,
+        "view_links": [(name, name.title(), filters.params(view=name)) for name in (CARDS, TABLE)],
+        "sample_view": view,
         "more_query": filters.params(cursor=next_cursor) if next_cursor else "",
         "version": filters.version or dataset.latest_version,
         "review_states": ReviewState.choices,

@@ -16,6 +16,7 @@ from apps.core.web import project_view
 
 from . import selectors, services
 from .models import Sample
+from .sample_view import TABLE, sample_view
 
 DETAIL = "datasets/dataset_detail.html"
 
@@ -57,7 +58,12 @@ def _readable(value: Any, field_order: Sequence[str] = ()) -> Any:
 
 def _row(request: HttpRequest, sample: Sample, error: str = "") -> HttpResponse:
     # 200 with an error too: htmx swaps only successful responses.
-    context = {"sample": sample, "dataset": sample.dataset, "row_error": error}
+    context = {
+        "sample": sample,
+        "dataset": sample.dataset,
+        "row_error": error,
+        "compact": sample_view(request) == TABLE,
+    }
     response = render(request, f"{DETAIL}#sample-row", context)
     if request.method == "POST" and not error:
         # The page's review progress line asks for its new counts.

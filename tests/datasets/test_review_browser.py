@@ -97,3 +97,19 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     assert set(Sample.objects.values_list("reviewed_by__username", flat=True)) == {"kira"}
     assert Sample.objects.filter(reviewed_at=None).count() == 0
     assert page.evaluate("window.__xss === undefined")
+
+    # The table view: one line per sample, remembered on the next visit; the keys work there.
+    page.get_by_role("link", name="Table").click()
+    page.locator(".sample.compact").nth(29).wait_for()
+    page.reload()
+    page.locator(".sample.compact").nth(29).wait_for()
+    page.keyboard.press("j")
+    first = _selected_id(page)
+    page.keyboard.press("u")  # nothing of this page to undo yet: nothing happens
+    page.keyboard.press("a")
+    page.locator(f"#sample-{first}.compact.state-accepted").wait_for()
+    settle(page)
+    page.locator(".sample.compact summary").nth(2).click()
+    page.screenshot(path="/tmp/review-table.png", full_page=False)
+    assert Sample.objects.get(pk=first).review_state == "accepted"
+    assert page.evaluate("window.__xss === undefined")

@@ -204,3 +204,31 @@ def test_the_migration_counts_the_reviews_already_stored(owner):
         cursor.execute(migration.COUNT_REVIEWED)
     version.refresh_from_db()
     assert (version.accepted_count, version.edited_count) == (2, 1)
+
+
+def test_the_table_view_is_remembered_and_escapes_the_text(owner, owner_client):
+    payloads = [classification(1), {"text": "<script>alert(1)</script> bad", "label": "billing"}]
+    dataset = add_version(owner.project, "tickets", payloads).dataset
+    page = f"/datasets/{dataset.pk}/"
+    html = owner_client.get(page).content.decode()
+    assert '<article class="sample state-unreviewed"' in html and "compact" not in html
+    assert f'href="/datasets/{dataset.pk}/?view=table">Table</a>' in html
+
+    html = owner_client.get(page + "?view=table").content.decode()
+    assert '<article class="sample compact state-unreviewed"' in html
+    assert (
+        '<span class="sample-preview" hx-disable>&lt;script&gt;alert(1)&lt;/script&gt; bad' in html
+    )
+    assert "<script>alert(1)" not in html
+    assert 'aria-current="true">Table</a>' in html
+    # Remembered: the next visit, the filtered list and a reviewed row are in the table too.
+    assert '<article class="sample compact' in owner_client.get(page).content.decode()
+    fragment = owner_client.get(page + "?q=bad", **HTMX).content.decode()
+    assert '<article class="sample compact' in fragment
+    sample = Sample.objects.get(payload__label="billing")
+    row = owner_client.post(f"/datasets/samples/{sample.pk}/review/", {"state": "accepted"}, **HTMX)
+    assert row.content.decode().startswith('<article class="sample compact state-accepted"')
+
+    owner_client.get(page + "?view=cards")
+    assert "sample compact" not in owner_client.get(page).content.decode()
+    assert owner_client.get(page + "?view=bogus").status_code == 200

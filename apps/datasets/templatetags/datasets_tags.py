@@ -45,6 +45,7 @@ def _row_options(context: template.Context) -> rows.RowOptions:
             can_edit=_can_edit(context),
             prefix=_prefix(context),
             field_order=_field_order(context),
+            compact=bool(context.get("compact")),
         )
     return cache["row_options"]
 
