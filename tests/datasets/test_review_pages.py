@@ -232,3 +232,14 @@ def test_the_table_view_is_remembered_and_escapes_the_text(owner, owner_client):
     owner_client.get(page + "?view=cards")
     assert "sample compact" not in owner_client.get(page).content.decode()
     assert owner_client.get(page + "?view=bogus").status_code == 200
+
+
+def test_the_trail_page_says_who_reviewed_a_sample_and_when(owner, owner_client, tickets):
+    sample = Sample.objects.order_by("id")[0]
+    owner.user.username = "<b>rev</b>"
+    owner.user.save()
+    html = owner_client.get(f"/datasets/samples/{sample.pk}/lineage/").content.decode()
+    assert "reviewed-by" not in html
+    owner_client.post(f"/datasets/samples/{sample.pk}/review/", {"state": "rejected"}, **HTMX)
+    html = owner_client.get(f"/datasets/samples/{sample.pk}/lineage/").content.decode()
+    assert '<span class="reviewed-by">by &lt;b&gt;rev&lt;/b&gt; on 20' in html
