@@ -99,6 +99,14 @@
     if (row && event.isTrusted) { advanceAfterSwap = false; selectedId = row.id.replace("sample-", ""); mark(row); }
   });
 
+  // A refused review (a 400: nothing swapped) neither moves on nor leaves an undo behind.
+  document.addEventListener("htmx:responseError", function (event) {
+    var source = event.detail && event.detail.elt;
+    if (!advanceAfterSwap || !source || !source.closest || !source.closest("#results .sample")) return;
+    advanceAfterSwap = false;
+    undoStack.pop();
+  });
+
   // Rows are swapped whole: the new one takes the selection over; an accept or reject moves on.
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.elt;
