@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from apps.runs import services
 from apps.runs.models import Run, RunStatus
+from tests.benchmarks.cpu import cpu_snapshot, postmaster_pid
 from tests.factories import MembershipFactory, ProviderFactory
 from tests.queries import count_queries
 from tests.runs.factories import SpecVersionFactory, insert_samples, queued_run
@@ -60,9 +61,13 @@ def fake_provider_process():
             break
         except httpx.HTTPError:
             time.sleep(0.1)
+    FAKE_PID[url] = proc.pid
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+FAKE_PID: dict[str, int] = {}
 
 
 def finished_run(processes, **params) -> Run:
@@ -92,10 +97,17 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
     ideal = math.ceil(1000 / 32) * 0.1
     ratios = []
     # Three runs, each into its own dataset: the machine's neighbours make single runs vary.
+    pids = (
+        celery_processes.procs["worker"].pid,
+        FAKE_PID[fake_provider_process],
+        postmaster_pid(),
+    )
     for attempt in range(1, REPEATS + 1):
+        before = cpu_snapshot(*pids)
         run = finished_run(
             celery_processes, dataset_name=f"tickets-{attempt}", num_samples=5000, **common
         )
+        cpu = {k: v - before[k] for k, v in cpu_snapshot(*pids).items()}
         run.refresh_from_db()
         assert run.status == RunStatus.SUCCEEDED, run.error
         assert (run.accepted, run.calls) == (5000, 1000)
@@ -106,7 +118,8 @@ def test_orchestration_5000_samples(celery_processes, fake_provider_process):
         print(
             f"\n[bench orchestration] run {attempt}: 5000 samples, 1000 calls, "
             f"wall(create→finish)={wall:.2f}s (queued {queued:.2f}s) ideal={ideal:.2f}s "
-            f"ratio={wall / ideal:.3f}"
+            f"ratio={wall / ideal:.3f}\n[bench orchestration] CPU seconds during the run: "
+            + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items())
         )
     print(
         f"[bench orchestration] ratio median {statistics.median(ratios):.3f}, "
