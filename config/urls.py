@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from apps.core.docs import api_docs
 from apps.core.urls import api_urlpatterns as core_api
+from apps.dataframer.urls import page_urlpatterns as dataframer_pages
 from apps.datasets.urls import api_urlpatterns as datasets_api
 from apps.inference.apis_labelling import ClassificationLabelExistingApi, NerLabelExistingApi
 from apps.inference.urls import api_urlpatterns as inference_api
@@ -36,6 +37,7 @@ urlpatterns = [
     # Collinear's and Dataframer's paths, as their clients call them.
     path("api/v1/", include("apps.collinear.urls")),
     path("api/", include("apps.dataframer.urls")),
+    path("specs/draft/", include(dataframer_pages)),
     path("specs/", include("apps.specs.urls")),
     path("runs/", include("apps.runs.urls")),
     path("datasets/", include("apps.datasets.urls")),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import apis_runs, apis_seeds, apis_specs, views
+from . import apis_runs, apis_seeds, apis_specs, pages, views
 
 app_name = "dataframer"
 
@@ -32,4 +32,10 @@ urlpatterns = [
         apis_runs.RunFileApi.as_view(),
         name="run_file",
     ),
+]
+
+# The spec pages' "Draft a spec from seeds" (mounted under `specs/draft/`).
+page_urlpatterns = [
+    path("", pages.spec_draft, name="spec_draft"),
+    path("<uuid:uid>/", pages.spec_draft_status, name="spec_draft_status"),
 ]
