@@ -148,6 +148,7 @@ def sample_review(request: HttpRequest, membership: Membership, sample_id: int) 
 def sample_labels(request: HttpRequest, membership: Membership, sample_id: int) -> HttpResponse:
     """A label button (`label`), or every label at once (`labels`, a JSON list: an undo)."""
     sample = selectors.sample_get(membership.project, sample_id)
+    require_editor(membership)
     labels = None
     try:
         if "labels" in request.POST:

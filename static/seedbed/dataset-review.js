@@ -2,7 +2,7 @@
 //
 //   a / r   accept / reject the selected sample, then the next one   (c / x too)
 //   1–9     its label buttons (single label: set; multi-label: toggle)
-//   e       edit it        u   undo this page's last review action
+//   e       edit it        u   undo this page's last review action (key or mouse)
 //
 // A row is an <article class="sample" data-state="…" data-labels="[…]">; its buttons carry
 // data-key. Undo sends the state (and labels) the row had before, through the same URLs.
@@ -35,28 +35,27 @@
     row.scrollIntoView({ block: "nearest" });
   }
 
-  function remember(row, withLabels) {
+  // Keys whose buttons are review actions that u can undo (by keyboard or by mouse).
+  function undoable(button) {
+    var key = button && button.getAttribute && button.getAttribute("data-key");
+    return key && /^[ar1-9]$/.test(key) ? key : null;
+  }
+
+  function remember(row, key) {
     undoStack.push({
       id: row.id.replace("sample-", ""),
       url: row.dataset.url,
       state: row.dataset.state,
-      labels: withLabels ? row.dataset.labels : null,
+      labels: /^[1-9]$/.test(key) ? row.dataset.labels : null,
     });
   }
 
   function review(key) {
-    var row = selected();
-    if (!row || !row.querySelector("[data-key='" + key + "']")) return;
-    remember(row, false);
-    advanceAfterSwap = SeedbedKeys.press(row, key);
-    if (!advanceAfterSwap) undoStack.pop();
+    advanceAfterSwap = SeedbedKeys.press(selected(), key);
   }
 
   function label(key) {
-    var row = selected();
-    if (!row || !row.querySelector("[data-key='" + key + "']")) return;
-    remember(row, true);
-    if (!SeedbedKeys.press(row, key)) undoStack.pop();
+    SeedbedKeys.press(selected(), key);
   }
 
   function undo() {
@@ -93,16 +92,20 @@
     actions: actions,
   });
 
-  // A click on a row selects it, so the keys and the mouse can take turns.
+  // A click on a row selects it, so the keys and the mouse can take turns; a review button
+  // (pressed by a key or the mouse) leaves what the row was before for u.
   document.addEventListener("click", function (event) {
     var row = event.target.closest && event.target.closest("#results .sample");
-    if (row && event.isTrusted) { advanceAfterSwap = false; selectedId = row.id.replace("sample-", ""); mark(row); }
+    if (!row) return;
+    var key = undoable(event.target.closest("button"));
+    if (key) remember(row, key);
+    if (event.isTrusted) { advanceAfterSwap = false; selectedId = row.id.replace("sample-", ""); mark(row); }
   });
 
   // A refused review (a 400: nothing swapped) neither moves on nor leaves an undo behind.
   document.addEventListener("htmx:responseError", function (event) {
     var source = event.detail && event.detail.elt;
-    if (!advanceAfterSwap || !source || !source.closest || !source.closest("#results .sample")) return;
+    if (!undoable(source) || !source.closest("#results .sample")) return;
     advanceAfterSwap = false;
     undoStack.pop();
   });

@@ -112,4 +112,12 @@ def test_review_30_samples_by_keyboard_only(live_server, page):
     page.locator(".sample.compact summary").nth(2).click()
     page.screenshot(path="/tmp/review-table.png", full_page=False)
     assert Sample.objects.get(pk=first).review_state == "accepted"
+    # A review made with the mouse is undone by u as well.
+    page.locator(f"#sample-{first}").get_by_role("button", name="Reject").click()
+    page.locator(f"#sample-{first}.state-rejected").wait_for()
+    settle(page)
+    page.keyboard.press("u")
+    page.locator(f"#sample-{first}.state-accepted").wait_for()
+    settle(page)
+    assert Sample.objects.get(pk=first).review_state == "accepted"
     assert page.evaluate("window.__xss === undefined")

@@ -133,6 +133,7 @@ def test_labels_of_another_projects_sample_are_404_and_viewers_403(owner_client,
     client.force_login(viewer.user)
     mine = Sample.objects.filter(dataset=tickets)[0]
     assert client.post(_labels_url(mine), {"label": "billing"}).status_code == 403
+    assert client.post(_labels_url(mine), {"labels": "not json"}).status_code == 403
 
 
 def _counts(dataset) -> list[tuple[int, int, int, int]]:
