@@ -4,6 +4,7 @@ Built in Python like the rows themselves (rows.py); the keys are those of the ke
 review shared with the inference history (static/seedbed/review-keys.js).
 """
 
+import functools
 import json
 from html import escape as _esc
 
@@ -33,24 +34,42 @@ def row_actions(sample: Sample, prefix: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _label_parts(labels: tuple[str, ...]) -> tuple[tuple[str, str, str, str], ...]:
+    """Per label, the escaped pieces of its button: built once per label set, not per row
+    (a page has 50 rows of the same buttons)."""
+    parts = []
+    for number, label in enumerate(labels, 1):
+        keyed = number <= KEYED_LABELS
+        parts.append(
+            (
+                label,
+                f' data-key="{number}"' if keyed else "",
+                _esc(json.dumps({"label": label})),
+                _esc(label) + (f" <kbd>{number}</kbd>" if keyed else ""),
+            )
+        )
+    return tuple(parts)
+
+
 def label_buttons(sample: Sample, prefix: str, choices: LabelChoices) -> str:
     """One button per label, pressed when the sample carries it; the first nine have the
     keys 1–9. Labels come from a spec or a file: escaped, and sent as JSON in hx-vals."""
     carried = set(sample.labels if isinstance(sample.labels, list) else [])
+    pk = int(sample.pk)
+    url = f"{prefix}{pk}/labels/"
     buttons = []
-    for number, label in enumerate(choices.labels, 1):
+    for label, key, vals, text in _label_parts(choices.labels):
         pressed = label in carried
         outline, aria = ("", ' aria-pressed="true"') if pressed else (" outline", "")
-        key = f' data-key="{number}"' if number <= KEYED_LABELS else ""
-        hint = f" <kbd>{number}</kbd>" if number <= KEYED_LABELS else ""
-        vals = _esc(json.dumps({"label": label}))
         buttons.append(
             f'<button class="small label-button{outline}"{aria}{key} '
-            f'hx-post="{prefix}{sample.pk}/labels/" hx-vals="{vals}" '
-            f'hx-target="#sample-{sample.pk}" hx-swap="outerHTML">{_esc(label)}{hint}</button>'
+            f'hx-post="{url}" hx-vals="{vals}">{text}</button>'
         )
     kind = "Labels (any number)" if choices.multi else "Label"
+    # The buttons inherit the target and swap: a page has hundreds of them.
     return (
-        f'<div class="label-buttons" role="group" aria-label="{kind}">'
+        f'<div class="label-buttons" role="group" aria-label="{kind}" '
+        f'hx-target="#sample-{pk}" hx-swap="outerHTML">'
         f'<small class="muted">{kind}</small>{"".join(buttons)}</div>'
     )

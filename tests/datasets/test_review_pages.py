@@ -72,7 +72,7 @@ def _labels_url(sample: Sample) -> str:
 def test_label_buttons_follow_the_labels_and_set_one(owner_client, tickets):
     sample = Sample.objects.get(payload__label="billing")
     html = owner_client.get(f"/datasets/{tickets.pk}/").content.decode()
-    assert '<div class="label-buttons" role="group" aria-label="Label">' in html
+    assert '<div class="label-buttons" role="group" aria-label="Label" hx-target=' in html
     # The dataset's labels in order, keyed 1, 2, 3; the carried one pressed.
     for number, label in enumerate(["account", "billing", "shipping"], 1):
         assert f'data-key="{number}"' in html and f">{label} <kbd>{number}</kbd>" in html
