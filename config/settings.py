@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "apps.runs.models.RunStatus",
         "SpecVersionStatusEnum": "apps.specs.models.SpecVersionStatus",
         "ExportStatusEnum": "apps.datasets.models.ExportStatus",
+        "DataframerSpecStatusEnum": "apps.dataframer.schemas.SPEC_STATUSES",
+        "DataframerRunStatusEnum": "apps.dataframer.schemas.RUN_STATUSES",
     },
 }
 

@@ -21,7 +21,7 @@ FLAGS = (
 )
 
 
-class SpecCreateInput(serializers.Serializer):
+class DataframerSpecCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     dataset_id = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
@@ -57,11 +57,11 @@ class SpecListApi(ProjectAPIView):
     @extend_schema(
         tags=[TAG],
         operation_id="dataframer_specs_create",
-        request=SpecCreateInput,
+        request=DataframerSpecCreateInput,
         responses={201: SpecOut, 409: ErrorOutput},
     )
     def post(self, request: Request) -> Response:
-        data = SpecCreateInput(data=request.data)
+        data = DataframerSpecCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         params = data.validated_data
         project = self.membership.project

@@ -55,11 +55,16 @@ class DownloadOut(serializers.Serializer):
     content_type = serializers.CharField()
 
 
+# Dataframer's statuses (named in settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+SPEC_STATUSES = ["PROCESSING", "SUCCEEDED", "FAILED"]
+RUN_STATUSES = ["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED"]
+
+
 class SpecListItemOut(serializers.Serializer):
     id = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    status = serializers.ChoiceField(choices=["PROCESSING", "SUCCEEDED", "FAILED"])
+    status = serializers.ChoiceField(choices=SPEC_STATUSES)
     created_at = serializers.DateTimeField()
     dataset_id = _text()
     dataset_name = _text()
@@ -83,9 +88,7 @@ class SpecOut(SpecListItemOut):
 
 class RunListItemOut(serializers.Serializer):
     id = serializers.CharField()
-    status = serializers.ChoiceField(
-        choices=["PENDING", "PROCESSING", "SUCCEEDED", "FAILED", "CANCELED"]
-    )
+    status = serializers.ChoiceField(choices=RUN_STATUSES)
     spec_id = serializers.CharField()
     spec_name = serializers.CharField()
     spec_version = serializers.IntegerField()
