@@ -8,10 +8,12 @@ limit is a 400 naming the field and the limit.
 from collections.abc import Iterator
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
+from apps.core.schema import FIELD_ERRORS
 from apps.runs.engines.local_settings import MAX_BATCH, MAX_SHOTS
 from apps.runs.models import ExplorationMode
 from apps.runs.services import MAX_SAMPLES
@@ -100,6 +102,22 @@ def invalid_response(errors: Any, *, where: str = "body") -> Response:
         ]
         return Response({"detail": detail}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     return limits_response({_where(loc) or "detail": str(e) for loc, e in found})
+
+
+# A 400 of the withpi API: a value over a limit (`limits_response`), or the field errors
+# every Seedbed API answers.
+LIMITS_ERROR = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "Each field and the limit it breaks."},
+        "field": {"type": "string", "description": "The first field named."},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+    "required": ["detail", "field", "errors"],
+}
+BAD_INPUT = OpenApiResponse(
+    {"anyOf": [LIMITS_ERROR, FIELD_ERRORS]}, "A value over a limit: the field named."
+)
 
 
 def limits_response(errors: dict[str, str]) -> Response:

@@ -15,7 +15,13 @@ from apps.runs.compat import request_user
 from apps.runs.models import Run
 
 from . import selectors, services
-from .inputs import DataGenerateInput, JobListInput, PairsGenerateInput, invalid_response
+from .inputs import (
+    BAD_INPUT,
+    DataGenerateInput,
+    JobListInput,
+    PairsGenerateInput,
+    invalid_response,
+)
 from .kinds import INPUTS, PAIRS, STATUS_OF_STATE, JobKind
 
 TAG = "withpi-compatible"
@@ -92,7 +98,7 @@ class InputsJobsApi(_StartApi):
     def get(self, request: Request) -> Response:
         return super().get(request)
 
-    @extend_schema(request=DataGenerateInput, responses=DataGenerationStatus)
+    @extend_schema(request=DataGenerateInput, responses={200: DataGenerationStatus, 400: BAD_INPUT})
     def post(self, request: Request) -> Response:
         return super().post(request)
 
@@ -114,7 +120,9 @@ class PairsJobsApi(InputsJobsApi):
     input_class = PairsGenerateInput
     start = staticmethod(services.pairs_job_start)
 
-    @extend_schema(request=PairsGenerateInput, responses=DataGenerationStatus)
+    @extend_schema(
+        request=PairsGenerateInput, responses={200: DataGenerationStatus, 400: BAD_INPUT}
+    )
     def post(self, request: Request) -> Response:
         return super().post(request)
 

@@ -100,7 +100,10 @@ def test_revisions_fix_samples_and_the_rewrite_is_judged_again(setup, fake_opena
     for sample in revised:
         trail = sample.lineage["trail"]
         assert trail[-1]["step"] == "judge" and trail[-2]["step"] == "revision"
-        assert all(v["pass"] for v in trail[-1]["verdicts"].values())
+        # It passed, or both cycles are spent: without a gate, a rewrite the judge still
+        # fails is kept, judged (the judge fails 30 % of every text it has not seen).
+        cycles = sum(1 for t in trail if t["step"] == "revision")
+        assert all(v["pass"] for v in trail[-1]["verdicts"].values()) or cycles == 2
         assert sample.text.startswith("Revised")
     usage = run.usage_by_stage
     revisions = sum(
